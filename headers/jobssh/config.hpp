@@ -1,0 +1,58 @@
+#pragma once
+
+// The sr.ht config.ini that a builds.sr.ht deployment already has, plus jobssh's own
+// [jobssh] section. Kept free of Asio/Beast so that jobssh-keys starts fast.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace jobssh {
+
+struct config {
+    std::filesystem::path file; // where it was read from; empty when only defaults apply
+
+    // [sr.ht]
+    std::string owner_name = "the administrators";
+    std::string owner_email = "root@localhost";
+
+    // [builds.sr.ht]
+    std::string builds_origin = "http://localhost";
+
+    // [builds.sr.ht::worker] bind-address; 0.0.0.0 (any) means loopback for us.
+    std::string runner_host = "127.0.0.1";
+    std::uint16_t runner_port = 8080;
+    std::filesystem::path buildlogs = "/var/log/builds.sr.ht";
+
+    // [meta.sr.ht]: origin for the /keys hint shown to users, internal-origin (when set)
+    // for API calls.
+    std::string meta_origin = "http://localhost";
+    std::string meta_api_origin = "http://localhost";
+
+    // [jobssh]
+    std::string login_user = "builds";
+    std::filesystem::path shell; // empty: jobssh-shell next to jobssh-keys
+    std::chrono::milliseconds http_timeout{5000};
+    std::chrono::milliseconds poll_interval{1000}; // how often tail asks the runner for the job's state
+    std::filesystem::path vm_identity;              // empty: ssh's defaults for the running user
+    std::filesystem::path state_dir = "/var/lib/jobssh";
+};
+
+// A file that exists but cannot be used: the message names the file and, when known, the line.
+class config_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Reads one config.ini; keys it lacks keep their defaults. Throws config_error.
+config load_config(const std::filesystem::path& file);
+
+// `--config FILE` (when given) wins, then $JOBSSH_CONFIG, then /etc/sr.ht/config.ini, then
+// /etc/jobssh/config.ini; none of them existing gives the defaults. An explicitly named file
+// that does not exist is a config_error.
+config find_config(const std::optional<std::filesystem::path>& explicit_file);
+
+} // namespace jobssh

@@ -1,0 +1,44 @@
+#pragma once
+
+// Every way a session can fail, its sysexits code and what the user is told, in one place.
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace jobssh {
+
+struct config;
+
+enum class failure {
+    usage,              // 64 EX_USAGE
+    bad_job_id,         // 65 EX_DATAERR
+    no_such_job,        // 66 EX_NOINPUT
+    unknown_key,        // 77 EX_NOPERM
+    not_permitted,      // 77 EX_NOPERM
+    runner_unreachable, // 69 EX_UNAVAILABLE
+    vm_unreachable,     // 69 EX_UNAVAILABLE
+    vm_host_key,        // 69 EX_UNAVAILABLE: the VM presented a key other than the pinned ones
+    temporary,          // 75 EX_TEMPFAIL (meta down, timeouts)
+    config,             // 78 EX_CONFIG
+    internal,           // 70 EX_SOFTWARE
+};
+
+int exit_code(failure kind);
+
+// What the user sees on stderr: the message of DESIGN.md followed by the support line
+// "Please reach out to <owner-name> <<owner-email>> for support.", newline-terminated.
+std::string user_message(failure kind, const config& cfg);
+
+// Thrown where failing ends the session; `detail` is for the operator's log only.
+class failure_error : public std::runtime_error {
+public:
+    failure_error(failure kind, std::string detail)
+        : std::runtime_error(std::move(detail)), kind_(kind) {}
+    failure kind() const noexcept { return kind_; }
+
+private:
+    failure kind_;
+};
+
+} // namespace jobssh
