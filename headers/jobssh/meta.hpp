@@ -1,0 +1,35 @@
+#pragma once
+
+// The meta API of meta.sr.ht: whose key is this (DESIGN.md, "The meta API").
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace jobssh {
+
+struct config;
+
+struct key_owner {
+    std::string canonical_name; // "~alice"
+    std::string name;           // "alice"
+};
+
+struct ssh_key {
+    std::int64_t id = 0;
+    std::string authorized;
+    std::string comment;
+    std::string fingerprint;
+    std::string key;
+    key_owner owner;
+};
+
+// GET /api/ssh-key/{b64key}. nullopt on 404 (unknown key). Throws failure_error(temporary)
+// on anything else: refused, timeout, 5xx, malformed answer.
+boost::asio::awaitable<std::optional<ssh_key>> lookup_key(const config& cfg,
+                                                          std::string_view b64key);
+
+} // namespace jobssh
