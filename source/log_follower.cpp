@@ -1,1 +1,306 @@
-// placeholder: filled in by the issue that owns this concept
+#include <algorithm>
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
+#include <cerrno>
+#include <fcntl.h>
+#include <jobssh/log_follower.hpp>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <system_error>
+#include <unistd.h>
+
+namespace jobssh {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Directory events that may mean a new task directory or a replaced log.
+constexpr std::uint32_t directory_events = IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM;
+// Files in a watched directory report their writes to the directory's watch.
+constexpr std::uint32_t watch_mask = directory_events | IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB;
+
+class file_descriptor {
+public:
+    file_descriptor() = default;
+    explicit file_descriptor(int fd)
+        : fd_(fd) {}
+    file_descriptor(file_descriptor&& other) noexcept
+        : fd_(std::exchange(other.fd_, -1)) {}
+    file_descriptor& operator=(file_descriptor&& other) noexcept {
+        reset();
+        fd_ = std::exchange(other.fd_, -1);
+        return *this;
+    }
+    ~file_descriptor() { reset(); }
+    void reset() {
+        if (fd_ >= 0)
+            ::close(fd_);
+        fd_ = -1;
+    }
+    int get() const { return fd_; }
+    explicit operator bool() const { return fd_ >= 0; }
+
+private:
+    int fd_ = -1;
+};
+
+// A continuation byte of a UTF-8 sequence (10xxxxxx).
+bool continuation_byte(char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+}
+
+// How many leading bytes of `text` end on a character boundary (so a multi-byte character
+// is never cut when a line too long to hold is passed on in pieces).
+std::size_t utf8_boundary(std::string_view text) {
+    std::size_t end = text.size();
+    std::size_t back = 0;
+    while (back < 4 && back < end && continuation_byte(text[end - 1 - back]))
+        ++back;
+    if (back == end)
+        return end; // not UTF-8 at all: nothing to keep whole
+    unsigned char lead = static_cast<unsigned char>(text[end - 1 - back]);
+    std::size_t length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    return length > back + 1 ? end - 1 - back : end;
+}
+
+struct followed_log {
+    fs::path path;
+    std::string name;   // "log" or "<task>/log", for notices
+    std::string prefix; // "" or "[<task>] "
+    file_descriptor fd;
+    dev_t device = 0;
+    ino_t inode = 0;
+    off_t offset = 0;
+    std::string partial;       // bytes after the last newline
+    bool at_line_start = true; // false after part of an overlong line went out
+};
+
+} // namespace
+
+struct log_follower::impl {
+    asio::posix::stream_descriptor inotify;
+    fs::path job_dir;
+    std::size_t chunk_size;
+    bool job_dir_watched = false;
+    bool rescan_dirs = true;
+    bool more = false; // a log had more than chunk_size bytes waiting
+    bool stopped = false;
+    bool drained = false;
+    std::vector<followed_log> logs;
+    std::vector<std::string> known_tasks;
+    std::array<char, 16 * 1024> events{};
+
+    impl(asio::any_io_executor executor, fs::path dir, std::size_t chunk)
+        : inotify(executor)
+        , job_dir(std::move(dir))
+        , chunk_size(std::max<std::size_t>(chunk, 1)) {
+        int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (fd < 0)
+            throw std::system_error(errno, std::generic_category(), "inotify_init1");
+        inotify.assign(fd);
+        logs.push_back(followed_log{job_dir / "log", "log", "", {}, 0, 0, 0, {}, true});
+        // Until the job directory exists, its creation is what we wait for.
+        if (!watch(job_dir))
+            watch(job_dir.parent_path());
+        else
+            job_dir_watched = true;
+    }
+
+    bool watch(const fs::path& dir) {
+        return ::inotify_add_watch(inotify.native_handle(), dir.c_str(), watch_mask | IN_ONLYDIR) >=
+               0;
+    }
+
+    void discover_tasks() {
+        if (!job_dir_watched) {
+            if (!watch(job_dir))
+                return;
+            job_dir_watched = true;
+        }
+        std::vector<std::string> found;
+        std::error_code ec;
+        for (auto it = fs::directory_iterator(job_dir, ec); !ec && it != fs::directory_iterator();
+             it.increment(ec)) {
+            std::error_code type_ec;
+            if (!it->is_directory(type_ec))
+                continue;
+            std::string task = it->path().filename().string();
+            if (std::find(known_tasks.begin(), known_tasks.end(), task) == known_tasks.end())
+                found.push_back(std::move(task));
+        }
+        std::sort(found.begin(), found.end());
+        for (std::string& task : found) {
+            // Watch first, then look: a log created in between is still seen by the scan.
+            watch(job_dir / task);
+            logs.push_back(followed_log{
+                job_dir / task / "log", task + "/log", "[" + task + "] ", {}, 0, 0, 0, {}, true});
+            known_tasks.push_back(std::move(task));
+        }
+    }
+
+    void emit_lines(followed_log& log, std::string_view bytes, std::string& out) {
+        while (!bytes.empty()) {
+            auto newline = bytes.find('\n');
+            std::size_t length = newline == std::string_view::npos ? bytes.size() : newline + 1;
+            if (log.at_line_start)
+                out += log.prefix;
+            out.append(bytes.data(), length);
+            log.at_line_start = newline != std::string_view::npos;
+            bytes.remove_prefix(length);
+        }
+    }
+
+    // Moves whole lines (and, for an overlong line, a piece ending on a character boundary)
+    // from the log's partial buffer to out.
+    void take_lines(followed_log& log, std::string& out) {
+        auto last_newline = log.partial.rfind('\n');
+        if (last_newline != std::string::npos) {
+            emit_lines(log, std::string_view(log.partial).substr(0, last_newline + 1), out);
+            log.partial.erase(0, last_newline + 1);
+        }
+        if (log.partial.size() >= chunk_size) {
+            std::size_t piece = utf8_boundary(log.partial);
+            emit_lines(log, std::string_view(log.partial).substr(0, piece), out);
+            log.partial.erase(0, piece);
+        }
+    }
+
+    void flush_partial(followed_log& log, std::string& out) {
+        if (log.partial.empty())
+            return;
+        log.partial += '\n';
+        emit_lines(log, log.partial, out);
+        log.partial.clear();
+    }
+
+    // Reads up to chunk_size bytes from the log's open file. Returns false at its end.
+    bool read_some(followed_log& log, std::string& out) {
+        std::size_t old_size = log.partial.size();
+        log.partial.resize(old_size + chunk_size);
+        ssize_t n;
+        do
+            n = ::pread(log.fd.get(), log.partial.data() + old_size, chunk_size, log.offset);
+        while (n < 0 && errno == EINTR);
+        log.partial.resize(old_size + (n > 0 ? n : 0));
+        if (n <= 0)
+            return false;
+        log.offset += n;
+        take_lines(log, out);
+        return static_cast<std::size_t>(n) == chunk_size;
+    }
+
+    void open(followed_log& log) {
+        log.fd = file_descriptor(::open(log.path.c_str(), O_RDONLY | O_CLOEXEC));
+        struct stat st {};
+        if (log.fd && ::fstat(log.fd.get(), &st) == 0) {
+            log.device = st.st_dev;
+            log.inode = st.st_ino;
+        }
+        log.offset = 0;
+    }
+
+    void sync(followed_log& log, follow_output& out) {
+        if (!log.fd) {
+            open(log);
+            if (!log.fd)
+                return;
+        }
+        struct stat now {};
+        bool replaced = ::stat(log.path.c_str(), &now) == 0 &&
+                        (now.st_dev != log.device || now.st_ino != log.inode);
+        if (replaced) {
+            // What was written to the old file before it went is still shown.
+            while (read_some(log, out.lines)) {
+            }
+            flush_partial(log, out.lines);
+            out.notices.push_back(log.name + " was replaced; reading it again from the start.");
+            open(log);
+            log.at_line_start = true;
+        }
+        struct stat st {};
+        if (::fstat(log.fd.get(), &st) == 0 && st.st_size < log.offset) {
+            flush_partial(log, out.lines);
+            out.notices.push_back(log.name + " was truncated; reading it again from the start.");
+            log.offset = 0;
+            log.at_line_start = true;
+        }
+        if (read_some(log, out.lines))
+            more = true;
+    }
+
+    follow_output read_available() {
+        follow_output out;
+        if (rescan_dirs) {
+            rescan_dirs = false;
+            discover_tasks();
+        }
+        more = false;
+        for (followed_log& log : logs)
+            sync(log, out);
+        return out;
+    }
+
+    // Looks at what inotify said: new directories need a scan, writes only a read.
+    void note_events(std::size_t length) {
+        std::size_t at = 0;
+        while (at + sizeof(inotify_event) <= length) {
+            const auto* event = reinterpret_cast<const inotify_event*>(events.data() + at);
+            if (event->mask & (directory_events | IN_Q_OVERFLOW))
+                rescan_dirs = true;
+            at += sizeof(inotify_event) + event->len;
+        }
+    }
+};
+
+log_follower::log_follower(asio::any_io_executor executor, fs::path job_dir, std::size_t chunk_size)
+    : impl_(std::make_unique<impl>(std::move(executor), std::move(job_dir), chunk_size)) {}
+
+log_follower::~log_follower() = default;
+
+follow_output log_follower::read_available() {
+    return impl_->read_available();
+}
+
+void log_follower::stop() {
+    impl_->stopped = true;
+    impl_->rescan_dirs = true;
+    impl_->inotify.cancel();
+}
+
+bool log_follower::stopped() const {
+    return impl_->stopped;
+}
+
+asio::awaitable<follow_output> log_follower::next() {
+    impl& self = *impl_;
+    for (;;) {
+        follow_output out = self.read_available();
+        if (!out.lines.empty() || !out.notices.empty())
+            co_return out;
+        if (self.more)
+            continue;
+        if (self.stopped) {
+            if (!self.drained) {
+                self.drained = true;
+                for (followed_log& log : self.logs)
+                    self.flush_partial(log, out.lines);
+            }
+            co_return out;
+        }
+        auto [ec, length] = co_await self.inotify.async_read_some(
+            asio::buffer(self.events), asio::as_tuple(asio::use_awaitable));
+        if (ec == asio::error::operation_aborted && self.stopped)
+            continue;
+        if (ec && ec != asio::error::would_block && ec != asio::error::try_again)
+            throw boost::system::system_error(ec, "reading inotify events");
+        self.note_events(length);
+    }
+}
+
+} // namespace jobssh

@@ -1,1 +1,79 @@
-// placeholder: filled in by the issue that owns this concept
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <jobssh/config.hpp>
+#include <jobssh/failure.hpp>
+#include <jobssh/log_follower.hpp>
+#include <jobssh/syslog.hpp>
+#include <jobssh/tail.hpp>
+#include <jobssh/user_output.hpp>
+#include <string>
+#include <unistd.h>
+
+namespace jobssh {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+
+bool job_succeeded(const job_info& info) {
+    return info.status == "success" || (info.status == "running" && job_finished(info));
+}
+
+namespace {
+
+// A runner that does not answer for this many polls in a row ends the tail.
+constexpr int failed_polls_allowed = 5;
+
+asio::awaitable<void> show_logs(log_follower& follower, user_output& out) {
+    for (;;) {
+        follow_output ready = co_await follower.next();
+        for (const std::string& notice : ready.notices)
+            write_blocking(STDERR_FILENO, "jobssh: " + notice + "\n");
+        if (ready.lines.empty() && ready.notices.empty() && follower.stopped())
+            co_return;
+        co_await out.write(ready.lines);
+    }
+}
+
+// Asks the runner about the job until it is finished, then stops the follower (which then
+// drains the logs to their current ends).
+asio::awaitable<job_info> watch_job(const config& cfg, job_id job, job_info info,
+                                    log_follower& follower) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    int failed_polls = 0;
+    while (!job_finished(info)) {
+        timer.expires_after(cfg.poll_interval);
+        co_await timer.async_wait(asio::use_awaitable);
+        try {
+            std::optional<job_info> latest = co_await fetch_job_info(cfg, job);
+            if (!latest)
+                throw failure_error(failure::no_such_job,
+                                    "job " + std::to_string(job) + " vanished while tailed");
+            info = std::move(*latest);
+            failed_polls = 0;
+        } catch (const failure_error& error) {
+            // A runner restarting for a moment should not cut the user off.
+            if (error.kind() == failure::no_such_job || ++failed_polls >= failed_polls_allowed)
+                throw;
+            log_error(std::string("tail: ") + error.what());
+        }
+    }
+    follower.stop();
+    co_return info;
+}
+
+} // namespace
+
+asio::awaitable<tail_result> tail_job(const config& cfg, job_id job, job_info info,
+                                      user_output& out) {
+    log_follower follower(co_await asio::this_coro::executor, cfg.buildlogs / std::to_string(job));
+    job_info last =
+        co_await (show_logs(follower, out) && watch_job(cfg, job, std::move(info), follower));
+    tail_result result;
+    result.exit_code = job_succeeded(last) ? 0 : 1;
+    result.info = std::move(last);
+    co_return result;
+}
+
+} // namespace jobssh

@@ -1,0 +1,52 @@
+#pragma once
+
+// Follows one job's logs on the runner host (DESIGN.md, "Logs on the runner host"):
+// <job dir>/log and every <job dir>/<task>/log, each from byte 0, task directories picked
+// up as they appear. The kernel wakes us (inotify on the io_context); nothing polls.
+//
+// Output is whole lines, bytes untouched, task lines prefixed "[<task>] ". A log that is
+// truncated or replaced is read again from its start, with a notice.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace jobssh {
+
+struct follow_output {
+    std::string lines;                // ready for the user, in order per log
+    std::vector<std::string> notices; // for the user, apart from the log bytes
+};
+
+class log_follower {
+public:
+    // job_dir is <buildlogs>/<job>; it need not exist yet. At most chunk_size bytes are read
+    // from each log per call, so a slow reader holds back the reading, not memory.
+    log_follower(boost::asio::any_io_executor executor, std::filesystem::path job_dir,
+                 std::size_t chunk_size = 64 * 1024);
+    ~log_follower();
+    log_follower(const log_follower&) = delete;
+    log_follower& operator=(const log_follower&) = delete;
+
+    // Waits until at least one new whole line is there (or stop() was called) and returns
+    // what is ready. After stop(), returns what is left up to the logs' current ends,
+    // partial last lines included (each ended with a newline), then empty output.
+    boost::asio::awaitable<follow_output> next();
+
+    // Reads everything there is right now, without waiting. Partial last lines stay back.
+    follow_output read_available();
+
+    // The job is over: the waiting next() returns, and from now on next() drains.
+    void stop();
+    bool stopped() const;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+} // namespace jobssh

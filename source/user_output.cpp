@@ -1,0 +1,115 @@
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <cerrno>
+#include <fcntl.h>
+#include <jobssh/user_output.hpp>
+#include <optional>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace jobssh {
+
+namespace asio = boost::asio;
+
+bool write_blocking(int fd, std::string_view bytes) {
+    while (!bytes.empty()) {
+        ssize_t n = ::write(fd, bytes.data(), bytes.size());
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            pollfd wait{fd, POLLOUT, 0};
+            ::poll(&wait, 1, -1);
+            continue;
+        }
+        if (n <= 0)
+            return false;
+        bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
+namespace {
+
+// Regular files and devices like /dev/null cannot be waited on with epoll; they never block
+// for long either, so they are written to directly.
+bool can_wait_on(int fd) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0)
+        return false;
+    return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || (S_ISCHR(st.st_mode) && ::isatty(fd));
+}
+
+} // namespace
+
+struct user_output::impl {
+    int fd;
+    std::optional<asio::posix::stream_descriptor> stream; // when fd can be waited on
+    int original_flags;
+
+    impl(asio::any_io_executor executor, int descriptor)
+        : fd(descriptor)
+        , original_flags(::fcntl(descriptor, F_GETFL)) {
+        if (can_wait_on(fd))
+            stream.emplace(executor, fd);
+    }
+
+    ~impl() {
+        if (stream)
+            stream->release();
+        if (original_flags >= 0)
+            ::fcntl(fd, F_SETFL, original_flags);
+    }
+};
+
+user_output::user_output(asio::any_io_executor executor, int fd)
+    : impl_(std::make_unique<impl>(std::move(executor), fd)) {}
+
+user_output::~user_output() = default;
+
+asio::awaitable<void> user_output::write(std::string_view bytes) {
+    if (bytes.empty())
+        co_return;
+    if (!impl_->stream) {
+        if (!write_blocking(impl_->fd, bytes))
+            throw user_hung_up();
+        co_return;
+    }
+    auto [ec, written] =
+        co_await asio::async_write(*impl_->stream, asio::buffer(bytes.data(), bytes.size()),
+                                   asio::as_tuple(asio::use_awaitable));
+    if (ec == asio::error::operation_aborted)
+        throw boost::system::system_error(ec);
+    if (ec)
+        throw user_hung_up();
+}
+
+asio::awaitable<void> user_output::wait_hangup() {
+    if (!impl_->stream) {
+        // Nothing to wait for: park until cancelled.
+        asio::steady_timer forever(co_await asio::this_coro::executor,
+                                   asio::steady_timer::time_point::max());
+        co_await forever.async_wait(asio::use_awaitable);
+        co_return;
+    }
+    for (;;) {
+        auto [ec] = co_await impl_->stream->async_wait(asio::posix::descriptor_base::wait_error,
+                                                       asio::as_tuple(asio::use_awaitable));
+        if (ec == asio::error::operation_aborted)
+            throw boost::system::system_error(ec);
+        // The reactor wakes error waiters for any readiness it was told about; only an error
+        // or hangup on the descriptor means the reader is gone.
+        pollfd check{impl_->fd, 0, 0};
+        if (::poll(&check, 1, 0) > 0 && (check.revents & (POLLERR | POLLHUP)))
+            co_return;
+        if (ec)
+            co_return;
+    }
+}
+
+} // namespace jobssh
