@@ -1,13 +1,198 @@
-// Temporary: replaced by the connect issue.
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <cerrno>
+#include <cmath>
+#include <csignal>
+#include <exception>
+#include <jobssh/config.hpp>
 #include <jobssh/connect.hpp>
 #include <jobssh/failure.hpp>
+#include <jobssh/meta.hpp>
+#include <jobssh/relay.hpp>
+#include <jobssh/runner.hpp>
+#include <jobssh/session_registry.hpp>
+#include <jobssh/syslog.hpp>
+#include <jobssh/terminal.hpp>
+#include <jobssh/vm_ssh.hpp>
+#include <optional>
+#include <stdexcept>
+#include <system_error>
+#include <unistd.h>
 
 namespace jobssh {
 
-boost::asio::awaitable<int> connect_to_vm(const config&, job_id, const job_info&, const ssh_key&,
-                                          const std::vector<std::string>&) {
-    throw failure_error(failure::internal, "connect is not implemented yet");
-    co_return 70;
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::chrono::seconds vm_boot_bound{30};
+
+void write_all(int fd, std::string_view text) {
+    while (!text.empty()) {
+        auto n = ::write(fd, text.data(), text.size());
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n <= 0)
+            return; // the user is gone; the session notices on its own
+        text.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+std::string counted(long long n, const char* one, const char* unit) {
+    return n == 1 ? one : std::to_string(n) + " " + unit;
+}
+
+const char* end_name(session_end end) {
+    switch (end) {
+    case session_end::child_exited:
+        return "logout";
+    case session_end::hangup:
+        return "hangup";
+    case session_end::deadline:
+        return "deadline";
+    }
+    return "unknown";
+}
+
+std::string log_line(job_id job, const ssh_key& key, std::string_view rest) {
+    return "job=" + std::to_string(job) + " user=" + key.owner.name + " " + std::string(rest);
+}
+
+struct session_outcome {
+    session_result result;
+    bool host_key_refused = false;
+};
+
+asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, const job_info& info,
+                                             const ssh_key& key,
+                                             const std::vector<std::string>& argv, bool tty,
+                                             asio::signal_set& hangup) {
+    std::optional<pinned_host_keys> pinned;
+    try {
+        if (!info.host_keys.empty())
+            pinned.emplace(cfg.state_dir / "known_hosts", info);
+        else
+            log_info(log_line(job, key, "host_keys=none vm_host_key=unchecked"));
+    } catch (const std::invalid_argument& e) {
+        throw failure_error(failure::internal, std::string("runner sent bad VM data: ") + e.what());
+    }
+
+    bool up = co_await wait_for_vm(info, vm_boot_bound, [] {
+        write_all(STDERR_FILENO, "Waiting for the build VM to come up...\n");
+    });
+    if (!up)
+        throw failure_error(failure::vm_unreachable,
+                            "VM port " + std::to_string(info.port) + " refused connections");
+
+    std::vector<std::string> ssh_args;
+    try {
+        ssh_args = vm_ssh_argv(cfg, info, tty, argv,
+                               pinned ? std::optional(pinned->file()) : std::nullopt);
+    } catch (const std::invalid_argument& e) {
+        throw failure_error(failure::internal, std::string("runner sent bad VM data: ") + e.what());
+    }
+
+    session_options options;
+    if (info.deadline > 0)
+        options.deadline = std::chrono::system_clock::from_time_t(info.deadline);
+    options.hangup_signals = &hangup;
+    session_outcome outcome;
+    try {
+        outcome.result = tty ? co_await relay_on_pty("ssh", ssh_args, {}, options)
+                             : co_await relay_with_pipes("ssh", ssh_args, {}, options);
+    } catch (const std::system_error& e) {
+        throw failure_error(failure::internal, std::string("cannot run ssh: ") + e.what());
+    }
+    outcome.host_key_refused =
+        pinned && host_key_refused(outcome.result.exit_status, outcome.result.child_stderr);
+    co_return outcome;
+}
+
+} // namespace
+
+std::string humanize_from_now(std::chrono::system_clock::time_point when,
+                              std::chrono::system_clock::time_point now) {
+    using namespace std::chrono;
+    double seconds = duration<double>(when - now).count();
+    const char* direction = seconds >= 0 ? " from now" : " ago";
+    seconds = std::fabs(seconds);
+    auto in = [&](double unit) { return std::llround(seconds / unit); };
+    std::string amount;
+    if (in(1) == 0)
+        return "now";
+    if (in(1) < 60)
+        amount = counted(in(1), "a second", "seconds");
+    else if (in(60) < 60)
+        amount = counted(in(60), "a minute", "minutes");
+    else if (in(3600) < 24)
+        amount = counted(in(3600), "an hour", "hours");
+    else if (in(86400) < 365)
+        amount = counted(in(86400), "a day", "days");
+    else
+        amount = counted(in(86400 * 365), "a year", "years");
+    return amount + direction;
+}
+
+std::string connect_banner(const config& cfg, job_id job, const job_info& info,
+                           std::chrono::system_clock::time_point now) {
+    auto id = std::to_string(job);
+    return "Connected to build job #" + id + " (" + info.status + "): " + cfg.builds_origin + "/~" +
+           info.username + "/job/" + id + "\n" + "Your VM will be terminated " +
+           humanize_from_now(std::chrono::system_clock::from_time_t(info.deadline), now) +
+           ", or when you log out.\n\n";
+}
+
+asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info& info,
+                                   const ssh_key& key, const std::vector<std::string>& argv) {
+    // From here on a hang-up is ours to handle: it must not kill us before we cleaned up.
+    asio::signal_set hangup(co_await asio::this_coro::executor, SIGHUP, SIGTERM);
+    std::signal(SIGPIPE, SIG_IGN);
+    bool tty = is_terminal(STDIN_FILENO);
+
+    // With one command, stdout carries that command's output and nothing else.
+    write_all(argv.empty() ? STDOUT_FILENO : STDERR_FILENO,
+              connect_banner(cfg, job, info, std::chrono::system_clock::now()));
+    co_await claim_job(cfg, job);
+
+    std::optional<session_registration> session;
+    try {
+        session.emplace(cfg.state_dir, job);
+    } catch (const std::system_error& e) {
+        throw failure_error(failure::internal, std::string("session registry: ") + e.what());
+    }
+    log_info(log_line(job, key, tty ? "event=connect tty=yes" : "event=connect tty=no"));
+
+    std::exception_ptr failed;
+    session_outcome outcome;
+    try {
+        outcome = co_await run_session(cfg, job, info, key, argv, tty, hangup);
+    } catch (...) {
+        failed = std::current_exception();
+    }
+
+    bool last = session->leave();
+    if (last) {
+        // builds.sr.ht terminates the VM when the user logs out; with several sessions on
+        // one job, only when the last of them ends.
+        try {
+            co_await terminate_job(cfg, job);
+            log_info(log_line(job, key, "event=terminate"));
+        } catch (const failure_error& e) {
+            log_error(log_line(job, key,
+                               std::string("event=terminate outcome=failed detail=\"") + e.what() +
+                                   "\""));
+        }
+    }
+    if (failed)
+        std::rethrow_exception(failed);
+
+    const auto& result = outcome.result;
+    log_info(log_line(job, key,
+                      std::string("event=disconnect end=") + end_name(result.end) + " status=" +
+                          std::to_string(result.exit_status) + (last ? " last=yes" : " last=no")));
+    if (outcome.host_key_refused)
+        throw failure_error(failure::vm_host_key, "the VM presented a host key not in host_keys");
+    co_return result.exit_status;
 }
 
 } // namespace jobssh

@@ -1,1 +1,288 @@
-// placeholder: filled in by the issue that owns this concept
+#include <algorithm>
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/system_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <cerrno>
+#include <csignal>
+#include <fcntl.h>
+#include <functional>
+#include <jobssh/pty.hpp>
+#include <jobssh/relay.hpp>
+#include <jobssh/terminal.hpp>
+#include <sys/stat.h>
+#include <system_error>
+#include <variant>
+
+namespace jobssh {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::posix::stream_descriptor;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr std::size_t stderr_kept = 16 * 1024;
+
+// Which end of a transfer gave up.
+enum class gave_up { reading, writing };
+
+// Copies `from` to `to` until one of them fails, and returns rather than throws: under
+// `||` the first to *return* wins. On a pty master, EIO is how the child side's end reads,
+// the normal end of a session.
+awaitable<gave_up> transfer(stream_descriptor& from, stream_descriptor& to,
+                            std::string* keep = nullptr) {
+    std::array<char, 16 * 1024> buffer;
+    for (;;) {
+        auto [read_error, n] = co_await from.async_read_some(asio::buffer(buffer),
+                                                             asio::as_tuple(asio::use_awaitable));
+        if (read_error)
+            co_return gave_up::reading;
+        if (keep && keep->size() < stderr_kept)
+            keep->append(buffer.data(), std::min(n, stderr_kept - keep->size()));
+        auto [write_error, written] = co_await asio::async_write(
+            to, asio::buffer(buffer.data(), n), asio::as_tuple(asio::use_awaitable));
+        if (write_error)
+            co_return gave_up::writing;
+    }
+}
+
+// Waits until cancelled (the other side of a `||` won).
+awaitable<void> idle() {
+    asio::steady_timer never(co_await asio::this_coro::executor,
+                             asio::steady_timer::time_point::max());
+    co_await never.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+awaitable<session_end> hangup_signal(asio::signal_set& signals) {
+    co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_return session_end::hangup;
+}
+
+std::string in_words(std::chrono::seconds before) {
+    auto minutes = std::chrono::duration_cast<std::chrono::minutes>(before).count();
+    if (minutes == 1)
+        return "in a minute";
+    if (minutes > 1)
+        return "in " + std::to_string(minutes) + " minutes";
+    return "in " + std::to_string(before.count()) + " seconds";
+}
+
+// One line each, between line breaks, so that a full-screen program is disturbed as little
+// as a line of output can.
+awaitable<void> say(stream_descriptor& to, const std::string& line, bool raw_terminal) {
+    std::string text = raw_terminal ? "\r\n" + line + "\r\n" : line + "\n";
+    co_await asio::async_write(to, asio::buffer(text), asio::as_tuple(asio::use_awaitable));
+}
+
+awaitable<session_end> deadline_watch(const session_options& options, stream_descriptor& to,
+                                      bool raw_terminal) {
+    if (!options.deadline) {
+        co_await idle();
+        co_return session_end::deadline;
+    }
+    auto warnings = options.warn_before;
+    std::sort(warnings.begin(), warnings.end(), std::greater<>());
+    asio::system_timer timer(co_await asio::this_coro::executor);
+    for (auto before : warnings) {
+        auto when = *options.deadline - before;
+        if (when <= std::chrono::system_clock::now())
+            continue; // already closer than that: the banner said when
+        timer.expires_at(when);
+        co_await timer.async_wait(asio::use_awaitable);
+        co_await say(to, "[jobssh] Your VM will be terminated " + in_words(before) + ".",
+                     raw_terminal);
+    }
+    timer.expires_at(*options.deadline);
+    co_await timer.async_wait(asio::use_awaitable);
+    co_await say(to, "[jobssh] Your VM's time is up: the job reached its deadline.", raw_terminal);
+    co_return session_end::deadline;
+}
+
+awaitable<session_end> forever_then(session_end unused) {
+    co_await idle();
+    co_return unused;
+}
+
+// The child gets SIGHUP (as from a closing terminal), then SIGKILL when it lingers.
+awaitable<int> stop(child& process, std::chrono::milliseconds grace) {
+    process.signal_group(SIGHUP);
+    process.signal_group(SIGCONT);
+    asio::steady_timer timer(co_await asio::this_coro::executor, grace);
+    auto first = co_await (process.wait() || timer.async_wait(asio::use_awaitable));
+    if (first.index() == 0) {
+        process.signal_group(SIGKILL); // whatever it started and left behind
+        co_return std::get<0>(first);
+    }
+    process.signal_group(SIGKILL);
+    co_return co_await process.wait();
+}
+
+// The normal end waits for the child, whose output was drained already; any other end
+// stops it first.
+awaitable<int> finish(child& process, session_end end, std::chrono::milliseconds grace) {
+    if (end == session_end::child_exited)
+        co_return co_await process.wait();
+    co_return co_await stop(process, grace);
+}
+
+session_end which(const auto& variant) {
+    return std::visit([](session_end e) { return e; }, variant);
+}
+
+struct pipe_ends {
+    int read = -1;
+    int write = -1;
+};
+
+pipe_ends make_pipe() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0)
+        throw std::system_error(errno, std::generic_category(), "pipe2");
+    return {fds[0], fds[1]};
+}
+
+// The child's ends of its pipes are closed in the parent once it started (or failed to).
+child start_then_close(const asio::any_io_executor& executor, const std::filesystem::path& program,
+                       const std::vector<std::string>& args, child_stdio stdio,
+                       std::initializer_list<int> child_ends) {
+    struct closer {
+        std::initializer_list<int> fds;
+        ~closer() {
+            for (int fd : fds)
+                ::close(fd);
+        }
+    } close_after{child_ends};
+    return start_child(executor, program, args, stdio);
+}
+
+int duplicate(int fd) {
+    int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (copy < 0)
+        throw std::system_error(errno, std::generic_category(), "dup");
+    return copy;
+}
+
+// A writer can learn that its reader went away (EPOLLERR) only on a pipe or a socket.
+bool can_watch_reader(int fd) {
+    struct stat st {};
+    return ::fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+}
+
+awaitable<session_end> reader_gone(stream_descriptor& out) {
+    if (!can_watch_reader(out.native_handle())) {
+        co_await idle();
+        co_return session_end::hangup;
+    }
+    co_await out.async_wait(stream_descriptor::wait_error, asio::as_tuple(asio::use_awaitable));
+    co_return session_end::hangup;
+}
+
+struct signals_holder {
+    std::optional<asio::signal_set> own;
+    asio::signal_set* signals;
+
+    signals_holder(const asio::any_io_executor& executor, asio::signal_set* given) {
+        if (given) {
+            signals = given;
+        } else {
+            own.emplace(executor, SIGHUP, SIGTERM);
+            signals = &*own;
+        }
+        // A write to a pipe or terminal whose reader is gone fails with EPIPE instead.
+        std::signal(SIGPIPE, SIG_IGN);
+    }
+};
+
+} // namespace
+
+awaitable<session_result> relay_on_pty(const std::filesystem::path& program,
+                                       const std::vector<std::string>& args, user_side user,
+                                       session_options options) {
+    auto executor = co_await asio::this_coro::executor;
+    signals_holder hangup(executor, options.hangup_signals);
+    terminal_guard guard({user.in, user.out, user.err});
+
+    pty terminal(executor);
+    if (auto size = window_size_of(user.in))
+        terminal.resize(*size);
+    auto err_pipe = make_pipe();
+    stream_descriptor child_err(executor, err_pipe.read);
+    child process = start_then_close(executor, program, args,
+                                     {terminal.slave(), terminal.slave(), err_pipe.write, true},
+                                     {err_pipe.write});
+    terminal.close_slave();
+
+    guard.make_raw(user.in);
+    bool raw = is_terminal(user.in);
+    stream_descriptor in(executor, duplicate(user.in));
+    stream_descriptor out(executor, duplicate(user.out));
+    stream_descriptor err(executor, duplicate(user.err));
+
+    session_result result;
+    auto output = [&]() -> awaitable<session_end> {
+        auto [screen, diagnostics] = co_await (transfer(terminal.master(), out) &&
+                                               transfer(child_err, err, &result.child_stderr));
+        co_return screen == gave_up::writing ? session_end::hangup : session_end::child_exited;
+    };
+    auto input = [&]() -> awaitable<session_end> {
+        co_await transfer(in, terminal.master());
+        co_return session_end::hangup; // a terminal does not end: EOF or EIO is a hang-up
+    };
+    auto window = [&]() -> awaitable<session_end> {
+        co_await follow_window_size(user.in, terminal);
+        co_return co_await forever_then(session_end::hangup);
+    };
+    result.end = which(co_await (output() || input() || hangup_signal(*hangup.signals) ||
+                                 deadline_watch(options, out, raw) || window()));
+    result.exit_status = co_await finish(process, result.end, options.stop_grace);
+    co_return result;
+}
+
+awaitable<session_result> relay_with_pipes(const std::filesystem::path& program,
+                                           const std::vector<std::string>& args, user_side user,
+                                           session_options options) {
+    auto executor = co_await asio::this_coro::executor;
+    signals_holder hangup(executor, options.hangup_signals);
+    terminal_guard guard({user.in, user.out, user.err});
+
+    auto in_pipe = make_pipe();
+    auto out_pipe = make_pipe();
+    auto err_pipe = make_pipe();
+    stream_descriptor child_in(executor, in_pipe.write);
+    stream_descriptor child_out(executor, out_pipe.read);
+    stream_descriptor child_err(executor, err_pipe.read);
+    child process = start_then_close(executor, program, args,
+                                     {in_pipe.read, out_pipe.write, err_pipe.write, false},
+                                     {in_pipe.read, out_pipe.write, err_pipe.write});
+
+    stream_descriptor in(executor, duplicate(user.in));
+    stream_descriptor out(executor, duplicate(user.out));
+    stream_descriptor err(executor, duplicate(user.err));
+
+    session_result result;
+    auto output = [&]() -> awaitable<session_end> {
+        auto [stdout_end, stderr_end] =
+            co_await (transfer(child_out, out) && transfer(child_err, err, &result.child_stderr));
+        bool user_gone = stdout_end == gave_up::writing || stderr_end == gave_up::writing;
+        co_return user_gone ? session_end::hangup : session_end::child_exited;
+    };
+    auto input = [&]() -> awaitable<session_end> {
+        co_await transfer(in, child_in);
+        child_in.close(); // EOF passed on
+        co_return co_await forever_then(session_end::hangup);
+    };
+    result.end =
+        which(co_await (output() || input() || reader_gone(out) || hangup_signal(*hangup.signals) ||
+                        deadline_watch(options, err, false)));
+    result.exit_status = co_await finish(process, result.end, options.stop_grace);
+    co_return result;
+}
+
+} // namespace jobssh

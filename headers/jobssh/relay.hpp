@@ -1,0 +1,62 @@
+#pragma once
+
+// A session with a child process (the VM's ssh): bytes relayed both ways by coroutines,
+// until the child ends, the user hangs up, or the job's deadline comes.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace jobssh {
+
+// Our side: the descriptors sshd gave us.
+struct user_side {
+    int in = STDIN_FILENO;
+    int out = STDOUT_FILENO;
+    int err = STDERR_FILENO;
+};
+
+struct session_options {
+    // When the VM goes away (Unix time). The user is warned `warn_before` it, and the
+    // session ends cleanly when it comes.
+    std::optional<std::chrono::system_clock::time_point> deadline;
+    std::vector<std::chrono::seconds> warn_before{std::chrono::minutes(10),
+                                                  std::chrono::minutes(1)};
+    // After SIGHUP to the child's process group, how long it gets before SIGKILL.
+    std::chrono::milliseconds stop_grace{3000};
+    // SIGHUP/SIGTERM end the session. When null, the session makes its own signal_set; pass
+    // one that exists from earlier on, so that no hang-up between the two is missed.
+    boost::asio::signal_set* hangup_signals = nullptr;
+};
+
+enum class session_end {
+    child_exited, // the normal end: the child's output was drained, then it was waited for
+    hangup,       // the user went away (SIGHUP, SIGTERM, EOF/EIO on our terminal)
+    deadline,     // the job's deadline came
+};
+
+struct session_result {
+    int exit_status = 0; // the child's, 128+N when killed by signal N
+    session_end end = session_end::child_exited;
+    std::string child_stderr; // the first 16 KiB of the child's stderr (ssh's diagnostics)
+};
+
+// Runs `program args…` on a pty we own, the user's terminal in raw mode meanwhile (when
+// `user.in` is a terminal), the window size copied at start and on every SIGWINCH. The
+// child's stderr is kept apart (a pipe) and passed on to `user.err`.
+boost::asio::awaitable<session_result> relay_on_pty(const std::filesystem::path& program,
+                                                    const std::vector<std::string>& args,
+                                                    user_side user, session_options options);
+
+// Runs `program args…` with pipes: stdout and stderr kept apart, EOF on `user.in` passed on
+// by closing the child's stdin.
+boost::asio::awaitable<session_result> relay_with_pipes(const std::filesystem::path& program,
+                                                        const std::vector<std::string>& args,
+                                                        user_side user, session_options options);
+
+} // namespace jobssh
