@@ -1,1 +1,81 @@
-// placeholder: filled in by the issue that owns this concept
+#include <algorithm>
+#include <jobssh/authorized_keys.hpp>
+
+namespace jobssh {
+
+bool valid_key_type(std::string_view key_type) {
+    return !key_type.empty() && key_type.size() <= 256 &&
+           std::all_of(key_type.begin(), key_type.end(), [](char c) {
+               return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '@' || c == '.' ||
+                      c == '-';
+           });
+}
+
+bool valid_key(std::string_view b64key) {
+    if (b64key.empty() || b64key.size() > longest_key || b64key.size() % 4 != 0)
+        return false;
+    auto data = b64key.substr(0, b64key.find_last_not_of('=') + 1);
+    if (b64key.size() - data.size() > 2)
+        return false;
+    return std::all_of(data.begin(), data.end(), [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               c == '+' || c == '/';
+    });
+}
+
+namespace {
+
+// One word for a POSIX shell, quoted only when it needs to be (like Python's shlex.quote).
+std::string shell_quote(std::string_view word) {
+    auto safe = [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               std::string_view("@%+=:,./_-").find(c) != std::string_view::npos;
+    };
+    if (!word.empty() && std::all_of(word.begin(), word.end(), safe))
+        return std::string(word);
+    std::string quoted = "'";
+    for (char c : word) {
+        if (c == '\'')
+            quoted += "'\\''";
+        else
+            quoted += c;
+    }
+    return quoted + "'";
+}
+
+std::string one_line_word(const std::filesystem::path& path, std::string_view what) {
+    const std::string& text = path.native();
+    if (text.empty() || text.find_first_of(std::string_view("\n\r\0", 3)) != std::string::npos)
+        throw authorized_keys_error(std::string(what) +
+                                    " cannot be named in an authorized_keys line: " + text);
+    return shell_quote(text);
+}
+
+// sshd's command="…" takes everything up to the next unescaped `"` literally and turns
+// `\"` into `"`: every other backslash stays as it is. The shell words we give it always
+// end in a quote or a safe character, never in a backslash that would swallow the end.
+std::string sshd_option_value(std::string_view text) {
+    std::string value = "\"";
+    for (char c : text) {
+        if (c == '"')
+            value += '\\';
+        value += c;
+    }
+    return value + "\"";
+}
+
+} // namespace
+
+std::string authorized_keys_line(const std::filesystem::path& shell,
+                                 const std::optional<std::filesystem::path>& config_file,
+                                 std::string_view key_type, std::string_view b64key) {
+    std::string command = one_line_word(shell, "the shell");
+    if (config_file)
+        command += " --config " + one_line_word(*config_file, "the config file");
+    // The key is quoted even though base64 needs no quoting, as buildsrht-keys does.
+    command += " '" + std::string(b64key) + "'";
+    return "restrict,pty,command=" + sshd_option_value(command) + " " + std::string(key_type) +
+           " " + std::string(b64key) + " somebody\n";
+}
+
+} // namespace jobssh

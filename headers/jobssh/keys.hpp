@@ -1,0 +1,19 @@
+#pragma once
+
+// jobssh-keys, sshd's AuthorizedKeysCommand (`%u %h %t %k`). It starts on every login
+// attempt, so it stays free of Asio, Beast and the network.
+
+#include <filesystem>
+#include <iosfwd>
+#include <span>
+#include <string_view>
+
+namespace jobssh {
+
+// Runs jobssh-keys on its arguments (argv without the program name): writes the
+// authorized_keys line (or another user's own file) to `out`, problems to `err` and the
+// syslog, and returns the exit status. `program_dir` is where the default jobssh-shell is.
+int run_keys(std::span<const std::string_view> args, std::ostream& out, std::ostream& err,
+             const std::filesystem::path& program_dir);
+
+} // namespace jobssh

@@ -1,0 +1,45 @@
+#pragma once
+
+// A directory of its own for one test, removed with everything in it when the test ends.
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace jobssh::testing {
+
+class scratch_dir {
+public:
+    scratch_dir() {
+        std::string pattern =
+            (std::filesystem::temp_directory_path() / "jobssh-test.XXXXXX").string();
+        if (!::mkdtemp(pattern.data()))
+            throw std::runtime_error("mkdtemp failed");
+        path_ = pattern;
+    }
+    ~scratch_dir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path_, ignored);
+    }
+    scratch_dir(const scratch_dir&) = delete;
+    scratch_dir& operator=(const scratch_dir&) = delete;
+
+    const std::filesystem::path& path() const { return path_; }
+
+    // Writes `content` byte for byte to `name` (below this directory) and returns its path.
+    std::filesystem::path write(const std::filesystem::path& name, std::string_view content) const {
+        auto file = path_ / name;
+        std::filesystem::create_directories(file.parent_path());
+        std::ofstream(file, std::ios::binary).write(content.data(), content.size());
+        return file;
+    }
+
+private:
+    std::filesystem::path path_;
+};
+
+} // namespace jobssh::testing
