@@ -181,18 +181,20 @@ struct log_follower::impl {
 
     // Reads up to chunk_size bytes from the log's open file. Returns false at its end.
     bool read_some(followed_log& log, std::string& out) {
+        // What is held back counts against the chunk, so no call passes on more than it.
         std::size_t old_size = log.partial.size();
-        log.partial.resize(old_size + chunk_size);
+        std::size_t room = chunk_size > old_size ? chunk_size - old_size : 1;
+        log.partial.resize(old_size + room);
         ssize_t n;
         do
-            n = ::pread(log.fd.get(), log.partial.data() + old_size, chunk_size, log.offset);
+            n = ::pread(log.fd.get(), log.partial.data() + old_size, room, log.offset);
         while (n < 0 && errno == EINTR);
         log.partial.resize(old_size + (n > 0 ? n : 0));
         if (n <= 0)
             return false;
         log.offset += n;
         take_lines(log, out);
-        return static_cast<std::size_t>(n) == chunk_size;
+        return static_cast<std::size_t>(n) == room;
     }
 
     void open(followed_log& log) {

@@ -1,0 +1,287 @@
+// The log follower on real files in a temporary buildlogs directory, on its own io_context.
+#define BOOST_TEST_MODULE log_follower
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <jobssh/log_follower.hpp>
+#include <string>
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using jobssh::follow_output;
+using jobssh::log_follower;
+
+namespace {
+
+struct buildlogs {
+    fs::path root;
+    fs::path job_dir;
+    asio::io_context ctx;
+
+    buildlogs() {
+        std::string pattern = (fs::temp_directory_path() / "jobssh-follow-XXXXXX").string();
+        root = ::mkdtemp(pattern.data());
+        job_dir = root / "7";
+    }
+    ~buildlogs() {
+        std::error_code ignored;
+        fs::remove_all(root, ignored);
+    }
+
+    // Runs a test script on the io_context; a follower that never wakes fails the test
+    // instead of hanging it.
+    void run(std::function<asio::awaitable<void>()> script) {
+        bool finished = false;
+        std::exception_ptr error;
+        asio::co_spawn(ctx, script(), [&](std::exception_ptr e) {
+            finished = true;
+            error = e;
+        });
+        ctx.run_for(30s);
+        BOOST_REQUIRE_MESSAGE(finished, "the follower did not wake up");
+        ctx.poll();
+        BOOST_TEST(ctx.stopped());
+        if (error)
+            std::rethrow_exception(error);
+    }
+};
+
+void append(const fs::path& file, std::string_view bytes) {
+    fs::create_directories(file.parent_path());
+    std::ofstream out(file, std::ios::binary | std::ios::app);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+void overwrite(const fs::path& file, std::string_view bytes) {
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// Collects from next() until `want` bytes came, keeping notices apart.
+asio::awaitable<follow_output> collect(log_follower& follower, std::size_t want) {
+    follow_output all;
+    while (all.lines.size() < want) {
+        follow_output some = co_await follower.next();
+        all.lines += some.lines;
+        all.notices.insert(all.notices.end(), some.notices.begin(), some.notices.end());
+    }
+    co_return all;
+}
+
+// No piece of output may end inside a multi-byte character.
+bool ends_on_character_boundary(std::string_view text) {
+    std::size_t at = 0;
+    while (at < text.size()) {
+        unsigned char lead = static_cast<unsigned char>(text[at]);
+        std::size_t length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+        if (at + length > text.size())
+            return false;
+        at += length;
+    }
+    return true;
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(following, buildlogs)
+
+BOOST_AUTO_TEST_CASE(a_log_is_shown_from_its_first_byte) {
+    append(job_dir / "log", "first line\nsecond line\n");
+    run([&]() -> asio::awaitable<void> {
+        log_follower follower(ctx.get_executor(), job_dir);
+        auto out = co_await follower.next();
+        BOOST_TEST(out.lines == "first line\nsecond line\n");
+        append(job_dir / "log", "third line\n");
+        out = co_await follower.next();
+        BOOST_TEST(out.lines == "third line\n");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_line_split_across_writes_comes_out_whole) {
+    run([&]() -> asio::awaitable<void> {
+        append(job_dir / "log", "");
+        log_follower follower(ctx.get_executor(), job_dir);
+        append(job_dir / "log", "hel");
+        BOOST_TEST(follower.read_available().lines == "");
+        append(job_dir / "log", "lo\nwor");
+        auto out = co_await follower.next();
+        BOOST_TEST(out.lines == "hello\n");
+        append(job_dir / "log", "ld\n");
+        out = co_await follower.next();
+        BOOST_TEST(out.lines == "world\n");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_utf8_character_split_across_writes_stays_whole) {
+    run([&]() -> asio::awaitable<void> {
+        append(job_dir / "log", "");
+        log_follower follower(ctx.get_executor(), job_dir);
+        append(job_dir / "log", "caf\xC3");
+        BOOST_TEST(follower.read_available().lines == "");
+        append(job_dir / "log", "\xA9 \xE2\x82");
+        BOOST_TEST(follower.read_available().lines == "");
+        append(job_dir / "log", "\xAC\n");
+        auto out = co_await follower.next();
+        BOOST_TEST(out.lines == "caf\xC3\xA9 \xE2\x82\xAC\n");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(an_overlong_line_goes_out_in_pieces_that_never_cut_a_character) {
+    // 4-byte chunks, and characters of 1, 2, 3 and 4 bytes in a line with no end in sight.
+    const std::string line = "a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80"
+                             "b\xE2\x82\xAC\xE2\x82\xAC\xC3\xA9z";
+    run([&]() -> asio::awaitable<void> {
+        append(job_dir / "task" / "log", line);
+        log_follower follower(ctx.get_executor(), job_dir, 4);
+        std::string seen;
+        while (seen.size() < line.size() - 4) {
+            auto out = co_await follower.next();
+            BOOST_TEST(ends_on_character_boundary(out.lines), "piece: " << out.lines);
+            seen += out.lines;
+        }
+        append(job_dir / "task" / "log", "\n");
+        while (!seen.ends_with("\n"))
+            seen += (co_await follower.next()).lines;
+        BOOST_TEST(seen == "[task] " + line + "\n");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(task_lines_are_prefixed_and_job_lines_are_not) {
+    append(job_dir / "log", "cloning\n");
+    append(job_dir / "build" / "log", "make\n");
+    run([&]() -> asio::awaitable<void> {
+        log_follower follower(ctx.get_executor(), job_dir);
+        auto out = co_await collect(follower, std::string("cloning\n[build] make\n").size());
+        BOOST_TEST(out.lines == "cloning\n[build] make\n");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_task_that_starts_late_is_followed_from_its_first_byte) {
+    append(job_dir / "log", "setup\n");
+    run([&]() -> asio::awaitable<void> {
+        log_follower follower(ctx.get_executor(), job_dir);
+        BOOST_TEST((co_await follower.next()).lines == "setup\n");
+        fs::create_directories(job_dir / "test");
+        append(job_dir / "test" / "log", "ok 1\nok 2\n");
+        auto out = co_await collect(follower, std::string("[test] ok 1\n[test] ok 2\n").size());
+        BOOST_TEST(out.lines == "[test] ok 1\n[test] ok 2\n");
+        append(job_dir / "test" / "log", "ok 3\n");
+        BOOST_TEST((co_await follower.next()).lines == "[test] ok 3\n");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_job_directory_that_appears_later_is_followed) {
+    run([&]() -> asio::awaitable<void> {
+        log_follower follower(ctx.get_executor(), job_dir);
+        BOOST_TEST(follower.read_available().lines == "");
+        append(job_dir / "log", "started\n");
+        auto out = co_await collect(follower, std::string("started\n").size());
+        BOOST_TEST(out.lines == "started\n");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(bytes_are_passed_on_untouched) {
+    constexpr char raw[] = "carriage\r\nnul \0 byte\n\xFF\xFE not utf-8\n\x1B[31mred\x1B[0m\n";
+    const std::string odd(raw, sizeof raw - 1);
+    append(job_dir / "log", odd);
+    run([&]() -> asio::awaitable<void> {
+        log_follower follower(ctx.get_executor(), job_dir);
+        auto out = co_await collect(follower, odd.size());
+        BOOST_TEST(out.lines == odd);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_truncated_log_is_read_again_from_the_start_with_a_notice) {
+    append(job_dir / "log", "one\ntwo\nthree\n");
+    run([&]() -> asio::awaitable<void> {
+        log_follower follower(ctx.get_executor(), job_dir);
+        BOOST_TEST((co_await follower.next()).lines == "one\ntwo\nthree\n");
+        overwrite(job_dir / "log", "again\n");
+        auto out = co_await collect(follower, std::string("again\n").size());
+        BOOST_TEST(out.lines == "again\n");
+        BOOST_REQUIRE(out.notices.size() == 1u);
+        BOOST_TEST(out.notices[0].find("truncated") != std::string::npos);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_replaced_log_is_read_again_from_the_start_with_a_notice) {
+    append(job_dir / "build" / "log", "old\n");
+    run([&]() -> asio::awaitable<void> {
+        log_follower follower(ctx.get_executor(), job_dir);
+        BOOST_TEST((co_await follower.next()).lines == "[build] old\n");
+        append(job_dir / "build" / "log.new", "new 1\nnew 2\nnew 3\n");
+        fs::rename(job_dir / "build" / "log.new", job_dir / "build" / "log");
+        auto out = co_await collect(follower, std::string("[build] new 1\n[build] new 2\n"
+                                                          "[build] new 3\n")
+                                                  .size());
+        BOOST_TEST(out.lines == "[build] new 1\n[build] new 2\n[build] new 3\n");
+        BOOST_REQUIRE(out.notices.size() == 1u);
+        BOOST_TEST(out.notices[0].find("build/log was replaced") != std::string::npos);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(after_stop_everything_written_so_far_comes_out_then_nothing) {
+    append(job_dir / "log", "done\nno newline at the end");
+    append(job_dir / "deploy" / "log", "half");
+    run([&]() -> asio::awaitable<void> {
+        log_follower follower(ctx.get_executor(), job_dir);
+        follower.stop();
+        std::string all;
+        for (;;) {
+            auto out = co_await follower.next();
+            if (out.lines.empty())
+                break;
+            all += out.lines;
+        }
+        BOOST_TEST(all == "done\nno newline at the end\n[deploy] half\n");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(stop_wakes_a_waiting_follower) {
+    append(job_dir / "log", "x\n");
+    run([&]() -> asio::awaitable<void> {
+        log_follower follower(ctx.get_executor(), job_dir);
+        BOOST_TEST((co_await follower.next()).lines == "x\n");
+        asio::post(ctx, [&] {
+            append(job_dir / "log", "last\n");
+            follower.stop();
+        });
+        std::string rest;
+        for (;;) {
+            auto out = co_await follower.next();
+            if (out.lines.empty())
+                break;
+            rest += out.lines;
+        }
+        BOOST_TEST(rest == "last\n");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_large_log_is_read_in_bounded_chunks) {
+    std::string big;
+    for (int i = 0; i < 20000; ++i)
+        big += "line " + std::to_string(i) + " of a long build log\n";
+    append(job_dir / "log", big);
+    run([&]() -> asio::awaitable<void> {
+        log_follower follower(ctx.get_executor(), job_dir, 4096);
+        std::string seen;
+        std::size_t largest = 0;
+        while (seen.size() < big.size()) {
+            auto out = co_await follower.next();
+            largest = std::max(largest, out.lines.size());
+            seen += out.lines;
+        }
+        BOOST_TEST(seen == big);
+        BOOST_TEST(largest <= 4096u);
+    });
+}
+
+BOOST_AUTO_TEST_SUITE_END()
