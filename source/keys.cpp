@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <jobssh/authorized_keys.hpp>
 #include <jobssh/config.hpp>
 #include <jobssh/keys.hpp>
@@ -44,7 +46,9 @@ int pass_through(const std::string& user, const std::filesystem::path& home, std
     if (!in)
         return refuse(err, ex_noinput,
                       "user=" + user + " outcome=unreadable file=" + file.string());
-    out << in.rdbuf();
+    // Not `out << in.rdbuf()`: that marks `out` failed when the file is empty.
+    std::copy(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(),
+              std::ostreambuf_iterator<char>(out));
     return ex_ok;
 }
 

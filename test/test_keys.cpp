@@ -223,6 +223,16 @@ BOOST_AUTO_TEST_CASE(other_users_get_their_own_authorized_keys_byte_for_byte) {
     BOOST_TEST(result.out == own);
 }
 
+BOOST_AUTO_TEST_CASE(other_users_with_an_empty_authorized_keys_get_nothing_and_success) {
+    scratch_dir dir;
+    auto config = dir.write("config.ini", "[jobssh]\nuser = builds\n");
+    dir.write("home/admin/.ssh/authorized_keys", "");
+    auto result = run_keys({"--config", config.string(), "admin",
+                            (dir.path() / "home/admin").string(), "ssh-ed25519", ed25519});
+    BOOST_TEST(result.status == 0);
+    BOOST_TEST(result.out == "");
+}
+
 BOOST_AUTO_TEST_CASE(other_users_without_authorized_keys_get_nothing_and_success) {
     scratch_dir dir;
     auto config = dir.write("config.ini", "[jobssh]\nuser = builds\n");
