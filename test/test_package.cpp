@@ -1,0 +1,286 @@
+// The Debian package, used the way docs/operators.md tells an operator to: made with
+// cpack from this build tree, installed with dpkg into a clean Debian (a container of the
+// local image jobssh-vm-base, which has no network to Debian: the Boost runtime packages
+// the .deb depends on are copied in from the host), and then used there.
+#define BOOST_TEST_MODULE package
+#include "sandbox.hpp"
+#include "scratch_dir.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+using namespace std::chrono_literals;
+using jobssh::fixtures::run_result;
+using jobssh::fixtures::sandbox;
+using jobssh::fixtures::sandbox_options;
+using jobssh::testing::scratch_dir;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string base_image = "jobssh-vm-base";
+const std::string ed25519 = "AAAAC3NzaC1lZDI1NTE5AAAAIGgrUHHEdqhBhO9bR5fJkxx5PPGTYPl1vE1Cbrjs2Kv5";
+
+std::string describe(const std::vector<std::string>& argv, const run_result& r) {
+    std::string line;
+    for (const auto& word : argv)
+        line += (line.empty() ? "" : " ") + word;
+    return line + " exited " + std::to_string(r.exit_code) + "\nstdout: " + r.out +
+           "\nstderr: " + r.err;
+}
+
+std::string checked(const std::vector<std::string>& argv,
+                    std::chrono::seconds timeout = std::chrono::seconds(120)) {
+    auto r = sandbox::run(argv, std::nullopt, timeout);
+    if (r.exit_code != 0)
+        throw std::runtime_error(describe(argv, r));
+    return r.out;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);)
+        lines.push_back(line);
+    return lines;
+}
+
+// Never a silent skip: without Docker or the base image there is nothing to install into.
+void require_docker() {
+    auto info =
+        sandbox::run({"docker", "info", "--format", "{{.ServerVersion}}"}, std::nullopt, 30s);
+    if (info.exit_code != 0)
+        throw std::runtime_error("no Docker engine answers (docker info: " + info.err +
+                                 "); start one with `dockerd --bridge=none --iptables=false`");
+    auto image = sandbox::run({"docker", "image", "inspect", base_image}, std::nullopt, 30s);
+    if (image.exit_code != 0)
+        throw std::runtime_error("the clean Debian image " + base_image +
+                                 " is missing: run scripts/build-vm-image");
+}
+
+// "libc6 (>= 2.34), openssh-server | foo" -> {"libc6", "openssh-server"}
+std::vector<std::string> package_names(const std::string& depends) {
+    std::vector<std::string> names;
+    std::istringstream in(depends);
+    for (std::string item; std::getline(in, item, ',');) {
+        std::istringstream words(item);
+        std::string name;
+        words >> name;
+        if (!name.empty())
+            names.push_back(name.substr(0, name.find(':')));
+    }
+    return names;
+}
+
+// The host's .deb of an installed package: from apt's cache, else downloaded by apt.
+fs::path host_deb(const std::string& name, const fs::path& into) {
+    auto version = checked({"dpkg-query", "-W", "-f", "${Version}", name});
+    auto arch = checked({"dpkg-query", "-W", "-f", "${Architecture}", name});
+    auto file_version = version;
+    if (auto colon = file_version.find(':'); colon != std::string::npos)
+        file_version.replace(colon, 1, "%3a");
+    const fs::path cached =
+        fs::path("/var/cache/apt/archives") / (name + "_" + file_version + "_" + arch + ".deb");
+    if (fs::exists(cached)) {
+        fs::copy_file(cached, into / cached.filename(), fs::copy_options::overwrite_existing);
+        return into / cached.filename();
+    }
+    auto download = sandbox::run(
+        {"sh", "-c", "cd '" + into.string() + "' && apt-get download " + name + "=" + version},
+        std::nullopt, 300s);
+    if (download.exit_code != 0)
+        throw std::runtime_error("the clean Debian needs " + name + " " + version +
+                                 ", which is neither in /var/cache/apt/archives nor "
+                                 "downloadable: " +
+                                 download.err);
+    return into / cached.filename();
+}
+
+// The .deb made from this build tree, and the packages it needs that the clean Debian
+// lacks. Made once for all the test cases.
+struct package {
+    scratch_dir dir;
+    fs::path deb;
+    std::string depends;
+};
+
+const package& the_package() {
+    static std::unique_ptr<package> made;
+    static std::string failed;
+    if (made)
+        return *made;
+    if (!failed.empty())
+        throw std::runtime_error(failed);
+    try {
+        require_docker();
+        auto p = std::make_unique<package>();
+        checked({"cpack", "-G", "DEB", "--config",
+                 std::string(JOBSSH_BINARY_DIR) + "/CPackConfig.cmake", "-B",
+                 p->dir.path().string()},
+                300s);
+        for (const auto& entry : fs::directory_iterator(p->dir.path()))
+            if (entry.path().extension() == ".deb")
+                p->deb = entry.path();
+        if (p->deb.empty())
+            throw std::runtime_error("cpack wrote no .deb into " + p->dir.path().string());
+        p->depends = checked({"dpkg-deb", "-f", p->deb.string(), "Depends"});
+
+        auto installed = lines_of(checked({"docker", "run", "--rm", "--network", "none", base_image,
+                                           "dpkg-query", "-W", "-f", "${Package}\\n"}));
+        fs::create_directory(p->dir.path() / "deps");
+        for (const auto& name : package_names(p->depends))
+            if (std::find(installed.begin(), installed.end(), name) == installed.end())
+                host_deb(name, p->dir.path() / "deps");
+        made = std::move(p);
+        return *made;
+    } catch (const std::exception& e) {
+        failed = e.what();
+        throw;
+    }
+}
+
+// A clean Debian in a container of our own, removed when the test case ends. Host
+// network, so that it reaches the fixtures on 127.0.0.1, and no route anywhere else.
+class debian {
+public:
+    explicit debian(const std::vector<std::pair<fs::path, fs::path>>& mounts = {}) {
+        static std::atomic<int> serial{0};
+        name_ = "jobssh-package-" + std::to_string(::getpid()) + "-" + std::to_string(serial++);
+        std::vector<std::string> argv = {"docker", "run",       "-d",  "--name",
+                                         name_,    "--network", "host"};
+        argv.insert(argv.end(), {"-v", the_package().dir.path().string() + ":/packages:ro"});
+        for (const auto& [from, to] : mounts)
+            argv.insert(argv.end(), {"-v", from.string() + ":" + to.string() + ":ro"});
+        argv.insert(argv.end(), {base_image, "sleep", "infinity"});
+        checked(argv);
+    }
+    ~debian() { sandbox::run({"docker", "rm", "-f", name_}, std::nullopt, 60s); }
+    debian(const debian&) = delete;
+    debian& operator=(const debian&) = delete;
+
+    run_result sh(const std::string& script, std::chrono::seconds timeout = 120s) const {
+        return sandbox::run({"docker", "exec", name_, "sh", "-c", script}, std::nullopt, timeout);
+    }
+
+    // What the operator types first: dpkg -i of the package and what it depends on.
+    void install() const {
+        auto r = sh("dpkg -i $(ls /packages/deps/*.deb 2>/dev/null) /packages/" +
+                    the_package().deb.filename().string());
+        if (r.exit_code != 0)
+            throw std::runtime_error("dpkg -i failed:\n" + r.out + r.err);
+    }
+
+private:
+    std::string name_;
+};
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(the_package_depends_on_sshd_and_the_boost_runtime_it_links) {
+    const auto& names = package_names(the_package().depends);
+    for (const char* needed :
+         {"openssh-server", "openssh-client", "libboost-json1.81.0", "libboost-filesystem1.81.0"})
+        BOOST_TEST((std::find(names.begin(), names.end(), needed) != names.end()),
+                   "Depends lacks " << needed << ": " << the_package().depends);
+}
+
+BOOST_AUTO_TEST_CASE(installing_gives_both_programs_the_builds_user_and_the_sshd_snippet) {
+    debian machine;
+    machine.install();
+
+    auto files = machine.sh("dpkg -L jobssh").out;
+    for (const char* file :
+         {"/usr/bin/jobssh-keys", "/usr/bin/jobssh-shell", "/usr/share/man/man8/jobssh-keys.8",
+          "/usr/share/man/man8/jobssh-shell.8", "/usr/share/doc/jobssh/examples/config.ini",
+          "/usr/share/doc/jobssh/operators.md", "/etc/ssh/sshd_config.d/jobssh.conf"})
+        BOOST_TEST(contains(files, std::string(file) + "\n"), "the package lacks " << file);
+    BOOST_TEST(machine.sh("cat /var/lib/dpkg/info/jobssh.conffiles").out ==
+               "/etc/ssh/sshd_config.d/jobssh.conf\n");
+
+    // sshd refuses a locked account ('!'); '*' is no password, not a locked one.
+    BOOST_TEST(machine.sh("getent passwd builds | cut -d: -f6,7").out == "/home/builds:/bin/sh\n");
+    BOOST_TEST(machine.sh("getent shadow builds | cut -d: -f2").out == "*\n");
+    BOOST_TEST(machine.sh("stat -c '%U %a' /var/lib/jobssh").out == "builds 750\n");
+
+    auto check = machine.sh("mkdir -p /run/sshd && ssh-keygen -A >/dev/null && sshd -t");
+    BOOST_TEST(check.exit_code == 0, "sshd rejects its configuration: " << check.err);
+    auto builds =
+        lines_of(machine.sh("sshd -T -C user=builds,host=client.example,addr=192.0.2.1").out);
+    for (const char* setting :
+         {"authorizedkeyscommand /usr/bin/jobssh-keys %u %h %t %k",
+          "authorizedkeyscommanduser nobody", "authorizedkeysfile none", "permittty yes",
+          "allowtcpforwarding no", "allowagentforwarding no", "allowstreamlocalforwarding no",
+          "x11forwarding no", "permittunnel no"})
+        BOOST_TEST((std::find(builds.begin(), builds.end(), setting) != builds.end()),
+                   "sshd -T for builds lacks \"" << setting << "\"");
+    // Everybody else logs in as before.
+    auto others =
+        lines_of(machine.sh("sshd -T -C user=root,host=client.example,addr=192.0.2.1").out);
+    BOOST_TEST(
+        (std::find(others.begin(), others.end(), "authorizedkeyscommand none") != others.end()));
+}
+
+BOOST_AUTO_TEST_CASE(the_installed_jobssh_keys_prints_the_forced_command_sshd_needs) {
+    debian machine;
+    machine.install();
+
+    // As sshd runs it: the AuthorizedKeysCommandUser of the snippet, nothing configured.
+    auto line = machine.sh("setpriv --reuid=nobody --regid=nogroup --clear-groups "
+                           "/usr/bin/jobssh-keys builds /home/builds ssh-ed25519 " +
+                           ed25519);
+    BOOST_TEST(line.exit_code == 0, line.err);
+    BOOST_TEST(line.out == "restrict,pty,command=\"/usr/bin/jobssh-shell '" + ed25519 +
+                               "'\" ssh-ed25519 " + ed25519 + " somebody\n");
+
+    auto malformed = machine.sh("/usr/bin/jobssh-keys builds /home/builds ssh-ed25519 'AA AA'");
+    BOOST_TEST(malformed.exit_code == 65);
+    BOOST_TEST(malformed.out.empty());
+
+    // Another user's own keys pass through unchanged.
+    auto admin = machine.sh("mkdir -p /root/.ssh && printf 'ssh-ed25519 %s admin\\n' " + ed25519 +
+                            " > /root/.ssh/authorized_keys && "
+                            "/usr/bin/jobssh-keys root /root ssh-ed25519 " +
+                            ed25519);
+    BOOST_TEST(admin.exit_code == 0, admin.err);
+    BOOST_TEST(admin.out == "ssh-ed25519 " + ed25519 + " admin\n");
+
+    BOOST_TEST(machine.sh("/usr/bin/jobssh-keys --version").out ==
+               std::string("jobssh-keys ") + JOBSSH_VERSION + "\n");
+    BOOST_TEST(machine.sh("/usr/bin/jobssh-shell --version").out ==
+               std::string("jobssh-shell ") + JOBSSH_VERSION + "\n");
+}
+
+BOOST_AUTO_TEST_CASE(an_existing_builds_user_is_kept_and_purging_removes_all_but_the_user) {
+    debian machine;
+    // A builds.sr.ht runner host: its worker already runs as builds.
+    auto existing = machine.sh("useradd --uid 4242 --home-dir /srv/builds --create-home "
+                               "--shell /bin/bash builds && usermod -p '*' builds");
+    BOOST_REQUIRE_MESSAGE(existing.exit_code == 0, existing.err);
+    machine.install();
+    machine.install(); // reinstalling is harmless
+    BOOST_TEST(machine.sh("getent passwd builds | cut -d: -f3,6,7").out ==
+               "4242:/srv/builds:/bin/bash\n");
+    BOOST_TEST(machine.sh("stat -c '%u %a' /var/lib/jobssh").out == "4242 750\n");
+
+    auto purge = machine.sh("dpkg --purge jobssh");
+    BOOST_TEST(purge.exit_code == 0, purge.out << purge.err);
+    BOOST_TEST(machine
+                   .sh("ls /usr/bin/jobssh-keys /usr/bin/jobssh-shell "
+                       "/etc/ssh/sshd_config.d/jobssh.conf /var/lib/jobssh 2>/dev/null")
+                   .out.empty());
+    BOOST_TEST(machine.sh("getent passwd builds | cut -d: -f3").out == "4242\n");
+}
