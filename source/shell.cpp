@@ -131,11 +131,14 @@ struct lookup {
 
 template <class T>
 asio::awaitable<lookup<T>> attempt(asio::awaitable<T> operation) {
+    // Filled step by step: GCC 12 miscompiles a co_await inside a braced initializer.
+    lookup<T> result;
     try {
-        co_return lookup<T>{co_await std::move(operation), nullptr};
+        result.value = co_await std::move(operation);
     } catch (const std::exception&) {
-        co_return lookup<T>{T{}, std::current_exception()};
+        result.error = std::current_exception();
     }
+    co_return result;
 }
 
 // SIGHUP, SIGTERM or a reader that went away: the user is gone, the session ends quietly.

@@ -1,0 +1,366 @@
+// The real jobssh-shell binary against the fixtures' runner and meta (no VMs, no front
+// sshd): every message and exit code, and `tail` of finished and running jobs.
+#define BOOST_TEST_MODULE shell
+#include "sandbox.hpp"
+
+#include <algorithm>
+#include <boost/json/parse.hpp>
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <jobssh/config.hpp>
+#include <map>
+#include <memory>
+#include <signal.h>
+#include <spawn.h>
+#include <string>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using jobssh::fixtures::run_result;
+using jobssh::fixtures::sandbox;
+using jobssh::fixtures::sandbox_options;
+
+extern char** environ;
+
+namespace {
+
+const char* const users_json =
+    R"({"users": [{"name": "alice", "id": 1}, {"name": "bob", "id": 2}]})";
+
+// Job 1 and 2 end by themselves at once; 3 is bob's; 4 is written by the tests; 5 keeps a
+// shell (status stays `running` after its last task).
+const char* const jobs_json = R"({"jobs": [
+  {"id": 1, "owner": "alice", "owner_id": 1, "log": ["cloning into repo", "résumé ✓"],
+   "tasks": [{"name": "build", "log": ["make all", "done"]},
+             {"name": "test", "log": ["ok 1 - works"]}],
+   "pace_ms": 0, "result": "success"},
+  {"id": 2, "owner": "alice", "owner_id": 1, "log": ["starting"],
+   "tasks": [{"name": "build", "log": ["error: it broke"]}],
+   "pace_ms": 0, "result": "failed"},
+  {"id": 3, "owner": "bob", "owner_id": 2, "log": ["bob's secret"],
+   "tasks": [{"name": "build", "log": ["x"]}], "pace_ms": 0, "result": "success"},
+  {"id": 4, "owner": "alice", "owner_id": 1, "manual": true,
+   "tasks": [{"name": "build", "log": []}, {"name": "test", "log": []}]},
+  {"id": 5, "owner": "alice", "owner_id": 1, "log": ["shell job"],
+   "tasks": [{"name": "build", "log": ["built"]}], "pace_ms": 0, "result": "success",
+   "shell": true}
+]})";
+
+struct data_files {
+    fs::path dir;
+    data_files() {
+        std::string pattern = (fs::temp_directory_path() / "jobssh-shell-test-XXXXXX").string();
+        dir = ::mkdtemp(pattern.data());
+        std::ofstream(dir / "jobs.json") << jobs_json;
+        std::ofstream(dir / "users.json") << users_json;
+    }
+    ~data_files() {
+        std::error_code ignored;
+        fs::remove_all(dir, ignored);
+    }
+};
+
+std::unique_ptr<sandbox> start_sandbox(const data_files& data) {
+    sandbox_options options;
+    options.jobs_file = data.dir / "jobs.json";
+    options.users_file = data.dir / "users.json";
+    options.front_sshd = false;
+    options.vms = false;
+    options.http_timeout = 1000ms;
+    options.poll_interval = 100ms;
+    return std::make_unique<sandbox>(options);
+}
+
+// One sandbox for the tests that leave it as they found it.
+struct shared_world {
+    data_files data;
+    std::unique_ptr<sandbox> world = start_sandbox(data);
+    jobssh::config cfg = jobssh::load_config(world->config_file());
+};
+
+shared_world& shared() {
+    static shared_world instance;
+    return instance;
+}
+
+std::string support_line(const jobssh::config& cfg) {
+    return "Please reach out to " + cfg.owner_name + " <" + cfg.owner_email + "> for support.\n";
+}
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+// The lines of one log in tail's output: the job log's (no task prefix) or a task's.
+std::string lines_of(const std::string& output, const std::string& task = "") {
+    static const std::vector<std::string> tasks{"[build] ", "[test] "};
+    std::string prefix = task.empty() ? "" : "[" + task + "] ";
+    std::string lines;
+    std::size_t at = 0;
+    while (at < output.size()) {
+        std::size_t end = output.find('\n', at);
+        end = end == std::string::npos ? output.size() : end + 1;
+        std::string_view line(output.data() + at, end - at);
+        bool is_task_line = std::any_of(tasks.begin(), tasks.end(),
+                                        [&](const std::string& p) { return line.starts_with(p); });
+        if (task.empty() ? !is_task_line : line.starts_with(prefix))
+            lines += line.substr(prefix.size());
+        at = end;
+    }
+    return lines;
+}
+
+// Waits (bounded) until the runner reports the job finished, so a tail sees it ended.
+void wait_until_finished(const sandbox& world, std::int64_t job) {
+    for (int i = 0; i < 200; ++i) {
+        auto info = boost::json::parse(world.job_info_json(job)).as_object();
+        if (info.at("status") != "running" ||
+            info.at("task").to_number<std::int64_t>() == info.at("tasks").to_number<std::int64_t>())
+            return;
+        std::this_thread::sleep_for(50ms);
+    }
+    BOOST_FAIL("job " << job << " did not finish");
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(messages_and_exit_codes)
+
+BOOST_AUTO_TEST_CASE(help_prints_the_usage_and_exits_0) {
+    auto result = shared().world->run_shell("alice", "help");
+    BOOST_TEST(result.exit_code == 0);
+    BOOST_TEST(result.out.starts_with("Usage: ssh ... connect <job ID>\n"));
+    BOOST_TEST(contains(result.out, "tail <job ID>"));
+    BOOST_TEST(result.err == "");
+}
+
+BOOST_AUTO_TEST_CASE(no_command_or_an_unknown_one_prints_the_usage_and_exits_64) {
+    for (const char* command : {"", "frobnicate 3", "tail", "connect"}) {
+        auto result = shared().world->run_shell("alice", command);
+        BOOST_TEST(result.exit_code == 64, "command: " << command);
+        BOOST_TEST(result.err.starts_with("Usage: ssh ... connect <job ID>\n"));
+        BOOST_TEST(contains(result.err, "tail <job ID>"));
+        BOOST_TEST(result.err.ends_with(support_line(shared().cfg)));
+        BOOST_TEST(result.out == "");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_job_id_that_is_not_a_number_exits_65) {
+    for (const char* command : {"tail abc", "tail -1", "connect 0x10", "tail 1e3"}) {
+        auto result = shared().world->run_shell("alice", command);
+        BOOST_TEST(result.exit_code == 65, "command: " << command);
+        BOOST_TEST(result.err.ends_with(support_line(shared().cfg)));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_job_is_no_such_job_and_exits_66) {
+    auto result = shared().world->run_shell("alice", "tail 999");
+    BOOST_TEST(result.exit_code == 66);
+    BOOST_TEST(result.err == "No such job found.\n" + support_line(shared().cfg));
+    BOOST_TEST(result.out == "");
+}
+
+BOOST_AUTO_TEST_CASE(another_users_job_is_not_permitted_and_shows_nothing_of_it) {
+    for (const char* command : {"tail 3", "connect 3"}) {
+        auto result = shared().world->run_shell("alice", command);
+        BOOST_TEST(result.exit_code == 77);
+        BOOST_TEST(result.err ==
+                   "You are not permitted to connect to this job.\n" + support_line(shared().cfg));
+        BOOST_TEST(!contains(result.out, "bob's secret"));
+    }
+    // connect was refused before the job was claimed.
+    for (const std::string& request : shared().world->runner_requests())
+        BOOST_TEST(!contains(request, "/job/3/claim"));
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_key_is_told_where_keys_are_added_and_exits_77) {
+    auto result = shared().world->run_shell("stranger", "tail 1");
+    BOOST_TEST(result.exit_code == 77);
+    BOOST_TEST(result.err ==
+               "We don't recognize your SSH key. Make sure you've added it to your account.\n" +
+                   shared().cfg.meta_origin + "/keys\n" + support_line(shared().cfg));
+    BOOST_TEST(result.out == "");
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_key_hears_nothing_about_whether_the_job_exists) {
+    auto result = shared().world->run_shell("stranger", "tail 999");
+    BOOST_TEST(result.exit_code == 77);
+    BOOST_TEST(!contains(result.err, "No such job"));
+}
+
+BOOST_AUTO_TEST_CASE(meta_answering_500_is_a_temporary_failure_75) {
+    auto& world = *shared().world;
+    world.meta_fault(R"({"status": 500, "body": "oops"})");
+    auto result = world.run_shell("alice", "tail 1");
+    world.meta_fault("{}");
+    BOOST_TEST(result.exit_code == 75);
+    BOOST_TEST(result.err ==
+               "Temporary authentication failure. Try again later.\n" + support_line(shared().cfg));
+    BOOST_TEST(!contains(result.err, "oops"));
+}
+
+BOOST_AUTO_TEST_CASE(meta_answering_malformed_json_is_a_temporary_failure_75) {
+    auto& world = *shared().world;
+    world.meta_fault(R"({"status": 200, "body": "{\"id\": ", "content_type": "application/json"})");
+    auto result = world.run_shell("alice", "tail 1");
+    world.meta_fault("{}");
+    BOOST_TEST(result.exit_code == 75);
+    BOOST_TEST(result.err.starts_with("Temporary authentication failure. Try again later.\n"));
+}
+
+BOOST_AUTO_TEST_CASE(meta_answering_after_the_timeout_is_a_temporary_failure_75) {
+    auto& world = *shared().world;
+    world.meta_fault(R"({"delay_ms": 30000})");
+    // http-timeout is 1 s here: a shell that waited for meta's answer would be killed by the
+    // 3 s bound and exit 137, not 75.
+    auto result = world.run_shell("alice", "tail 1", std::nullopt, 3s);
+    world.meta_fault("{}");
+    BOOST_TEST(result.exit_code == 75);
+    BOOST_TEST(result.err ==
+               "Temporary authentication failure. Try again later.\n" + support_line(shared().cfg));
+}
+
+BOOST_AUTO_TEST_CASE(meta_dropping_the_connection_is_a_temporary_failure_75) {
+    auto& world = *shared().world;
+    world.meta_fault(R"({"close": true})");
+    auto result = world.run_shell("alice", "tail 1");
+    world.meta_fault("{}");
+    BOOST_TEST(result.exit_code == 75);
+}
+
+BOOST_AUTO_TEST_CASE(a_runner_answering_malformed_json_is_unavailable_69) {
+    auto& world = *shared().world;
+    world.runner_fault(
+        R"({"status": 200, "body": "{\"deadline\": \"soon\"", "content_type": "application/json"})");
+    auto result = world.run_shell("alice", "tail 1");
+    world.runner_fault("{}");
+    BOOST_TEST(result.exit_code == 69);
+    BOOST_TEST(result.err.ends_with(support_line(shared().cfg)));
+    BOOST_TEST(!contains(result.err, "deadline"));
+    BOOST_TEST(!contains(result.err, "JSON"));
+}
+
+BOOST_AUTO_TEST_CASE(a_runner_answering_a_mistyped_field_is_unavailable_69) {
+    auto& world = *shared().world;
+    world.set_job(1, R"({"task": "two"})");
+    auto result = world.run_shell("alice", "tail 1");
+    world.set_job(1, R"({"task": 2})");
+    BOOST_TEST(result.exit_code == 69);
+    BOOST_TEST(!contains(result.err, "task"));
+}
+
+BOOST_AUTO_TEST_CASE(a_slow_runner_is_a_temporary_failure_75) {
+    auto& world = *shared().world;
+    world.runner_fault(R"({"delay_ms": 30000})");
+    auto result = world.run_shell("alice", "tail 1", std::nullopt, 3s);
+    world.runner_fault("{}");
+    BOOST_TEST(result.exit_code == 75);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(services_down)
+
+BOOST_AUTO_TEST_CASE(meta_that_is_down_is_a_temporary_failure_75) {
+    data_files data;
+    auto world = start_sandbox(data);
+    auto cfg = jobssh::load_config(world->config_file());
+    world->stop_meta();
+    auto result = world->run_shell("alice", "tail 1");
+    BOOST_TEST(result.exit_code == 75);
+    BOOST_TEST(result.err ==
+               "Temporary authentication failure. Try again later.\n" + support_line(cfg));
+}
+
+BOOST_AUTO_TEST_CASE(a_runner_that_is_down_is_unavailable_69) {
+    data_files data;
+    auto world = start_sandbox(data);
+    auto cfg = jobssh::load_config(world->config_file());
+    world->stop_runner();
+    auto result = world->run_shell("alice", "tail 1");
+    BOOST_TEST(result.exit_code == 69);
+    BOOST_TEST(result.err.ends_with(support_line(cfg)));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(tail)
+
+BOOST_AUTO_TEST_CASE(tail_of_a_job_that_succeeded_prints_every_log_and_exits_0) {
+    auto& world = *shared().world;
+    wait_until_finished(world, 1);
+    auto result = world.run_shell("alice", "tail 1");
+    BOOST_TEST(result.exit_code == 0);
+    BOOST_TEST(result.err == "");
+    BOOST_TEST(lines_of(result.out) == "cloning into repo\nrésumé ✓\n");
+    BOOST_TEST(lines_of(result.out, "build") == "make all\ndone\n");
+    BOOST_TEST(lines_of(result.out, "test") == "ok 1 - works\n");
+    BOOST_TEST(result.out.size() ==
+               std::string("cloning into repo\nrésumé ✓\n[build] make all\n[build] done\n"
+                           "[test] ok 1 - works\n")
+                   .size());
+}
+
+BOOST_AUTO_TEST_CASE(tail_of_a_job_that_failed_prints_every_log_and_exits_1) {
+    auto& world = *shared().world;
+    wait_until_finished(world, 2);
+    auto result = world.run_shell("alice", "tail 2");
+    BOOST_TEST(result.exit_code == 1);
+    BOOST_TEST(lines_of(result.out) == "starting\n");
+    BOOST_TEST(lines_of(result.out, "build") == "error: it broke\n");
+}
+
+BOOST_AUTO_TEST_CASE(tail_of_a_shell_job_past_its_last_task_exits_0) {
+    auto& world = *shared().world;
+    wait_until_finished(world, 5);
+    auto result = world.run_shell("alice", "tail 5");
+    BOOST_TEST(result.exit_code == 0);
+    BOOST_TEST(lines_of(result.out, "build") == "built\n");
+}
+
+BOOST_AUTO_TEST_CASE(tail_of_a_running_job_shows_every_byte_written_in_pieces_then_its_result) {
+    auto& world = *shared().world;
+    const fs::path job_dir = world.buildlogs() / "4";
+    auto write = [&](const fs::path& file, std::string_view bytes) {
+        fs::create_directories(file.parent_path());
+        std::ofstream out(file, std::ios::binary | std::ios::app);
+        out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        out.close();
+        // Let the tail see each piece on its own.
+        std::this_thread::sleep_for(150ms);
+    };
+    write(job_dir / "log", "job starts\n");
+    auto tail = std::async(std::launch::async, [&] { return world.run_shell("alice", "tail 4"); });
+    std::this_thread::sleep_for(300ms);
+
+    write(job_dir / "log", "a line split ");
+    write(job_dir / "log", "across writes\n");
+    write(job_dir / "build" / "log", "caf\xC3");
+    write(job_dir / "build" / "log", "\xA9 and a euro \xE2\x82");
+    write(job_dir / "build" / "log", "\xAC\nbuild done\n");
+    world.set_job(4, R"({"task": 1})");
+    // A task that starts late, long after the tail began.
+    write(job_dir / "test" / "log", "ok 1\nok ");
+    write(job_dir / "test" / "log", "2\n");
+    write(job_dir / "log", "job ends\n");
+    world.set_job(4, R"({"task": 2, "status": "success"})");
+
+    run_result result = tail.get();
+    BOOST_TEST(result.exit_code == 0);
+    BOOST_TEST(result.err == "");
+    BOOST_TEST(lines_of(result.out) == "job starts\na line split across writes\njob ends\n");
+    BOOST_TEST(lines_of(result.out, "build") ==
+               "caf\xC3\xA9 and a euro \xE2\x82\xAC\nbuild done\n");
+    BOOST_TEST(lines_of(result.out, "test") == "ok 1\nok 2\n");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
