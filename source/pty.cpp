@@ -11,6 +11,7 @@
 #include <boost/process/v2/environment.hpp>
 #include <boost/process/v2/process.hpp>
 #include <cerrno>
+#include <cstdio>
 #include <fcntl.h>
 #include <pty.h>
 #include <signal.h>
@@ -55,6 +56,10 @@ struct child_setup {
         if (!place(stdio.in, STDIN_FILENO) || !place(stdio.out, STDOUT_FILENO) ||
             !place(stdio.err, STDERR_FILENO))
             return {errno, boost::system::generic_category()};
+        // Boost.Process 1.81 closes only the descriptors above its own error pipe: have
+        // every other one closed by exec, so that the child holds nothing of ours (a pty
+        // master kept open by it would hide a hang-up). close_range is a plain syscall.
+        ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
         // jobssh ignores SIGPIPE; an ignored signal survives exec, and the child should
         // not inherit that.
         struct sigaction dfl {};
@@ -167,9 +172,17 @@ child start_child(const asio::any_io_executor& executor, const std::filesystem::
             throw std::system_error(ENOENT, std::generic_category(),
                                     "cannot find " + program.native() + " in PATH");
     }
-    bp::process process(executor, exe, args, child_setup{stdio});
-    auto pid = process.id();
-    return child(std::unique_ptr<child::impl>(new child::impl{std::move(process), pid}));
+    // A child that fails to exec leaves through exit(), flushing its copy of our stdio
+    // buffers: have them empty.
+    std::fflush(nullptr);
+    try {
+        bp::process process(executor, exe, args, child_setup{stdio});
+        auto pid = process.id();
+        return child(std::unique_ptr<child::impl>(new child::impl{std::move(process), pid}));
+    } catch (const boost::system::system_error& e) {
+        throw std::system_error(e.code().value(), std::generic_category(),
+                                "cannot start " + exe.string());
+    }
 }
 
 } // namespace jobssh

@@ -71,6 +71,8 @@ std::string in_words(std::chrono::seconds before) {
         return "in a minute";
     if (minutes > 1)
         return "in " + std::to_string(minutes) + " minutes";
+    if (before.count() == 1)
+        return "in a second";
     return "in " + std::to_string(before.count()) + " seconds";
 }
 
@@ -202,9 +204,8 @@ struct signals_holder {
 
 } // namespace
 
-awaitable<session_result> relay_on_pty(const std::filesystem::path& program,
-                                       const std::vector<std::string>& args, user_side user,
-                                       session_options options) {
+awaitable<session_result> relay_on_pty(std::filesystem::path program, std::vector<std::string> args,
+                                       user_side user, session_options options) {
     auto executor = co_await asio::this_coro::executor;
     signals_holder hangup(executor, options.hangup_signals);
     terminal_guard guard({user.in, user.out, user.err});
@@ -245,8 +246,8 @@ awaitable<session_result> relay_on_pty(const std::filesystem::path& program,
     co_return result;
 }
 
-awaitable<session_result> relay_with_pipes(const std::filesystem::path& program,
-                                           const std::vector<std::string>& args, user_side user,
+awaitable<session_result> relay_with_pipes(std::filesystem::path program,
+                                           std::vector<std::string> args, user_side user,
                                            session_options options) {
     auto executor = co_await asio::this_coro::executor;
     signals_holder hangup(executor, options.hangup_signals);

@@ -46,17 +46,19 @@ struct session_result {
     std::string child_stderr; // the first 16 KiB of the child's stderr (ssh's diagnostics)
 };
 
+// Both take their arguments by value: a coroutine outlives the caller's temporaries.
+
 // Runs `program args…` on a pty we own, the user's terminal in raw mode meanwhile (when
 // `user.in` is a terminal), the window size copied at start and on every SIGWINCH. The
 // child's stderr is kept apart (a pipe) and passed on to `user.err`.
-boost::asio::awaitable<session_result> relay_on_pty(const std::filesystem::path& program,
-                                                    const std::vector<std::string>& args,
-                                                    user_side user, session_options options);
+boost::asio::awaitable<session_result> relay_on_pty(std::filesystem::path program,
+                                                    std::vector<std::string> args, user_side user,
+                                                    session_options options);
 
 // Runs `program args…` with pipes: stdout and stderr kept apart, EOF on `user.in` passed on
 // by closing the child's stdin.
-boost::asio::awaitable<session_result> relay_with_pipes(const std::filesystem::path& program,
-                                                        const std::vector<std::string>& args,
+boost::asio::awaitable<session_result> relay_with_pipes(std::filesystem::path program,
+                                                        std::vector<std::string> args,
                                                         user_side user, session_options options);
 
 } // namespace jobssh
