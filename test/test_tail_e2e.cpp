@@ -1,0 +1,128 @@
+// `ssh builds@… tail N` the whole way: a real OpenSSH client, the fixtures' front sshd with
+// jobssh-keys as its AuthorizedKeysCommand, jobssh-shell, the fake runner and meta.
+#define BOOST_TEST_MODULE tail_e2e
+#include "sandbox.hpp"
+
+#include <boost/test/unit_test.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using jobssh::fixtures::run_result;
+using jobssh::fixtures::sandbox;
+using jobssh::fixtures::sandbox_options;
+
+namespace {
+
+struct world {
+    fs::path dir;
+    std::unique_ptr<sandbox> sb;
+
+    world() {
+        std::string pattern = (fs::temp_directory_path() / "jobssh-tail-e2e-XXXXXX").string();
+        dir = ::mkdtemp(pattern.data());
+        std::ofstream(dir / "users.json")
+            << R"({"users": [{"name": "alice", "id": 1}, {"name": "bob", "id": 2}]})";
+        std::ofstream(dir / "jobs.json") << R"({"jobs": [
+          {"id": 1, "owner": "bob", "owner_id": 2, "log": ["bob's private log"],
+           "tasks": [{"name": "build", "log": ["bob builds"]}], "pace_ms": 0}]})";
+        sandbox_options options;
+        options.jobs_file = dir / "jobs.json";
+        options.users_file = dir / "users.json";
+        options.front_sshd = true;
+        options.vms = false;
+        options.poll_interval = 200ms;
+        sb = std::make_unique<sandbox>(options);
+    }
+    ~world() {
+        sb.reset();
+        std::error_code ignored;
+        fs::remove_all(dir, ignored);
+    }
+};
+
+world& shared() {
+    static world instance;
+    return instance;
+}
+
+// A job that writes its logs while the user watches: a line every 150 ms.
+std::string live_job(int id, const std::string& result) {
+    return R"({"id": )" + std::to_string(id) +
+           R"(, "owner": "alice", "owner_id": 1, "pace_ms": 150, "result": ")" + result + R"(",
+      "log": ["booting", "cloning ✓", "sending tasks"],
+      "tasks": [{"name": "build", "log": ["+ make", "cc -o hello hello.c", "Héllo wörld"]},
+                {"name": "test", "log": ["+ make check", "PASS: greets"]}]})";
+}
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+// The lines of one log in tail's output: the job log's (no task prefix) or a task's.
+std::string lines_of(const std::string& output, const std::string& task = "") {
+    std::string prefix = task.empty() ? "" : "[" + task + "] ";
+    std::string lines;
+    std::size_t at = 0;
+    while (at < output.size()) {
+        std::size_t end = output.find('\n', at);
+        end = end == std::string::npos ? output.size() : end + 1;
+        std::string_view line(output.data() + at, end - at);
+        bool is_task_line = line.starts_with("[build] ") || line.starts_with("[test] ");
+        if (task.empty() ? !is_task_line : line.starts_with(prefix))
+            lines += line.substr(prefix.size());
+        at = end;
+    }
+    return lines;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(tail_over_ssh_shows_a_live_job_from_its_first_line_to_its_last_and_exits_0) {
+    auto& w = shared();
+    std::int64_t job = w.sb->add_job(live_job(10, "success"));
+    auto result = sandbox::run(w.sb->ssh_argv("alice", "tail " + std::to_string(job)));
+    BOOST_TEST(result.exit_code == 0);
+    BOOST_TEST(lines_of(result.out) == "booting\ncloning ✓\nsending tasks\n");
+    BOOST_TEST(lines_of(result.out, "build") == "+ make\ncc -o hello hello.c\nHéllo wörld\n");
+    BOOST_TEST(lines_of(result.out, "test") == "+ make check\nPASS: greets\n");
+    BOOST_TEST(result.err == "");
+}
+
+BOOST_AUTO_TEST_CASE(tail_over_ssh_of_a_job_that_fails_exits_1_after_its_last_line) {
+    auto& w = shared();
+    std::int64_t job = w.sb->add_job(live_job(11, "failed"));
+    auto result = sandbox::run(w.sb->ssh_argv("alice", "tail " + std::to_string(job)));
+    BOOST_TEST(result.exit_code == 1);
+    BOOST_TEST(lines_of(result.out, "test") == "+ make check\nPASS: greets\n");
+}
+
+BOOST_AUTO_TEST_CASE(tail_over_ssh_of_another_users_job_is_refused_with_the_message_and_77) {
+    auto& w = shared();
+    auto result = sandbox::run(w.sb->ssh_argv("alice", "tail 1"));
+    BOOST_TEST(result.exit_code == 77);
+    BOOST_TEST(contains(result.err, "You are not permitted to connect to this job.\n"));
+    BOOST_TEST(contains(result.err, "for support.\n"));
+    BOOST_TEST(!contains(result.out, "bob"));
+}
+
+BOOST_AUTO_TEST_CASE(tail_over_ssh_with_a_key_meta_does_not_know_is_told_to_add_it) {
+    auto& w = shared();
+    auto result = sandbox::run(w.sb->ssh_argv("stranger", "tail 1"));
+    BOOST_TEST(result.exit_code == 77);
+    BOOST_TEST(contains(result.err, "We don't recognize your SSH key."));
+    BOOST_TEST(contains(result.err, "/keys\n"));
+}
+
+BOOST_AUTO_TEST_CASE(bob_can_tail_his_own_job_over_ssh) {
+    auto& w = shared();
+    auto result = sandbox::run(w.sb->ssh_argv("bob", "tail 1"));
+    BOOST_TEST(result.exit_code == 0);
+    BOOST_TEST(lines_of(result.out) == "bob's private log\n");
+    BOOST_TEST(lines_of(result.out, "build") == "bob builds\n");
+}
