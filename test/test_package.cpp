@@ -3,6 +3,7 @@
 // local image jobssh-vm-base, which has no network to Debian: the Boost runtime packages
 // the .deb depends on are copied in from the host), and then used there.
 #define BOOST_TEST_MODULE package
+#include "child_process.hpp"
 #include "sandbox.hpp"
 #include "scratch_dir.hpp"
 
@@ -11,11 +12,10 @@
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -283,4 +283,105 @@ BOOST_AUTO_TEST_CASE(an_existing_builds_user_is_kept_and_purging_removes_all_but
                        "/etc/ssh/sshd_config.d/jobssh.conf /var/lib/jobssh 2>/dev/null")
                    .out.empty());
     BOOST_TEST(machine.sh("getent passwd builds | cut -d: -f3").out == "4242\n");
+}
+
+// The issue's "done when": on a clean Debian, install the package and follow
+// docs/operators.md ("On a host without SourceHut's config", "sshd"), then a real ssh
+// client follows a job that the fixtures' runner is writing, through that sshd.
+BOOST_AUTO_TEST_CASE(ssh_builds_tail_follows_a_job_on_a_clean_debian_set_up_from_the_docs) {
+    scratch_dir data;
+    auto jobs = data.write("jobs.json", R"({"jobs": [{
+        "id": 7, "owner": "alice", "owner_id": 1,
+        "log": ["[#7] Booting image debian/bookworm", "[#7] Sending tasks"],
+        "tasks": [{"name": "build", "log": ["+ make", "Héllo wörld ✓"]}],
+        "pace_ms": 300, "result": "success"}]})");
+    auto users = data.write("users.json", R"({"users": [{"name": "alice", "id": 1},
+                                                      {"name": "bob", "id": 2}]})");
+    sandbox_options options;
+    options.jobs_file = jobs;
+    options.users_file = users;
+    options.front_sshd = false; // the container's sshd is the front one
+    options.vms = false;        // tail needs no VM
+    sandbox world(options);
+
+    debian machine({{world.buildlogs(), world.buildlogs()}});
+    machine.install();
+    const auto port = jobssh::fixtures::pick_free_port();
+    const auto set_up =
+        machine.sh("set -e\n"
+                   "mkdir -p /etc/jobssh\n"
+                   "cp /usr/share/doc/jobssh/examples/config.ini /etc/jobssh/config.ini\n"
+                   "sed -i -e 's|^owner-name=.*|owner-name=Package Test|' "
+                   "-e 's|^owner-email=.*|owner-email=ops@example.org|' "
+                   "-e 's|^bind-address=.*|bind-address=127.0.0.1:" +
+                   std::to_string(world.runner_port()) +
+                   "|' "
+                   "-e 's|^buildlogs=.*|buildlogs=" +
+                   world.buildlogs().string() +
+                   "|' "
+                   "-e 's|^;internal-origin=.*|internal-origin=http://127.0.0.1:" +
+                   std::to_string(world.meta_port()) +
+                   "|' "
+                   "-e 's|^poll-interval=.*|poll-interval=0.2|' /etc/jobssh/config.ini\n"
+                   // The snippet is in place; in a container there is no systemd to reload ssh.
+                   "ssh-keygen -A >/dev/null\n"
+                   "mkdir -p /run/sshd\n"
+                   "sshd -t\n"
+                   "/usr/sbin/sshd -o Port=" +
+                   std::to_string(port) + " -o ListenAddress=127.0.0.1\n");
+    BOOST_REQUIRE_MESSAGE(set_up.exit_code == 0, set_up.out << set_up.err);
+    auto until = std::chrono::steady_clock::now() + 30s;
+    while (!jobssh::fixtures::port_accepts(port) && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(50ms);
+    BOOST_REQUIRE_MESSAGE(jobssh::fixtures::port_accepts(port),
+                          "the container's sshd does not listen on " << port);
+
+    auto ssh = [&](std::string_view user, const std::string& command) {
+        return sandbox::run({"ssh",
+                             "-F",
+                             "none",
+                             "-T",
+                             "-i",
+                             world.private_key(user).string(),
+                             "-p",
+                             std::to_string(port),
+                             "-o",
+                             "IdentitiesOnly=yes",
+                             "-o",
+                             "BatchMode=yes",
+                             "-o",
+                             "StrictHostKeyChecking=no",
+                             "-o",
+                             "UserKnownHostsFile=/dev/null",
+                             "-o",
+                             "LogLevel=ERROR",
+                             "builds@127.0.0.1",
+                             command},
+                            std::nullopt, 60s);
+    };
+
+    auto tail = ssh("alice", "tail 7");
+    BOOST_TEST(tail.exit_code == 0, tail.err);
+    std::vector<std::string> job_lines, task_lines;
+    for (const auto& line : lines_of(tail.out))
+        (line.starts_with("[build] ") ? task_lines : job_lines).push_back(line);
+    BOOST_TEST(job_lines == (std::vector<std::string>{"[#7] Booting image debian/bookworm",
+                                                      "[#7] Sending tasks"}),
+               boost::test_tools::per_element());
+    BOOST_TEST(task_lines == (std::vector<std::string>{"[build] + make", "[build] Héllo wörld ✓"}),
+               boost::test_tools::per_element());
+    auto requests = world.runner_requests();
+    BOOST_TEST((std::find(requests.begin(), requests.end(), "GET /job/7/info") != requests.end()));
+
+    auto bob = ssh("bob", "tail 7");
+    BOOST_TEST(bob.exit_code == 77);
+    BOOST_TEST(bob.out.empty());
+    BOOST_TEST(bob.err == "You are not permitted to connect to this job.\n"
+                          "Please reach out to Package Test <ops@example.org> for support.\n");
+
+    auto stranger = ssh("stranger", "tail 7");
+    BOOST_TEST(stranger.exit_code == 77);
+    BOOST_TEST(stranger.err == "We don't recognize your SSH key. Make sure you've added it to "
+                               "your account.\nhttp://localhost/keys\n"
+                               "Please reach out to Package Test <ops@example.org> for support.\n");
 }
