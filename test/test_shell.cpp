@@ -15,6 +15,7 @@
 #include <jobssh/config.hpp>
 #include <map>
 #include <memory>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string>
@@ -129,6 +130,124 @@ void wait_until_finished(const sandbox& world, std::int64_t job) {
         std::this_thread::sleep_for(50ms);
     }
     BOOST_FAIL("job " << job << " did not finish");
+}
+
+// jobssh-shell started by hand, for what run_shell cannot do: signals, a reader that goes
+// away or does not read, stdout on a regular file.
+class started_shell {
+public:
+    // stdout_file empty: stdout is a pipe we hold.
+    started_shell(const sandbox& world, std::string_view command,
+                  const fs::path& stdout_file = {}) {
+        int out[2], err[2];
+        BOOST_REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+        BOOST_REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+        if (stdout_file.empty())
+            posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+        else
+            posix_spawn_file_actions_addopen(&actions, 1, stdout_file.c_str(),
+                                             O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+        std::string program = JOBSSH_SHELL_PROGRAM;
+        std::string config = world.config_file().string();
+        std::string key = world.public_key_b64("alice");
+        std::vector<char*> argv{program.data(), const_cast<char*>("--config"), config.data(),
+                                key.data(), nullptr};
+        std::string env_command = "SSH_ORIGINAL_COMMAND=" + std::string(command);
+        std::vector<char*> envp{env_command.data(), nullptr};
+        BOOST_REQUIRE(::posix_spawn(&pid_, program.c_str(), &actions, nullptr, argv.data(),
+                                    envp.data()) == 0);
+        posix_spawn_file_actions_destroy(&actions);
+        ::close(out[1]);
+        ::close(err[1]);
+        out_ = out[0];
+        err_ = err[0];
+    }
+    ~started_shell() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+        close_stdout();
+        ::close(err_);
+    }
+
+    pid_t pid() const { return pid_; }
+
+    // Reads stdout until `text` has come (bounded by the test's patience).
+    std::string read_until(std::string_view text) {
+        std::string seen;
+        for (int i = 0; i < 300 && seen.find(text) == std::string::npos; ++i) {
+            pollfd ready{out_, POLLIN, 0};
+            if (::poll(&ready, 1, 100) <= 0)
+                continue;
+            char buffer[4096];
+            ssize_t n = ::read(out_, buffer, sizeof buffer);
+            if (n <= 0)
+                break;
+            seen.append(buffer, static_cast<std::size_t>(n));
+        }
+        return seen;
+    }
+
+    void close_stdout() {
+        if (out_ >= 0)
+            ::close(out_);
+        out_ = -1;
+    }
+
+    // The exit status (128+N for signal N), or -1 when it did not end within 10 s.
+    int wait() {
+        for (int i = 0; i < 200; ++i) {
+            int status = 0;
+            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+                pid_ = -1;
+                return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            }
+            std::this_thread::sleep_for(50ms);
+        }
+        return -1;
+    }
+
+    std::string stderr_text() {
+        std::string text;
+        char buffer[4096];
+        ssize_t n;
+        while ((n = ::read(err_, buffer, sizeof buffer)) > 0)
+            text.append(buffer, static_cast<std::size_t>(n));
+        return text;
+    }
+
+    // Resident memory in KiB, from /proc.
+    long resident_kib() const {
+        std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+        std::string line;
+        while (std::getline(status, line))
+            if (line.starts_with("VmRSS:"))
+                return std::atol(line.c_str() + 6);
+        return -1;
+    }
+
+private:
+    pid_t pid_ = -1;
+    int out_ = -1;
+    int err_ = -1;
+};
+
+// A job that runs until the test ends it; its log is written by the test.
+std::int64_t add_manual_job(sandbox& world, std::int64_t id) {
+    return world.add_job(R"({"id": )" + std::to_string(id) +
+                         R"(, "owner": "alice", "owner_id": 1, "manual": true,
+                            "tasks": [{"name": "build", "log": []}]})");
+}
+
+void append_to(const fs::path& file, std::string_view bytes) {
+    fs::create_directories(file.parent_path());
+    std::ofstream out(file, std::ios::binary | std::ios::app);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 } // namespace
@@ -361,6 +480,99 @@ BOOST_AUTO_TEST_CASE(tail_of_a_running_job_shows_every_byte_written_in_pieces_th
     BOOST_TEST(lines_of(result.out, "build") ==
                "caf\xC3\xA9 and a euro \xE2\x82\xAC\nbuild done\n");
     BOOST_TEST(lines_of(result.out, "test") == "ok 1\nok 2\n");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(the_user_goes_away)
+
+BOOST_AUTO_TEST_CASE(sighup_ends_a_tail_at_once_and_quietly) {
+    auto& world = *shared().world;
+    auto job = add_manual_job(world, 30);
+    append_to(world.buildlogs() / std::to_string(job) / "log", "waiting for the user\n");
+    started_shell shell(world, "tail " + std::to_string(job));
+    BOOST_TEST(contains(shell.read_until("waiting for the user\n"), "waiting for the user\n"));
+    ::kill(shell.pid(), SIGHUP);
+    BOOST_TEST(shell.wait() == 128 + SIGHUP);
+    BOOST_TEST(shell.stderr_text() == "");
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_ends_a_tail_at_once_and_quietly) {
+    auto& world = *shared().world;
+    auto job = add_manual_job(world, 31);
+    append_to(world.buildlogs() / std::to_string(job) / "log", "waiting\n");
+    started_shell shell(world, "tail " + std::to_string(job));
+    BOOST_TEST(contains(shell.read_until("waiting\n"), "waiting\n"));
+    ::kill(shell.pid(), SIGTERM);
+    BOOST_TEST(shell.wait() == 128 + SIGTERM);
+    BOOST_TEST(shell.stderr_text() == "");
+}
+
+BOOST_AUTO_TEST_CASE(a_reader_that_goes_away_ends_an_idle_tail_quietly) {
+    auto& world = *shared().world;
+    auto job = add_manual_job(world, 32);
+    append_to(world.buildlogs() / std::to_string(job) / "log", "nothing more will come\n");
+    started_shell shell(world, "tail " + std::to_string(job));
+    BOOST_TEST(contains(shell.read_until("will come\n"), "will come\n"));
+    // No more log lines: only noticing the closed pipe can end it.
+    shell.close_stdout();
+    BOOST_TEST(shell.wait() == 128 + SIGPIPE);
+    BOOST_TEST(shell.stderr_text() == "");
+}
+
+BOOST_AUTO_TEST_CASE(a_reader_that_goes_away_mid_write_ends_the_tail_quietly) {
+    auto& world = *shared().world;
+    auto job = add_manual_job(world, 33);
+    const fs::path log = world.buildlogs() / std::to_string(job) / "log";
+    append_to(log, "first\n");
+    started_shell shell(world, "tail " + std::to_string(job));
+    BOOST_TEST(contains(shell.read_until("first\n"), "first\n"));
+    shell.close_stdout();
+    append_to(log, std::string(1 << 20, 'x') + "\n");
+    BOOST_TEST(shell.wait() == 128 + SIGPIPE);
+    BOOST_TEST(shell.stderr_text() == "");
+}
+
+BOOST_AUTO_TEST_CASE(a_reader_that_does_not_read_does_not_make_the_shell_buffer_the_log) {
+    auto& world = *shared().world;
+    auto job = add_manual_job(world, 34);
+    const fs::path log = world.buildlogs() / std::to_string(job) / "log";
+    std::string line(1023, 'y');
+    line += '\n';
+    {
+        std::string chunk;
+        for (int i = 0; i < 1024; ++i)
+            chunk += line;
+        for (int i = 0; i < 128; ++i) // 128 MiB of log
+            append_to(log, chunk);
+    }
+    started_shell shell(world, "tail " + std::to_string(job));
+    shell.read_until(line); // it is writing; now nobody reads
+    std::this_thread::sleep_for(1500ms);
+    long kib = shell.resident_kib();
+    BOOST_TEST_MESSAGE("resident with a stalled reader: " << kib << " KiB");
+    BOOST_TEST(kib > 0);
+    BOOST_TEST(kib < 64 * 1024, "jobssh-shell holds " << kib << " KiB of a 128 MiB log");
+    ::kill(shell.pid(), SIGTERM);
+    BOOST_TEST(shell.wait() == 128 + SIGTERM);
+}
+
+BOOST_AUTO_TEST_CASE(tail_into_a_regular_file_writes_every_line) {
+    auto& world = *shared().world;
+    wait_until_finished(world, 1);
+    data_files scratch;
+    const fs::path file = scratch.dir / "out.txt";
+    int status;
+    {
+        started_shell shell(world, "tail 1", file);
+        status = shell.wait();
+    }
+    BOOST_TEST(status == 0);
+    std::ifstream in(file, std::ios::binary);
+    std::string written((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    BOOST_TEST(lines_of(written) == "cloning into repo\nrésumé ✓\n");
+    BOOST_TEST(lines_of(written, "build") == "make all\ndone\n");
+    BOOST_TEST(lines_of(written, "test") == "ok 1 - works\n");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
