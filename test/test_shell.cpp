@@ -2,6 +2,7 @@
 // sshd): every message and exit code, and `tail` of finished and running jobs.
 #define BOOST_TEST_MODULE shell
 #include "sandbox.hpp"
+#include "tail_output.hpp"
 
 #include <algorithm>
 #include <boost/json/parse.hpp>
@@ -101,23 +102,8 @@ bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
 }
 
-// The lines of one log in tail's output: the job log's (no task prefix) or a task's.
 std::string lines_of(const std::string& output, const std::string& task = "") {
-    static const std::vector<std::string> tasks{"[build] ", "[test] "};
-    std::string prefix = task.empty() ? "" : "[" + task + "] ";
-    std::string lines;
-    std::size_t at = 0;
-    while (at < output.size()) {
-        std::size_t end = output.find('\n', at);
-        end = end == std::string::npos ? output.size() : end + 1;
-        std::string_view line(output.data() + at, end - at);
-        bool is_task_line = std::any_of(tasks.begin(), tasks.end(),
-                                        [&](const std::string& p) { return line.starts_with(p); });
-        if (task.empty() ? !is_task_line : line.starts_with(prefix))
-            lines += line.substr(prefix.size());
-        at = end;
-    }
-    return lines;
+    return jobssh::testing::lines_of(output, {"build", "test"}, task);
 }
 
 // Waits (bounded) until the runner reports the job finished, so a tail sees it ended.

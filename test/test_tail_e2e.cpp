@@ -2,6 +2,7 @@
 // jobssh-keys as its AuthorizedKeysCommand, jobssh-shell, the fake runner and meta.
 #define BOOST_TEST_MODULE tail_e2e
 #include "sandbox.hpp"
+#include "tail_output.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <cstdlib>
@@ -64,21 +65,8 @@ bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
 }
 
-// The lines of one log in tail's output: the job log's (no task prefix) or a task's.
 std::string lines_of(const std::string& output, const std::string& task = "") {
-    std::string prefix = task.empty() ? "" : "[" + task + "] ";
-    std::string lines;
-    std::size_t at = 0;
-    while (at < output.size()) {
-        std::size_t end = output.find('\n', at);
-        end = end == std::string::npos ? output.size() : end + 1;
-        std::string_view line(output.data() + at, end - at);
-        bool is_task_line = line.starts_with("[build] ") || line.starts_with("[test] ");
-        if (task.empty() ? !is_task_line : line.starts_with(prefix))
-            lines += line.substr(prefix.size());
-        at = end;
-    }
-    return lines;
+    return jobssh::testing::lines_of(output, {"build", "test"}, task);
 }
 
 } // namespace
