@@ -285,82 +285,88 @@ BOOST_AUTO_TEST_CASE(an_existing_builds_user_is_kept_and_purging_removes_all_but
     BOOST_TEST(machine.sh("getent passwd builds | cut -d: -f3").out == "4242\n");
 }
 
-// The issue's "done when": on a clean Debian, install the package and follow
-// docs/operators.md ("On a host without SourceHut's config", "sshd"), then a real ssh
-// client follows a job that the fixtures' runner is writing, through that sshd.
+// The issue's "done when": a clean Debian where the package was installed and set up by
+// following docs/operators.md ("On a host without SourceHut's config", "sshd", "The VM
+// identity"), in front of the fixtures' runner, meta and VMs; a real ssh client on the
+// host reaches jobssh through that Debian's sshd.
+class debian_from_the_docs {
+public:
+    explicit debian_from_the_docs(const std::string& jobs_json)
+        : world_(options(data_.write("jobs.json", jobs_json),
+                         data_.write("users.json", R"({"users": [{"name": "alice", "id": 1},
+                                                                 {"name": "bob", "id": 2}]})")))
+        , machine_({{world_.buildlogs(), world_.buildlogs()},
+                    {world_.vm_identity(), "/run/vm-identity"}}) {
+        machine_.install();
+        port_ = jobssh::fixtures::pick_free_port();
+        auto set_up = machine_.sh(
+            "set -e\n"
+            "mkdir -p /etc/jobssh\n"
+            "cp /usr/share/doc/jobssh/examples/config.ini /etc/jobssh/config.ini\n"
+            "sed -i -e 's|^owner-name=.*|owner-name=Package Test|' "
+            "-e 's|^owner-email=.*|owner-email=ops@example.org|' "
+            "-e 's|^bind-address=.*|bind-address=127.0.0.1:" +
+            std::to_string(world_.runner_port()) +
+            "|' "
+            "-e 's|^buildlogs=.*|buildlogs=" +
+            world_.buildlogs().string() +
+            "|' "
+            "-e 's|^;internal-origin=.*|internal-origin=http://127.0.0.1:" +
+            std::to_string(world_.meta_port()) +
+            "|' "
+            "-e 's|^poll-interval=.*|poll-interval=0.2|' /etc/jobssh/config.ini\n"
+            // vm-identity unset: ssh's default key of builds is the one the VMs trust.
+            "install -d -o builds -g builds -m 700 /home/builds/.ssh\n"
+            "install -o builds -g builds -m 600 /run/vm-identity /home/builds/.ssh/id_ed25519\n"
+            // The snippet is in place; a container has no systemd to `reload ssh`.
+            "ssh-keygen -A >/dev/null\n"
+            "mkdir -p /run/sshd\n"
+            "sshd -t\n"
+            "/usr/sbin/sshd -o Port=" +
+            std::to_string(port_) + " -o ListenAddress=127.0.0.1\n");
+        if (set_up.exit_code != 0)
+            throw std::runtime_error("setting up the clean Debian failed:\n" + set_up.out +
+                                     set_up.err);
+        auto until = std::chrono::steady_clock::now() + 30s;
+        while (!jobssh::fixtures::port_accepts(port_)) {
+            if (std::chrono::steady_clock::now() > until)
+                throw std::runtime_error("the container's sshd does not listen on port " +
+                                         std::to_string(port_));
+            std::this_thread::sleep_for(50ms);
+        }
+    }
+
+    // `ssh builds@127.0.0.1 <command>` with a user's key, to the container's sshd.
+    run_result ssh(std::string_view user, const std::string& command) const {
+        auto argv = world_.ssh_argv(user, command);
+        *(std::find(argv.begin(), argv.end(), "-p") + 1) = std::to_string(port_);
+        return sandbox::run(argv, std::nullopt, 120s);
+    }
+
+    sandbox& world() { return world_; }
+
+private:
+    static sandbox_options options(const fs::path& jobs, const fs::path& users) {
+        sandbox_options o;
+        o.jobs_file = jobs;
+        o.users_file = users;
+        return o;
+    }
+
+    scratch_dir data_;
+    sandbox world_;
+    debian machine_;
+    std::uint16_t port_ = 0;
+};
+
 BOOST_AUTO_TEST_CASE(ssh_builds_tail_follows_a_job_on_a_clean_debian_set_up_from_the_docs) {
-    scratch_dir data;
-    auto jobs = data.write("jobs.json", R"({"jobs": [{
+    debian_from_the_docs machine(R"({"jobs": [{
         "id": 7, "owner": "alice", "owner_id": 1,
         "log": ["[#7] Booting image debian/bookworm", "[#7] Sending tasks"],
         "tasks": [{"name": "build", "log": ["+ make", "Héllo wörld ✓"]}],
         "pace_ms": 300, "result": "success"}]})");
-    auto users = data.write("users.json", R"({"users": [{"name": "alice", "id": 1},
-                                                      {"name": "bob", "id": 2}]})");
-    sandbox_options options;
-    options.jobs_file = jobs;
-    options.users_file = users;
-    options.front_sshd = false; // the container's sshd is the front one
-    options.vms = false;        // tail needs no VM
-    sandbox world(options);
 
-    debian machine({{world.buildlogs(), world.buildlogs()}});
-    machine.install();
-    const auto port = jobssh::fixtures::pick_free_port();
-    const auto set_up =
-        machine.sh("set -e\n"
-                   "mkdir -p /etc/jobssh\n"
-                   "cp /usr/share/doc/jobssh/examples/config.ini /etc/jobssh/config.ini\n"
-                   "sed -i -e 's|^owner-name=.*|owner-name=Package Test|' "
-                   "-e 's|^owner-email=.*|owner-email=ops@example.org|' "
-                   "-e 's|^bind-address=.*|bind-address=127.0.0.1:" +
-                   std::to_string(world.runner_port()) +
-                   "|' "
-                   "-e 's|^buildlogs=.*|buildlogs=" +
-                   world.buildlogs().string() +
-                   "|' "
-                   "-e 's|^;internal-origin=.*|internal-origin=http://127.0.0.1:" +
-                   std::to_string(world.meta_port()) +
-                   "|' "
-                   "-e 's|^poll-interval=.*|poll-interval=0.2|' /etc/jobssh/config.ini\n"
-                   // The snippet is in place; in a container there is no systemd to reload ssh.
-                   "ssh-keygen -A >/dev/null\n"
-                   "mkdir -p /run/sshd\n"
-                   "sshd -t\n"
-                   "/usr/sbin/sshd -o Port=" +
-                   std::to_string(port) + " -o ListenAddress=127.0.0.1\n");
-    BOOST_REQUIRE_MESSAGE(set_up.exit_code == 0, set_up.out << set_up.err);
-    auto until = std::chrono::steady_clock::now() + 30s;
-    while (!jobssh::fixtures::port_accepts(port) && std::chrono::steady_clock::now() < until)
-        std::this_thread::sleep_for(50ms);
-    BOOST_REQUIRE_MESSAGE(jobssh::fixtures::port_accepts(port),
-                          "the container's sshd does not listen on " << port);
-
-    auto ssh = [&](std::string_view user, const std::string& command) {
-        return sandbox::run({"ssh",
-                             "-F",
-                             "none",
-                             "-T",
-                             "-i",
-                             world.private_key(user).string(),
-                             "-p",
-                             std::to_string(port),
-                             "-o",
-                             "IdentitiesOnly=yes",
-                             "-o",
-                             "BatchMode=yes",
-                             "-o",
-                             "StrictHostKeyChecking=no",
-                             "-o",
-                             "UserKnownHostsFile=/dev/null",
-                             "-o",
-                             "LogLevel=ERROR",
-                             "builds@127.0.0.1",
-                             command},
-                            std::nullopt, 60s);
-    };
-
-    auto tail = ssh("alice", "tail 7");
+    auto tail = machine.ssh("alice", "tail 7");
     BOOST_TEST(tail.exit_code == 0, tail.err);
     std::vector<std::string> job_lines, task_lines;
     for (const auto& line : lines_of(tail.out))
@@ -370,18 +376,36 @@ BOOST_AUTO_TEST_CASE(ssh_builds_tail_follows_a_job_on_a_clean_debian_set_up_from
                boost::test_tools::per_element());
     BOOST_TEST(task_lines == (std::vector<std::string>{"[build] + make", "[build] Héllo wörld ✓"}),
                boost::test_tools::per_element());
-    auto requests = world.runner_requests();
+    auto requests = machine.world().runner_requests();
     BOOST_TEST((std::find(requests.begin(), requests.end(), "GET /job/7/info") != requests.end()));
 
-    auto bob = ssh("bob", "tail 7");
+    auto bob = machine.ssh("bob", "tail 7");
     BOOST_TEST(bob.exit_code == 77);
     BOOST_TEST(bob.out.empty());
     BOOST_TEST(bob.err == "You are not permitted to connect to this job.\n"
                           "Please reach out to Package Test <ops@example.org> for support.\n");
 
-    auto stranger = ssh("stranger", "tail 7");
+    auto stranger = machine.ssh("stranger", "tail 7");
     BOOST_TEST(stranger.exit_code == 77);
     BOOST_TEST(stranger.err == "We don't recognize your SSH key. Make sure you've added it to "
                                "your account.\nhttp://localhost/keys\n"
                                "Please reach out to Package Test <ops@example.org> for support.\n");
+}
+
+BOOST_AUTO_TEST_CASE(ssh_builds_connect_runs_a_command_on_the_job_vm_from_a_clean_debian) {
+    debian_from_the_docs machine(R"({"jobs": [{
+        "id": 8, "owner": "alice", "owner_id": 1, "log": ["[#8] done"],
+        "result": "success", "shell": true}]})");
+
+    auto hello = machine.ssh("alice", "connect 8 -- echo hello from the VM");
+    BOOST_TEST(hello.exit_code == 0, hello.err);
+    BOOST_TEST(hello.out == "hello from the VM\n");
+    BOOST_TEST(contains(hello.err, "Connected to build job #8 ("), hello.err);
+    BOOST_TEST(contains(hello.err, "): http://localhost/~alice/job/8\n"), hello.err);
+
+    auto requests = machine.world().runner_requests();
+    BOOST_TEST(
+        (std::find(requests.begin(), requests.end(), "POST /job/8/claim") != requests.end()));
+    BOOST_TEST(
+        (std::find(requests.begin(), requests.end(), "POST /job/8/terminate") != requests.end()));
 }
