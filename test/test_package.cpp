@@ -60,7 +60,8 @@ void require_docker() {
     auto info =
         sandbox::run({"docker", "info", "--format", "{{.ServerVersion}}"}, std::nullopt, 30s);
     if (info.exit_code != 0)
-        throw std::runtime_error("no Docker engine answers (docker info: " + info.err +
+        throw std::runtime_error("no Docker engine answers (docker info: " +
+                                 info.err.substr(0, info.err.find_last_not_of("\n") + 1) +
                                  "); start one with `dockerd --bridge=none --iptables=false`");
     auto image = sandbox::run({"docker", "image", "inspect", base_image}, std::nullopt, 30s);
     if (image.exit_code != 0)
