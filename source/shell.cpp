@@ -154,18 +154,39 @@ struct hung_up {
     int exit_code;
 };
 
+// A struct, not a bare variant: `||` would flatten a variant into its own.
+struct tail_end {
+    std::variant<tail_result, hung_up, std::exception_ptr> how;
+};
+
+// `||` waits for the first branch to succeed: the tail's failures come back as values, or
+// a runner that went away would leave the session waiting for a hangup.
+asio::awaitable<tail_end> tail_to_its_end(const config& cfg, job_id job, job_info info,
+                                          user_output& out) {
+    tail_end ended;
+    try {
+        ended.how = co_await tail_job(cfg, job, std::move(info), out);
+    } catch (const user_hung_up&) {
+        ended.how = hung_up{128 + SIGPIPE};
+    } catch (const std::exception&) {
+        ended.how = std::current_exception();
+    }
+    co_return ended;
+}
+
 // The tail part of a session; hung_up when the user left before the job finished.
 asio::awaitable<std::variant<tail_result, hung_up>> tail_phase(const config& cfg, job_id job,
                                                                job_info info) {
     user_output out(co_await asio::this_coro::executor);
-    try {
-        auto ended = co_await (tail_job(cfg, job, std::move(info), out) || until_hangup(out));
-        if (ended.index() == 1)
-            co_return hung_up{std::get<1>(ended)};
-        co_return std::get<0>(std::move(ended));
-    } catch (const user_hung_up&) {
-        co_return hung_up{128 + SIGPIPE};
-    }
+    auto ended = co_await (tail_to_its_end(cfg, job, std::move(info), out) || until_hangup(out));
+    if (ended.index() == 1)
+        co_return hung_up{std::get<1>(ended)};
+    auto& tail = std::get<0>(ended).how;
+    if (auto* error = std::get_if<std::exception_ptr>(&tail))
+        std::rethrow_exception(*error);
+    if (auto* gone = std::get_if<hung_up>(&tail))
+        co_return *gone;
+    co_return std::get<tail_result>(std::move(tail));
 }
 
 asio::awaitable<int> run_session(const config& cfg, std::string b64key, command cmd,

@@ -2,12 +2,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
 #include <jobssh/config.hpp>
 #include <jobssh/failure.hpp>
 #include <jobssh/log_follower.hpp>
 #include <jobssh/syslog.hpp>
 #include <jobssh/tail.hpp>
 #include <jobssh/user_output.hpp>
+#include <optional>
 #include <string>
 #include <unistd.h>
 
@@ -25,26 +27,38 @@ namespace {
 // A runner that does not answer for this many polls in a row ends the tail.
 constexpr int failed_polls_allowed = 5;
 
+bool cancelled(const boost::system::system_error& error) {
+    return error.code() == asio::error::operation_aborted;
+}
+
+// Both halves of the tail end quietly when the other half cancels them: `&&` then rethrows
+// the failure that ended the tail itself, not a multiple_exceptions wrapping a cancellation.
 asio::awaitable<void> show_logs(log_follower& follower, user_output& out) {
-    for (;;) {
-        follow_output ready = co_await follower.next();
-        for (const std::string& notice : ready.notices)
-            write_blocking(STDERR_FILENO, "jobssh: " + notice + "\n");
-        if (ready.lines.empty() && ready.notices.empty() && follower.stopped())
-            co_return;
-        co_await out.write(ready.lines);
+    try {
+        for (;;) {
+            follow_output ready = co_await follower.next();
+            for (const std::string& notice : ready.notices)
+                write_blocking(STDERR_FILENO, "jobssh: " + notice + "\n");
+            if (ready.lines.empty() && ready.notices.empty() && follower.stopped())
+                co_return;
+            co_await out.write(ready.lines);
+        }
+    } catch (const boost::system::system_error& error) {
+        if (!cancelled(error))
+            throw;
     }
 }
 
 // Asks the runner about the job until it is finished, then stops the follower (which then
 // drains the logs to their current ends).
-asio::awaitable<job_info> watch_job(const config& cfg, job_id job, job_info info,
-                                    log_follower& follower) {
+asio::awaitable<job_info> poll_until_finished(const config& cfg, job_id job, job_info info,
+                                              log_follower& follower) {
     asio::steady_timer timer(co_await asio::this_coro::executor);
     int failed_polls = 0;
     while (!job_finished(info)) {
         timer.expires_after(cfg.poll_interval);
         co_await timer.async_wait(asio::use_awaitable);
+        std::optional<failure_error> failed;
         try {
             std::optional<job_info> latest = co_await fetch_job_info(cfg, job);
             if (!latest)
@@ -53,14 +67,32 @@ asio::awaitable<job_info> watch_job(const config& cfg, job_id job, job_info info
             info = std::move(*latest);
             failed_polls = 0;
         } catch (const failure_error& error) {
-            // A runner restarting for a moment should not cut the user off.
-            if (error.kind() == failure::no_such_job || ++failed_polls >= failed_polls_allowed)
-                throw;
-            log_error(std::string("tail: ") + error.what());
+            failed = error;
         }
+        if (!failed)
+            continue;
+        // A request cut short because the user left is no failure of the runner.
+        if ((co_await asio::this_coro::cancellation_state).cancelled() !=
+            asio::cancellation_type::none)
+            throw boost::system::system_error(asio::error::operation_aborted);
+        // A runner restarting for a moment should not cut the user off.
+        if (failed->kind() == failure::no_such_job || ++failed_polls >= failed_polls_allowed)
+            throw *failed;
+        log_error(std::string("tail: ") + failed->what());
     }
     follower.stop();
     co_return info;
+}
+
+asio::awaitable<job_info> watch_job(const config& cfg, job_id job, job_info info,
+                                    log_follower& follower) {
+    try {
+        co_return co_await poll_until_finished(cfg, job, std::move(info), follower);
+    } catch (const boost::system::system_error& error) {
+        if (!cancelled(error))
+            throw;
+    }
+    co_return job_info{};
 }
 
 } // namespace

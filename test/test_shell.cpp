@@ -396,6 +396,20 @@ BOOST_AUTO_TEST_CASE(a_runner_that_is_down_is_unavailable_69) {
     BOOST_TEST(result.err.ends_with(support_line(cfg)));
 }
 
+BOOST_AUTO_TEST_CASE(a_runner_that_goes_away_during_a_tail_ends_it_with_69) {
+    data_files data;
+    auto world = start_sandbox(data);
+    auto job = add_manual_job(*world, 40);
+    append_to(world->buildlogs() / std::to_string(job) / "log", "still going\n");
+    started_shell shell(*world, "tail " + std::to_string(job));
+    BOOST_TEST(contains(shell.read_until("still going\n"), "still going\n"));
+    world->stop_runner();
+    int status = shell.wait();
+    std::string err = shell.stderr_text();
+    BOOST_TEST(status == 69, "stderr: " << err);
+    BOOST_TEST(err.starts_with("The build runner cannot be reached right now. Try again later.\n"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(tail)
