@@ -206,6 +206,14 @@ BOOST_AUTO_TEST_CASE(an_answer_comes_back_with_its_status_and_body) {
     BOOST_TEST(server.requests() == std::vector<std::string>{"POST /job/3/claim"});
 }
 
+BOOST_AUTO_TEST_CASE(a_host_name_is_resolved) {
+    asio::io_context ctx;
+    fake_server server(ctx, reply(200, "by name"));
+    auto response = run(
+        ctx, server, send_request(http_origin{"localhost", server.port(), ""}, {"GET", "/", 2s}));
+    BOOST_TEST(response.body == "by name");
+}
+
 BOOST_AUTO_TEST_CASE(a_server_that_never_answers_is_a_timeout) {
     asio::io_context ctx;
     fake_server server(ctx, silence());
