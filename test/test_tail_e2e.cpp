@@ -114,3 +114,33 @@ BOOST_AUTO_TEST_CASE(bob_can_tail_his_own_job_over_ssh) {
     BOOST_TEST(lines_of(result.out) == "bob's private log\n");
     BOOST_TEST(lines_of(result.out, "build") == "bob builds\n");
 }
+
+BOOST_AUTO_TEST_CASE(
+    connect_to_a_running_job_tails_it_until_its_tasks_are_done_then_runs_the_command) {
+    fs::path dir = shared().dir / "with-vms";
+    fs::create_directories(dir);
+    std::ofstream(dir / "jobs.json") << R"({"jobs": []})";
+    sandbox_options options;
+    options.jobs_file = dir / "jobs.json";
+    options.users_file = shared().dir / "users.json";
+    options.front_sshd = true;
+    options.vms = true;
+    options.poll_interval = 200ms;
+    sandbox sb(options);
+    std::string job = R"({"id": 20, "owner": "alice", "owner_id": 1, "pace_ms": 150, "shell": true,
+      "log": ["booting", "cloning ✓"],
+      "tasks": [{"name": "build", "log": ["+ make", "Héllo wörld"]}]})";
+    sb.add_job(job);
+    auto result = sandbox::run(sb.ssh_argv("alice", "connect 20 -- echo from-the-vm"));
+    BOOST_TEST(result.exit_code == 0, "stderr: " << result.err);
+    BOOST_TEST(contains(result.err, "Connected to build job #20 (running)"));
+    // The command's output is not a task's, so it counts with the job log's lines here.
+    BOOST_TEST(lines_of(result.out) == "booting\ncloning ✓\nfrom-the-vm\n");
+    BOOST_TEST(lines_of(result.out, "build") == "+ make\nHéllo wörld\n");
+    // The command ran after the tail: its output comes after the job's last line.
+    auto last_log_line = result.out.find("[build] Héllo wörld\n");
+    auto command_output = result.out.find("from-the-vm\n");
+    BOOST_TEST(last_log_line != std::string::npos);
+    BOOST_TEST(command_output != std::string::npos);
+    BOOST_TEST(command_output > last_log_line);
+}
