@@ -98,8 +98,11 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
     options.hangup_signals = &hangup;
     session_outcome outcome;
     try {
-        outcome.result = tty ? co_await relay_on_pty("ssh", ssh_args, {}, options)
-                             : co_await relay_with_pipes("ssh", ssh_args, {}, options);
+        // Two statements: GCC 12 miscompiles co_await inside a conditional expression.
+        if (tty)
+            outcome.result = co_await relay_on_pty("ssh", ssh_args, {}, options);
+        else
+            outcome.result = co_await relay_with_pipes("ssh", ssh_args, {}, options);
     } catch (const std::system_error& e) {
         throw failure_error(failure::internal, std::string("cannot run ssh: ") + e.what());
     }

@@ -1,0 +1,129 @@
+#include "pty_driver.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <poll.h>
+#include <pty.h>
+#include <stdexcept>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace jobssh::testing {
+
+namespace {
+
+int status_of(int wait_status) {
+    if (WIFEXITED(wait_status))
+        return WEXITSTATUS(wait_status);
+    if (WIFSIGNALED(wait_status))
+        return 128 + WTERMSIG(wait_status);
+    return 255;
+}
+
+} // namespace
+
+pty_driver::pty_driver(const std::vector<std::string>& argv, unsigned short rows,
+                       unsigned short columns) {
+    if (argv.empty())
+        throw std::invalid_argument("pty_driver: empty argv");
+    std::vector<char*> args;
+    for (const auto& arg : argv)
+        args.push_back(const_cast<char*>(arg.c_str()));
+    args.push_back(nullptr);
+    winsize ws{};
+    ws.ws_row = rows;
+    ws.ws_col = columns;
+    pid_ = ::forkpty(&master_, nullptr, nullptr, &ws);
+    if (pid_ < 0)
+        throw std::runtime_error("forkpty failed");
+    if (pid_ == 0) {
+        ::execvp(args[0], args.data());
+        ::_exit(127);
+    }
+}
+
+pty_driver::~pty_driver() {
+    if (pid_ > 0 && !status_) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+    }
+    ::close(master_);
+}
+
+void pty_driver::send(std::string_view keys) {
+    while (!keys.empty()) {
+        auto n = ::write(master_, keys.data(), keys.size());
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        keys.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+bool pty_driver::read_some(int timeout_ms) {
+    if (closed_)
+        return false;
+    pollfd p{master_, POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) <= 0)
+        return true;
+    char buffer[8192];
+    auto n = ::read(master_, buffer, sizeof buffer);
+    if (n <= 0) { // EIO: every holder of the slave is gone
+        closed_ = true;
+        return false;
+    }
+    output_.append(buffer, static_cast<std::size_t>(n));
+    return true;
+}
+
+bool pty_driver::expect(std::string_view text, std::chrono::milliseconds bound) {
+    auto until = std::chrono::steady_clock::now() + bound;
+    for (;;) {
+        auto found = output_.find(text, consumed_);
+        if (found != std::string::npos) {
+            consumed_ = found + text.size();
+            return true;
+        }
+        if (closed_ || std::chrono::steady_clock::now() >= until)
+            return false;
+        read_some(50);
+    }
+}
+
+void pty_driver::resize(unsigned short rows, unsigned short columns) {
+    winsize ws{};
+    ws.ws_row = rows;
+    ws.ws_col = columns;
+    ::ioctl(master_, TIOCSWINSZ, &ws);
+}
+
+std::optional<int> pty_driver::wait(std::chrono::milliseconds bound) {
+    auto until = std::chrono::steady_clock::now() + bound;
+    while (!status_) {
+        int raw = 0;
+        pid_t done = ::waitpid(pid_, &raw, WNOHANG);
+        if (done == pid_) {
+            status_ = status_of(raw);
+            break;
+        }
+        if (std::chrono::steady_clock::now() >= until)
+            return std::nullopt;
+        if (!read_some(50))
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    while (read_some(0) && !closed_) {
+        pollfd p{master_, POLLIN, 0};
+        if (::poll(&p, 1, 0) <= 0)
+            break;
+    }
+    return status_;
+}
+
+void pty_driver::kill(int signal) {
+    ::kill(pid_, signal);
+}
+
+} // namespace jobssh::testing
