@@ -6,7 +6,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 #include <cerrno>
+#include <cstring>
 #include <fcntl.h>
+#include <jobssh/failure.hpp>
 #include <jobssh/log_follower.hpp>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -101,8 +103,12 @@ struct log_follower::impl {
         , job_dir(std::move(dir))
         , chunk_size(std::max<std::size_t>(chunk, 1)) {
         int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        // Each tail holds one inotify instance; the kernel allows a user only so many
+        // (fs.inotify.max_user_instances), so running out is a busy moment, not a bug.
         if (fd < 0)
-            throw std::system_error(errno, std::generic_category(), "inotify_init1");
+            throw failure_error(failure::temporary,
+                                std::string("inotify_init1: ") + std::strerror(errno) +
+                                    " (see sysctl fs.inotify.max_user_instances)");
         inotify.assign(fd);
         logs.push_back(followed_log{job_dir / "log", "log", "", {}, 0, 0, 0, {}, true});
         // Until the job directory exists, its creation is what we wait for.

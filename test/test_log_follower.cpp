@@ -10,8 +10,12 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <jobssh/failure.hpp>
 #include <jobssh/log_follower.hpp>
+#include <optional>
 #include <string>
+#include <sys/resource.h>
+#include <unistd.h>
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
@@ -282,6 +286,26 @@ BOOST_AUTO_TEST_CASE(a_large_log_is_read_in_bounded_chunks) {
         BOOST_TEST(seen == big);
         BOOST_TEST(largest <= 4096u);
     });
+}
+
+BOOST_AUTO_TEST_CASE(running_out_of_inotify_instances_is_a_temporary_failure) {
+    // No descriptor left for inotify: the same errno family as the per-user instance limit.
+    rlimit original{};
+    BOOST_REQUIRE(::getrlimit(RLIMIT_NOFILE, &original) == 0);
+    int lowest_free = ::dup(0);
+    BOOST_REQUIRE(lowest_free >= 0);
+    ::close(lowest_free);
+    rlimit tight = original;
+    tight.rlim_cur = static_cast<rlim_t>(lowest_free);
+    BOOST_REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
+    std::optional<jobssh::failure> kind;
+    try {
+        log_follower follower(ctx.get_executor(), job_dir);
+    } catch (const jobssh::failure_error& error) {
+        kind = error.kind();
+    }
+    ::setrlimit(RLIMIT_NOFILE, &original);
+    BOOST_TEST((kind == jobssh::failure::temporary));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
