@@ -2,6 +2,7 @@
 #define BOOST_TEST_MODULE log_follower
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
@@ -290,6 +291,8 @@ BOOST_AUTO_TEST_CASE(a_large_log_is_read_in_bounded_chunks) {
 
 BOOST_AUTO_TEST_CASE(running_out_of_inotify_instances_is_a_temporary_failure) {
     // No descriptor left for inotify: the same errno family as the per-user instance limit.
+    // The io_context's reactor opens its own descriptors first.
+    asio::posix::stream_descriptor warm_up(ctx);
     rlimit original{};
     BOOST_REQUIRE(::getrlimit(RLIMIT_NOFILE, &original) == 0);
     int lowest_free = ::dup(0);
