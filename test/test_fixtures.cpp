@@ -139,7 +139,7 @@ BOOST_AUTO_TEST_CASE(every_api_request_is_recorded_in_order_and_control_requests
 }
 
 BOOST_AUTO_TEST_CASE(a_job_writes_its_logs_as_it_proceeds_and_ends_in_its_result) {
-    world.add_job(R"({"id": 11, "owner": "alice", "owner_id": 1, "pace_ms": 150,
+    world.add_job(R"({"id": 11, "owner": "alice", "owner_id": 1, "pace_ms": 300,
                       "log": ["boot 1", "boot 2", "boot 3"],
                       "tasks": [{"name": "build", "log": ["b1", "b2"]},
                                 {"name": "test", "log": ["t1 ✓"]}],
