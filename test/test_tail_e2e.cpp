@@ -4,6 +4,7 @@
 #include "sandbox.hpp"
 #include "tail_output.hpp"
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -113,6 +114,21 @@ BOOST_AUTO_TEST_CASE(bob_can_tail_his_own_job_over_ssh) {
     BOOST_TEST(result.exit_code == 0);
     BOOST_TEST(lines_of(result.out) == "bob's private log\n");
     BOOST_TEST(lines_of(result.out, "build") == "bob builds\n");
+}
+
+BOOST_AUTO_TEST_CASE(tail_over_ssh_on_a_terminal_shows_the_same_lines) {
+    auto& w = shared();
+    std::int64_t job = w.sb->add_job(live_job(12, "success"));
+    auto argv = w.sb->ssh_argv("alice", "tail " + std::to_string(job), true);
+    // Force the pty although the test's stdin is no terminal.
+    std::replace(argv.begin(), argv.end(), std::string("-t"), std::string("-tt"));
+    auto result = sandbox::run(argv);
+    BOOST_TEST(result.exit_code == 0);
+    // The remote terminal turns each newline into CR LF.
+    std::string out = result.out;
+    out.erase(std::remove(out.begin(), out.end(), '\r'), out.end());
+    BOOST_TEST(lines_of(out, "build") == "+ make\ncc -o hello hello.c\nHéllo wörld\n");
+    BOOST_TEST(lines_of(out, "test") == "+ make check\nPASS: greets\n");
 }
 
 BOOST_AUTO_TEST_CASE(
