@@ -1,5 +1,8 @@
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 #include <cmath>
 #include <csignal>
@@ -22,6 +25,7 @@
 namespace jobssh {
 
 namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -58,6 +62,15 @@ std::string log_line(job_id job, const ssh_key& key, std::string_view rest) {
     return "job=" + std::to_string(job) + " user=" + key.owner.name + " " + std::string(rest);
 }
 
+// One log line: control characters and quotes become spaces.
+std::string printable(std::string_view text) {
+    std::string line(text);
+    for (char& c : line)
+        if (static_cast<unsigned char>(c) < 0x20 || c == '"')
+            c = ' ';
+    return line;
+}
+
 struct session_outcome {
     session_result result;
     bool host_key_refused = false;
@@ -77,10 +90,18 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
         throw failure_error(failure::internal, std::string("runner sent bad VM data: ") + e.what());
     }
 
-    bool up = co_await wait_for_vm(info, vm_boot_bound, [] {
-        write_all(STDERR_FILENO, "Waiting for the build VM to come up...\n");
-    });
-    if (!up)
+    // A user who hangs up while the VM boots stops the wait too.
+    auto waited = co_await (
+        wait_for_vm(info, vm_boot_bound,
+                    [] { write_all(STDERR_FILENO, "Waiting for the build VM to come up...\n"); }) ||
+        hangup.async_wait(asio::as_tuple(asio::use_awaitable)));
+    session_outcome outcome;
+    if (waited.index() == 1) {
+        outcome.result.end = session_end::hangup;
+        outcome.result.exit_status = 128 + SIGHUP;
+        co_return outcome;
+    }
+    if (!std::get<0>(waited))
         throw failure_error(failure::vm_unreachable,
                             "VM port " + std::to_string(info.port) + " refused connections");
 
@@ -96,7 +117,6 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
     if (info.deadline > 0)
         options.deadline = std::chrono::system_clock::from_time_t(info.deadline);
     options.hangup_signals = &hangup;
-    session_outcome outcome;
     try {
         // Two statements: GCC 12 miscompiles co_await inside a conditional expression.
         if (tty)
@@ -193,8 +213,14 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
     log_info(log_line(job, key,
                       std::string("event=disconnect end=") + end_name(result.end) + " status=" +
                           std::to_string(result.exit_status) + (last ? " last=yes" : " last=no")));
-    if (outcome.host_key_refused)
+    if (outcome.host_key_refused) {
+        // ssh's own account of it names our temporary files and suggests removing the
+        // pinned key: the operator's log gets it, the user our message.
+        log_error(
+            log_line(job, key, "event=vm_host_key ssh=\"" + printable(result.child_stderr) + "\""));
         throw failure_error(failure::vm_host_key, "the VM presented a host key not in host_keys");
+    }
+    write_all(STDERR_FILENO, result.held_stderr);
     co_return result.exit_status;
 }
 

@@ -37,17 +37,47 @@ enum class gave_up { reading, writing };
 // `||` the first to *return* wins. On a pty master, EIO is how the child side's end reads,
 // the normal end of a session.
 awaitable<gave_up> transfer(stream_descriptor& from, stream_descriptor& to,
-                            std::string* keep = nullptr) {
+                            std::string* keep = nullptr, bool* started = nullptr) {
     std::array<char, 16 * 1024> buffer;
     for (;;) {
         auto [read_error, n] = co_await from.async_read_some(asio::buffer(buffer),
                                                              asio::as_tuple(asio::use_awaitable));
         if (read_error)
             co_return gave_up::reading;
+        if (started)
+            *started = true;
         if (keep && keep->size() < stderr_kept)
             keep->append(buffer.data(), std::min(n, stderr_kept - keep->size()));
         auto [write_error, written] = co_await asio::async_write(
             to, asio::buffer(buffer.data(), n), asio::as_tuple(asio::use_awaitable));
+        if (write_error)
+            co_return gave_up::writing;
+    }
+}
+
+// The child's stderr on a pty session: held back in `result.held_stderr` until the screen
+// showed something, so that what ssh says when it never got a session (a refused host key)
+// is for the caller to pass on or to replace with a clearer message.
+awaitable<gave_up> pass_stderr(stream_descriptor& from, stream_descriptor& to,
+                               session_result& result, const bool& screen_started) {
+    std::array<char, 4096> buffer;
+    for (;;) {
+        auto [read_error, n] = co_await from.async_read_some(asio::buffer(buffer),
+                                                             asio::as_tuple(asio::use_awaitable));
+        if (read_error)
+            co_return gave_up::reading;
+        std::string_view chunk(buffer.data(), n);
+        if (result.child_stderr.size() < stderr_kept)
+            result.child_stderr.append(chunk.substr(0, stderr_kept - result.child_stderr.size()));
+        if (!screen_started) {
+            result.held_stderr.append(chunk);
+            continue;
+        }
+        std::string text = std::move(result.held_stderr);
+        result.held_stderr.clear();
+        text.append(chunk);
+        auto [write_error, written] =
+            co_await asio::async_write(to, asio::buffer(text), asio::as_tuple(asio::use_awaitable));
         if (write_error)
             co_return gave_up::writing;
     }
@@ -227,9 +257,11 @@ awaitable<session_result> relay_on_pty(std::filesystem::path program, std::vecto
     stream_descriptor err(executor, duplicate(user.err));
 
     session_result result;
+    bool screen_started = false;
     auto output = [&]() -> awaitable<session_end> {
-        auto [screen, diagnostics] = co_await (transfer(terminal.master(), out) &&
-                                               transfer(child_err, err, &result.child_stderr));
+        auto [screen, diagnostics] =
+            co_await (transfer(terminal.master(), out, nullptr, &screen_started) &&
+                      pass_stderr(child_err, err, result, screen_started));
         co_return screen == gave_up::writing ? session_end::hangup : session_end::child_exited;
     };
     auto input = [&]() -> awaitable<session_end> {

@@ -5,6 +5,7 @@
 //   cat                      copies stdin to stdout until EOF, then exits 0
 //   flood BYTES CODE         writes BYTES bytes ("0123456789" repeated), exits CODE at once
 //   apart                    writes "to stdout" to stdout and "to stderr" to stderr
+//   complain TEXT CODE       writes TEXT to stderr only, exits CODE
 //   tty                      "controlling tty" when /dev/tty opens, else "no tty"
 //   size                     the size of the terminal on stdin: "size ROWS COLS"
 //   sizes                    prints the size, then again on every SIGWINCH; ends on stdin EOF
@@ -116,6 +117,10 @@ int main(int argc, char** argv) {
         print("to stdout\n");
         std::fputs("to stderr\n", stderr);
         return 0;
+    }
+    if (command == "complain" && argc == 4) {
+        std::fputs(argv[2], stderr);
+        return std::atoi(argv[3]);
     }
     if (command == "tty") {
         int fd = ::open("/dev/tty", O_RDWR);

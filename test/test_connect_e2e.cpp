@@ -39,6 +39,9 @@ const char* const jobs_json = R"({"jobs": [
    "shell": true, "deadline_s": 14400},
   {"id": 5, "owner": "alice", "owner_id": 1, "log": ["impostor VM"],
    "tasks": [{"name": "build", "log": ["built"]}], "pace_ms": 0, "result": "success",
+   "shell": true, "deadline_s": 14400, "wrong_host_key": true},
+  {"id": 6, "owner": "alice", "owner_id": 1, "log": ["impostor VM, interactive"],
+   "tasks": [{"name": "build", "log": ["built"]}], "pace_ms": 0, "result": "success",
    "shell": true, "deadline_s": 14400, "wrong_host_key": true}
 ]})";
 
@@ -208,4 +211,16 @@ BOOST_AUTO_TEST_CASE(a_vm_presenting_another_host_key_is_refused) {
     BOOST_TEST(result.exit_code == 69);
     BOOST_TEST(result.out.find("reached") == std::string::npos);
     BOOST_TEST(result.err.find("did not present the host key") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_interactive_user_is_told_plainly_when_the_vm_s_host_key_is_wrong) {
+    auto user = interactive(6);
+    auto status = user->wait(60s);
+    BOOST_REQUIRE(status);
+    BOOST_TEST(*status == 69);
+    BOOST_TEST(user->output().find("did not present the host key") != std::string::npos,
+               user->output());
+    // Not ssh's advice to remove the pinned key from a file of ours.
+    BOOST_TEST(user->output().find("known_hosts") == std::string::npos, user->output());
+    BOOST_TEST(user->output().find("$ ") == std::string::npos);
 }

@@ -228,6 +228,18 @@ BOOST_AUTO_TEST_CASE(the_child_gets_the_user_s_window_size_at_start_and_after_a_
     BOOST_TEST(session.join().exit_status == 0);
 }
 
+BOOST_AUTO_TEST_CASE(on_a_pty_stderr_before_any_output_is_held_for_the_caller) {
+    user_terminal user;
+    auto session = on_pty({"complain", "Host key verification failed.\r\n", "255"}, user.side());
+    received screen(user.master);
+    screen.drain(session);
+    auto result = session.join();
+    BOOST_TEST(result.exit_status == 255);
+    BOOST_TEST(result.held_stderr == "Host key verification failed.\r\n");
+    BOOST_TEST(result.child_stderr == "Host key verification failed.\r\n");
+    BOOST_TEST(screen.data.find("verification") == std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(keys_reach_the_child_as_typed_and_ctrl_c_interrupts_the_child_only) {
     user_terminal user;
     {

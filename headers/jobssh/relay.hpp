@@ -44,13 +44,17 @@ struct session_result {
     int exit_status = 0; // the child's, 128+N when killed by signal N
     session_end end = session_end::child_exited;
     std::string child_stderr; // the first 16 KiB of the child's stderr (ssh's diagnostics)
+    // On a pty: what the child wrote to stderr before anything reached the screen, held
+    // back for the caller to show, or to replace with a clearer message.
+    std::string held_stderr;
 };
 
 // Both take their arguments by value: a coroutine outlives the caller's temporaries.
 
 // Runs `program args…` on a pty we own, the user's terminal in raw mode meanwhile (when
 // `user.in` is a terminal), the window size copied at start and on every SIGWINCH. The
-// child's stderr is kept apart (a pipe) and passed on to `user.err`.
+// child's stderr is kept apart (a pipe) and passed on to `user.err` once the screen showed
+// something (see session_result::held_stderr).
 boost::asio::awaitable<session_result> relay_on_pty(std::filesystem::path program,
                                                     std::vector<std::string> args, user_side user,
                                                     session_options options);
