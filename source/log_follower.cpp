@@ -90,6 +90,7 @@ struct log_follower::impl {
     fs::path job_dir;
     std::size_t chunk_size;
     bool job_dir_watched = false;
+    int buildlogs_watch = -1; // while the job directory does not exist yet
     bool rescan_dirs = true;
     bool more = false; // a log had more than chunk_size bytes waiting
     bool stopped = false;
@@ -112,22 +113,25 @@ struct log_follower::impl {
         inotify.assign(fd);
         logs.push_back(followed_log{job_dir / "log", "log", "", {}, 0, 0, 0, {}, true});
         // Until the job directory exists, its creation is what we wait for.
-        if (!watch(job_dir))
-            watch(job_dir.parent_path());
-        else
+        if (watch(job_dir) >= 0)
             job_dir_watched = true;
+        else
+            buildlogs_watch = watch(job_dir.parent_path());
     }
 
-    bool watch(const fs::path& dir) {
-        return ::inotify_add_watch(inotify.native_handle(), dir.c_str(), watch_mask | IN_ONLYDIR) >=
-               0;
+    int watch(const fs::path& dir) {
+        return ::inotify_add_watch(inotify.native_handle(), dir.c_str(), watch_mask | IN_ONLYDIR);
     }
 
     void discover_tasks() {
         if (!job_dir_watched) {
-            if (!watch(job_dir))
+            if (watch(job_dir) < 0)
                 return;
             job_dir_watched = true;
+            // Other jobs starting are no concern of ours any more.
+            if (buildlogs_watch >= 0)
+                ::inotify_rm_watch(inotify.native_handle(), buildlogs_watch);
+            buildlogs_watch = -1;
         }
         std::vector<std::string> found;
         std::error_code ec;
