@@ -12,9 +12,12 @@
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -286,6 +289,66 @@ BOOST_AUTO_TEST_CASE(an_existing_builds_user_is_kept_and_purging_removes_all_but
     BOOST_TEST(machine.sh("getent passwd builds | cut -d: -f3").out == "4242\n");
 }
 
+// What the programs send to syslog inside the container: a datagram socket of ours,
+// mounted there as /dev/log. Each message reads "<PRI>timestamp ident[pid]: text".
+// A thread keeps reading, since a sender blocks once a few datagrams are queued.
+class syslog_sink {
+public:
+    syslog_sink()
+        : fd_(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
+        if (fd_ < 0)
+            throw std::runtime_error("socket(AF_UNIX) failed");
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        const auto path = (dir_.path() / "log").string();
+        path.copy(address.sun_path, sizeof address.sun_path - 1);
+        timeval wake{0, 100'000};
+        if (::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+            ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &wake, sizeof wake) != 0)
+            throw std::runtime_error("cannot listen on " + path);
+        // The programs run as builds and nobody in the container.
+        fs::permissions(dir_.path() / "log", fs::perms::all);
+        reader_ = std::thread([this] {
+            char buffer[8192];
+            while (!stop_) {
+                auto n = ::recv(fd_, buffer, sizeof buffer, 0);
+                if (n > 0) {
+                    std::lock_guard lock(mutex_);
+                    received_.emplace_back(buffer, static_cast<std::size_t>(n));
+                }
+            }
+        });
+    }
+    ~syslog_sink() {
+        stop_ = true;
+        reader_.join();
+        ::close(fd_);
+    }
+    syslog_sink(const syslog_sink&) = delete;
+    syslog_sink& operator=(const syslog_sink&) = delete;
+
+    fs::path socket() const { return dir_.path() / "log"; }
+
+    // The last message from `ident` that holds `text`, with its priority: "<86>…". The
+    // programs sent theirs before they exited.
+    std::string find(const std::string& ident, const std::string& text) {
+        std::lock_guard lock(mutex_);
+        std::string found;
+        for (const auto& message : received_)
+            if (contains(message, " " + ident + "[") && contains(message, text))
+                found = message;
+        return found;
+    }
+
+private:
+    scratch_dir dir_;
+    int fd_;
+    std::atomic<bool> stop_{false};
+    std::mutex mutex_;
+    std::vector<std::string> received_;
+    std::thread reader_;
+};
+
 // The issue's "done when": a clean Debian where the package was installed and set up by
 // following docs/operators.md ("On a host without SourceHut's config", "sshd", "The VM
 // identity"), in front of the fixtures' runner, meta and VMs; a real ssh client on the
@@ -297,7 +360,8 @@ public:
                          data_.write("users.json", R"({"users": [{"name": "alice", "id": 1},
                                                                  {"name": "bob", "id": 2}]})")))
         , machine_({{world_.buildlogs(), world_.buildlogs()},
-                    {world_.vm_identity(), "/run/vm-identity"}}) {
+                    {world_.vm_identity(), "/run/vm-identity"},
+                    {syslog_.socket(), "/dev/log"}}) {
         machine_.install();
         port_ = jobssh::fixtures::pick_free_port();
         auto set_up = machine_.sh(
@@ -345,6 +409,7 @@ public:
     }
 
     sandbox& world() { return world_; }
+    syslog_sink& syslog() { return syslog_; }
 
 private:
     static sandbox_options options(const fs::path& jobs, const fs::path& users) {
@@ -356,6 +421,7 @@ private:
 
     scratch_dir data_;
     sandbox world_;
+    syslog_sink syslog_;
     debian machine_;
     std::uint16_t port_ = 0;
 };
@@ -391,6 +457,18 @@ BOOST_AUTO_TEST_CASE(ssh_builds_tail_follows_a_job_on_a_clean_debian_set_up_from
     BOOST_TEST(stranger.err == "We don't recognize your SSH key. Make sure you've added it to "
                                "your account.\nhttp://localhost/keys\n"
                                "Please reach out to Package Test <ops@example.org> for support.\n");
+
+    // The operator's side: one line per session, auth decisions as authpriv (10 << 3),
+    // the rest as daemon (3 << 3); info is 6.
+    auto served = machine.syslog().find("jobssh-shell", "user=alice");
+    BOOST_TEST(served.starts_with("<30>"), served);
+    BOOST_TEST(contains(served, "job=7 user=alice "), served);
+    BOOST_TEST(contains(served, "command=\"tail 7\" outcome=success exit=0 "), served);
+    auto refused = machine.syslog().find("jobssh-shell", "user=bob");
+    BOOST_TEST(refused.starts_with("<86>"), refused);
+    BOOST_TEST(contains(refused, "outcome=not_permitted exit=77 "), refused);
+    auto unknown = machine.syslog().find("jobssh-shell", "outcome=unknown_key");
+    BOOST_TEST(unknown.starts_with("<86>"), unknown);
 }
 
 BOOST_AUTO_TEST_CASE(ssh_builds_connect_runs_a_command_on_the_job_vm_from_a_clean_debian) {
