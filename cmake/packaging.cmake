@@ -7,10 +7,20 @@
 set(JOBSSH_SSHD_CONFIG_DIR "/etc/ssh/sshd_config.d" CACHE PATH
   "Where the sshd_config snippet jobssh.conf is installed (sshd reads it from /etc/ssh/sshd_config.d)")
 
-install(FILES
-  ${PROJECT_SOURCE_DIR}/packaging/man/jobssh-keys.8
-  ${PROJECT_SOURCE_DIR}/packaging/man/jobssh-shell.8
-  DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
+# Man pages are installed gzipped (gzip -9n: no name or time stamp inside), as Debian's
+# policy asks; man reads them either way.
+set(jobssh_man_pages)
+foreach(page jobssh-keys.8 jobssh-shell.8)
+  add_custom_command(OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/man/${page}.gz
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_CURRENT_BINARY_DIR}/man
+    COMMAND gzip -9nc ${PROJECT_SOURCE_DIR}/packaging/man/${page} > ${CMAKE_CURRENT_BINARY_DIR}/man/${page}.gz
+    DEPENDS ${PROJECT_SOURCE_DIR}/packaging/man/${page}
+    COMMENT "Compressing the man page ${page}"
+    VERBATIM)
+  list(APPEND jobssh_man_pages ${CMAKE_CURRENT_BINARY_DIR}/man/${page}.gz)
+endforeach()
+add_custom_target(jobssh-man-pages ALL DEPENDS ${jobssh_man_pages})
+install(FILES ${jobssh_man_pages} DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 
 # An example, not a live file: /etc/sr.ht/config.ini is read first when it exists, so a
 # shipped /etc/jobssh/config.ini would be silently ignored next to builds.sr.ht, and alone

@@ -208,8 +208,8 @@ BOOST_AUTO_TEST_CASE(installing_gives_both_programs_the_builds_user_and_the_sshd
 
     auto files = machine.sh("dpkg -L jobssh").out;
     for (const char* file :
-         {"/usr/bin/jobssh-keys", "/usr/bin/jobssh-shell", "/usr/share/man/man8/jobssh-keys.8",
-          "/usr/share/man/man8/jobssh-shell.8", "/usr/share/doc/jobssh/examples/config.ini",
+         {"/usr/bin/jobssh-keys", "/usr/bin/jobssh-shell", "/usr/share/man/man8/jobssh-keys.8.gz",
+          "/usr/share/man/man8/jobssh-shell.8.gz", "/usr/share/doc/jobssh/examples/config.ini",
           "/usr/share/doc/jobssh/operators.md", "/etc/ssh/sshd_config.d/jobssh.conf"})
         BOOST_TEST(contains(files, std::string(file) + "\n"), "the package lacks " << file);
     BOOST_TEST(machine.sh("cat /var/lib/dpkg/info/jobssh.conffiles").out ==
