@@ -12,6 +12,7 @@
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <filesystem>
+#include <jobssh/config.hpp>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -193,6 +194,27 @@ bool contains(const std::string& text, const std::string& part) {
 }
 
 } // namespace
+
+// The example an operator copies states jobssh's defaults: reading it changes nothing.
+BOOST_AUTO_TEST_CASE(the_example_config_reads_as_exactly_the_defaults) {
+    const auto example = fs::path(JOBSSH_SOURCE_DIR) / "packaging" / "config.ini";
+    const jobssh::config read = jobssh::load_config(example);
+    const jobssh::config defaults;
+    BOOST_TEST(read.owner_name == defaults.owner_name);
+    BOOST_TEST(read.owner_email == defaults.owner_email);
+    BOOST_TEST(read.builds_origin == defaults.builds_origin);
+    BOOST_TEST(read.runner_host == defaults.runner_host);
+    BOOST_TEST(read.runner_port == defaults.runner_port);
+    BOOST_TEST(read.buildlogs == defaults.buildlogs);
+    BOOST_TEST(read.meta_origin == defaults.meta_origin);
+    BOOST_TEST(read.meta_api_origin == defaults.meta_api_origin);
+    BOOST_TEST(read.login_user == defaults.login_user);
+    BOOST_TEST(read.shell == defaults.shell);
+    BOOST_TEST(read.http_timeout.count() == defaults.http_timeout.count());
+    BOOST_TEST(read.poll_interval.count() == defaults.poll_interval.count());
+    BOOST_TEST(read.vm_identity == defaults.vm_identity);
+    BOOST_TEST(read.state_dir == defaults.state_dir);
+}
 
 BOOST_AUTO_TEST_CASE(the_package_depends_on_sshd_and_the_boost_runtime_it_links) {
     const auto& names = package_names(the_package().depends);
