@@ -1,5 +1,7 @@
 // The log follower on real files in a temporary buildlogs directory, on its own io_context.
 #define BOOST_TEST_MODULE log_follower
+#include "scratch_dir.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -27,19 +29,9 @@ using jobssh::log_follower;
 namespace {
 
 struct buildlogs {
-    fs::path root;
-    fs::path job_dir;
+    jobssh::testing::scratch_dir root;
+    fs::path job_dir = root.path() / "7";
     asio::io_context ctx;
-
-    buildlogs() {
-        std::string pattern = (fs::temp_directory_path() / "jobssh-follow-XXXXXX").string();
-        root = ::mkdtemp(pattern.data());
-        job_dir = root / "7";
-    }
-    ~buildlogs() {
-        std::error_code ignored;
-        fs::remove_all(root, ignored);
-    }
 
     // Runs a test script on the io_context; a follower that never wakes fails the test
     // instead of hanging it.

@@ -2,6 +2,7 @@
 // sshd): every message and exit code, and `tail` of finished and running jobs.
 #define BOOST_TEST_MODULE shell
 #include "sandbox.hpp"
+#include "scratch_dir.hpp"
 #include "tail_output.hpp"
 
 #include <algorithm>
@@ -58,16 +59,11 @@ const char* const jobs_json = R"({"jobs": [
 ]})";
 
 struct data_files {
-    fs::path dir;
+    jobssh::testing::scratch_dir scratch;
+    fs::path dir = scratch.path();
     data_files() {
-        std::string pattern = (fs::temp_directory_path() / "jobssh-shell-test-XXXXXX").string();
-        dir = ::mkdtemp(pattern.data());
-        std::ofstream(dir / "jobs.json") << jobs_json;
-        std::ofstream(dir / "users.json") << users_json;
-    }
-    ~data_files() {
-        std::error_code ignored;
-        fs::remove_all(dir, ignored);
+        scratch.write("jobs.json", jobs_json);
+        scratch.write("users.json", users_json);
     }
 };
 

@@ -2,6 +2,7 @@
 // jobssh-keys as its AuthorizedKeysCommand, jobssh-shell, the fake runner and meta.
 #define BOOST_TEST_MODULE tail_e2e
 #include "sandbox.hpp"
+#include "scratch_dir.hpp"
 #include "tail_output.hpp"
 
 #include <algorithm>
@@ -22,17 +23,16 @@ using jobssh::fixtures::sandbox_options;
 namespace {
 
 struct world {
-    fs::path dir;
+    jobssh::testing::scratch_dir scratch;
+    fs::path dir = scratch.path();
     std::unique_ptr<sandbox> sb;
 
     world() {
-        std::string pattern = (fs::temp_directory_path() / "jobssh-tail-e2e-XXXXXX").string();
-        dir = ::mkdtemp(pattern.data());
-        std::ofstream(dir / "users.json")
-            << R"({"users": [{"name": "alice", "id": 1}, {"name": "bob", "id": 2}]})";
-        std::ofstream(dir / "jobs.json") << R"({"jobs": [
+        scratch.write("users.json",
+                      R"({"users": [{"name": "alice", "id": 1}, {"name": "bob", "id": 2}]})");
+        scratch.write("jobs.json", R"({"jobs": [
           {"id": 1, "owner": "bob", "owner_id": 2, "log": ["bob's private log"],
-           "tasks": [{"name": "build", "log": ["bob builds"]}], "pace_ms": 0}]})";
+           "tasks": [{"name": "build", "log": ["bob builds"]}], "pace_ms": 0}]})");
         sandbox_options options;
         options.jobs_file = dir / "jobs.json";
         options.users_file = dir / "users.json";
@@ -40,11 +40,6 @@ struct world {
         options.vms = false;
         options.poll_interval = 200ms;
         sb = std::make_unique<sandbox>(options);
-    }
-    ~world() {
-        sb.reset();
-        std::error_code ignored;
-        fs::remove_all(dir, ignored);
     }
 };
 
