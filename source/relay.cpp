@@ -240,6 +240,7 @@ awaitable<session_result> relay_on_pty(std::filesystem::path program, std::vecto
     signals_holder hangup(executor, options.hangup_signals);
     terminal_guard guard({user.in, user.out, user.err});
 
+    asio::signal_set winch(executor, SIGWINCH); // before the size is read: no resize lost
     pty terminal(executor);
     if (auto size = window_size_of(user.in))
         terminal.resize(*size);
@@ -269,7 +270,7 @@ awaitable<session_result> relay_on_pty(std::filesystem::path program, std::vecto
         co_return session_end::hangup; // a terminal does not end: EOF or EIO is a hang-up
     };
     auto window = [&]() -> awaitable<session_end> {
-        co_await follow_window_size(user.in, terminal);
+        co_await follow_window_size(winch, user.in, terminal);
         co_return co_await forever_then(session_end::hangup);
     };
     result.end = which(co_await (output() || input() || hangup_signal(*hangup.signals) ||

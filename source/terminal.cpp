@@ -48,8 +48,7 @@ void terminal_guard::make_raw(int fd) {
     raw_fd_ = fd;
 }
 
-asio::awaitable<void> follow_window_size(int from, pty& to) {
-    asio::signal_set winch(co_await asio::this_coro::executor, SIGWINCH);
+asio::awaitable<void> follow_window_size(asio::signal_set& winch, int from, pty& to) {
     for (;;) {
         auto [ec, signal] = co_await winch.async_wait(asio::as_tuple(asio::use_awaitable));
         if (ec)

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <iostream>
 #include <jobssh/session_registry.hpp>
+#include <poll.h>
 #include <signal.h>
 #include <string>
 #include <sys/ioctl.h>
@@ -44,16 +45,23 @@ void print_size() {
 int sizes() {
     struct sigaction on_winch {};
     on_winch.sa_handler = [](int) { resized = 1; };
-    ::sigaction(SIGWINCH, &on_winch, nullptr); // no SA_RESTART: read returns EINTR
+    ::sigaction(SIGWINCH, &on_winch, nullptr);
+    // SIGWINCH is let in only while ppoll waits, so that none slips in unnoticed.
+    sigset_t winch, waiting;
+    sigemptyset(&winch);
+    sigaddset(&winch, SIGWINCH);
+    ::sigprocmask(SIG_BLOCK, &winch, &waiting);
+    sigdelset(&waiting, SIGWINCH);
     print_size();
-    char c;
     for (;;) {
-        auto n = ::read(STDIN_FILENO, &c, 1);
+        pollfd input{STDIN_FILENO, POLLIN, 0};
+        int ready = ::ppoll(&input, 1, nullptr, &waiting);
         if (resized) {
             resized = 0;
             print_size();
         }
-        if (n == 0 || (n < 0 && errno != EINTR))
+        char c;
+        if (ready > 0 && ::read(STDIN_FILENO, &c, 1) <= 0)
             return 0;
     }
 }

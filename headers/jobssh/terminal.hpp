@@ -3,6 +3,7 @@
 // Our own side of the session: the terminal sshd gave us (or the pipes, without one).
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <jobssh/pty.hpp>
 #include <optional>
 #include <termios.h>
@@ -39,8 +40,9 @@ private:
     int raw_fd_ = -1;
 };
 
-// Copies the size of the terminal on `from` to `to` on every SIGWINCH. Runs until
-// cancelled.
-boost::asio::awaitable<void> follow_window_size(int from, pty& to);
+// Copies the size of the terminal on `from` to `to` on every SIGWINCH that `winch` (a
+// signal_set made before the session started, so that no resize is missed) catches. Runs
+// until cancelled.
+boost::asio::awaitable<void> follow_window_size(boost::asio::signal_set& winch, int from, pty& to);
 
 } // namespace jobssh
