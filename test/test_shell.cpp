@@ -232,6 +232,16 @@ void append_to(const fs::path& file, std::string_view bytes) {
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
+// A tail of a job that runs until the test ends it, once it has shown `first_line`.
+std::unique_ptr<started_shell> tail_of_a_running_job(sandbox& world, std::int64_t id,
+                                                     const std::string& first_line) {
+    auto job = add_manual_job(world, id);
+    append_to(world.buildlogs() / std::to_string(job) / "log", first_line);
+    auto shell = std::make_unique<started_shell>(world, "tail " + std::to_string(job));
+    BOOST_TEST(contains(shell->read_until(first_line), first_line));
+    return shell;
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(messages_and_exit_codes)
@@ -395,13 +405,10 @@ BOOST_AUTO_TEST_CASE(a_runner_that_is_down_is_unavailable_69) {
 BOOST_AUTO_TEST_CASE(a_runner_that_goes_away_during_a_tail_ends_it_with_69) {
     data_files data;
     auto world = start_sandbox(data);
-    auto job = add_manual_job(*world, 40);
-    append_to(world->buildlogs() / std::to_string(job) / "log", "still going\n");
-    started_shell shell(*world, "tail " + std::to_string(job));
-    BOOST_TEST(contains(shell.read_until("still going\n"), "still going\n"));
+    auto shell = tail_of_a_running_job(*world, 40, "still going\n");
     world->stop_runner();
-    int status = shell.wait();
-    std::string err = shell.stderr_text();
+    int status = shell->wait();
+    std::string err = shell->stderr_text();
     BOOST_TEST(status == 69, "stderr: " << err);
     BOOST_TEST(err.starts_with("The build runner cannot be reached right now. Try again later.\n"));
 }
@@ -482,51 +489,30 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(the_user_goes_away)
 
-BOOST_AUTO_TEST_CASE(sighup_ends_a_tail_at_once_and_quietly) {
-    auto& world = *shared().world;
-    auto job = add_manual_job(world, 30);
-    append_to(world.buildlogs() / std::to_string(job) / "log", "waiting for the user\n");
-    started_shell shell(world, "tail " + std::to_string(job));
-    BOOST_TEST(contains(shell.read_until("waiting for the user\n"), "waiting for the user\n"));
-    ::kill(shell.pid(), SIGHUP);
-    BOOST_TEST(shell.wait() == 128 + SIGHUP);
-    BOOST_TEST(shell.stderr_text() == "");
-}
-
-BOOST_AUTO_TEST_CASE(sigterm_ends_a_tail_at_once_and_quietly) {
-    auto& world = *shared().world;
-    auto job = add_manual_job(world, 31);
-    append_to(world.buildlogs() / std::to_string(job) / "log", "waiting\n");
-    started_shell shell(world, "tail " + std::to_string(job));
-    BOOST_TEST(contains(shell.read_until("waiting\n"), "waiting\n"));
-    ::kill(shell.pid(), SIGTERM);
-    BOOST_TEST(shell.wait() == 128 + SIGTERM);
-    BOOST_TEST(shell.stderr_text() == "");
+BOOST_AUTO_TEST_CASE(sighup_or_sigterm_ends_a_tail_at_once_and_quietly) {
+    for (int signal : {SIGHUP, SIGTERM}) {
+        auto shell = tail_of_a_running_job(*shared().world, 30 + signal, "waiting for the user\n");
+        ::kill(shell->pid(), signal);
+        BOOST_TEST(shell->wait() == 128 + signal);
+        BOOST_TEST(shell->stderr_text() == "");
+    }
 }
 
 BOOST_AUTO_TEST_CASE(a_reader_that_goes_away_ends_an_idle_tail_quietly) {
-    auto& world = *shared().world;
-    auto job = add_manual_job(world, 32);
-    append_to(world.buildlogs() / std::to_string(job) / "log", "nothing more will come\n");
-    started_shell shell(world, "tail " + std::to_string(job));
-    BOOST_TEST(contains(shell.read_until("will come\n"), "will come\n"));
+    auto shell = tail_of_a_running_job(*shared().world, 60, "nothing more will come\n");
     // No more log lines: only noticing the closed pipe can end it.
-    shell.close_stdout();
-    BOOST_TEST(shell.wait() == 128 + SIGPIPE);
-    BOOST_TEST(shell.stderr_text() == "");
+    shell->close_stdout();
+    BOOST_TEST(shell->wait() == 128 + SIGPIPE);
+    BOOST_TEST(shell->stderr_text() == "");
 }
 
 BOOST_AUTO_TEST_CASE(a_reader_that_goes_away_mid_write_ends_the_tail_quietly) {
     auto& world = *shared().world;
-    auto job = add_manual_job(world, 33);
-    const fs::path log = world.buildlogs() / std::to_string(job) / "log";
-    append_to(log, "first\n");
-    started_shell shell(world, "tail " + std::to_string(job));
-    BOOST_TEST(contains(shell.read_until("first\n"), "first\n"));
-    shell.close_stdout();
-    append_to(log, std::string(1 << 20, 'x') + "\n");
-    BOOST_TEST(shell.wait() == 128 + SIGPIPE);
-    BOOST_TEST(shell.stderr_text() == "");
+    auto shell = tail_of_a_running_job(world, 61, "first\n");
+    shell->close_stdout();
+    append_to(world.buildlogs() / "61" / "log", std::string(1 << 20, 'x') + "\n");
+    BOOST_TEST(shell->wait() == 128 + SIGPIPE);
+    BOOST_TEST(shell->stderr_text() == "");
 }
 
 BOOST_AUTO_TEST_CASE(a_reader_that_does_not_read_does_not_make_the_shell_buffer_the_log) {
