@@ -202,6 +202,15 @@ BOOST_AUTO_TEST_CASE(an_injected_fault_replaces_the_answer_until_cleared) {
     BOOST_TEST(world.runner_http("GET", "/job/16/info").body.starts_with("{\"deadline\""));
 }
 
+BOOST_AUTO_TEST_CASE(a_fault_can_be_limited_to_one_endpoint) {
+    world.add_job(R"({"id": 17, "owner": "alice", "owner_id": 1, "manual": true})");
+    world.runner_fault(R"({"status": 503, "body": "down", "match": "POST /job/17/terminate"})");
+    BOOST_TEST(world.runner_http("GET", "/job/17/info").status == 200u);
+    auto terminate = world.runner_http("POST", "/job/17/terminate");
+    BOOST_TEST(terminate.status == 503u);
+    BOOST_TEST(terminate.body == "down");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(fake_meta, fixture)
