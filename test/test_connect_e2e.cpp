@@ -224,3 +224,16 @@ BOOST_AUTO_TEST_CASE(an_interactive_user_is_told_plainly_when_the_vm_s_host_key_
     BOOST_TEST(user->output().find("known_hosts") == std::string::npos, user->output());
     BOOST_TEST(user->output().find("$ ") == std::string::npos);
 }
+
+BOOST_AUTO_TEST_CASE(the_user_is_warned_a_minute_before_the_deadline_and_the_session_ends_at_it) {
+    auto job = box().add_job(R"({"id": 7, "owner": "alice", "owner_id": 1, "log": ["short"],
+        "tasks": [{"name": "build", "log": ["built"]}], "pace_ms": 0, "result": "success",
+        "shell": true, "deadline_s": 75})");
+    auto user = interactive(static_cast<int>(job));
+    BOOST_REQUIRE_MESSAGE(user->expect("$ "), user->output());
+    BOOST_TEST(user->expect("Your VM will be terminated in a minute.", 75s), user->output());
+    BOOST_TEST(user->expect("time is up", 90s), user->output());
+    auto status = user->wait(30s);
+    BOOST_TEST(status.has_value(), user->output());
+    BOOST_TEST(eventually([&] { return !box().vm_running(job); }));
+}
