@@ -4,11 +4,15 @@
 // These need a Docker engine and the jobssh-vm image: without them they fail, saying so.
 
 #define BOOST_TEST_MODULE fixtures_vm
+#include "child_process.hpp"
 #include "sandbox.hpp"
+#include "scratch_dir.hpp"
 
+#include <boost/asio/io_context.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 namespace fs = std::filesystem;
@@ -138,6 +142,41 @@ BOOST_AUTO_TEST_CASE(nothing_of_a_sandbox_is_left_after_it_ends) {
     BOOST_TEST(!fs::exists(dir));
     auto ps = sandbox::run({"ps", "-eo", "args"});
     BOOST_TEST(ps.out.find(dir.string()) == std::string::npos, ps.out);
+}
+
+BOOST_AUTO_TEST_CASE(jobssh_sandbox_prints_what_to_try_runs_alone_and_cleans_up_on_sigterm) {
+    jobssh::testing::scratch_dir scratch;
+    auto jobs = scratch.write("jobs.json", R"({"jobs": [{"id": 41, "owner": "alice",
+                                                          "owner_id": 1, "shell": true}]})");
+    auto lock = "JOBSSH_SANDBOX_LOCK=" + (scratch.path() / "sandbox.lock").string();
+    std::vector<std::string> argv = {
+        JOBSSH_BINARY_DIR "/fixtures/jobssh-sandbox", "--jobs", jobs.string(), "--users",
+        (fs::path(JOBSSH_SOURCE_DIR) / "fixtures/data/users.json").string()};
+
+    boost::asio::io_context ctx;
+    jobssh::fixtures::background_process first(ctx, argv, fs::path(), {lock});
+    auto said = first.read_until("Press Ctrl-C", 120s);
+    BOOST_TEST(said.find("JOBSSH_CONFIG=/") != std::string::npos, said);
+    BOOST_TEST(said.find("builds@127.0.0.1 tail 41") != std::string::npos, said);
+    BOOST_TEST(said.find("-t -i ") != std::string::npos, said);
+    BOOST_TEST(said.find("builds@127.0.0.1 connect 41") != std::string::npos, said);
+    auto from = said.find("JOBSSH_CONFIG=") + 14;
+    fs::path config = said.substr(from, said.find('\n', from) - from);
+    BOOST_TEST_REQUIRE(fs::exists(config));
+    auto dir = config.parent_path();
+    auto container = "jobssh-vm-" + dir.filename().string().substr(15) + "-41";
+    auto until = std::chrono::steady_clock::now() + 60s;
+    while (!container_exists(container) && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(100ms);
+    BOOST_TEST(container_exists(container));
+
+    auto second = jobssh::fixtures::run_blocking(argv, std::nullopt, 60s, {lock});
+    BOOST_TEST(second.exit_code == 75);
+    BOOST_TEST(second.err.find("another sandbox is running") != std::string::npos, second.err);
+
+    BOOST_TEST(first.stop(60s) == 0);
+    BOOST_TEST(!container_exists(container));
+    BOOST_TEST(!fs::exists(dir));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
