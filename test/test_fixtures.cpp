@@ -253,6 +253,13 @@ BOOST_AUTO_TEST_CASE(an_unknown_key_gets_404_and_every_lookup_is_recorded) {
     BOOST_TEST(seen[0] == "GET /api/ssh-key/" + world.public_key_b64("stranger"));
 }
 
+BOOST_AUTO_TEST_CASE(a_stopped_meta_or_runner_refuses_connections) {
+    world.stop_meta();
+    BOOST_CHECK_THROW(world.meta_http("GET", "/api/ssh-key/x"), std::runtime_error);
+    world.stop_runner();
+    BOOST_CHECK_THROW(world.runner_http("GET", "/job/1/info"), std::runtime_error);
+}
+
 BOOST_AUTO_TEST_CASE(config_points_jobssh_at_the_fixtures) {
     auto ini = read_file(world.config_file());
     BOOST_TEST(ini.find("bind-address = 127.0.0.1:" + std::to_string(world.runner_port())) !=
