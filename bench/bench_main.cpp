@@ -26,7 +26,7 @@ constexpr const char* vm_jobs = R"({"jobs": [{
 
 int usage() {
     std::cerr << "usage: jobssh-bench --users FILE --data DIR --plots DIR --out FILE [--quick] "
-                 "[--verbose]\n";
+                 "[--hold] [--verbose]\n";
     return 64;
 }
 
@@ -36,10 +36,13 @@ int main(int argc, char** argv) {
     jobssh::fixtures::sandbox_options options;
     fs::path data, plots, out;
     bool quick = false;
+    bool hold = false; // keep the sandbox up after measuring, for profiling by hand
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (arg == "--quick")
             quick = true;
+        else if (arg == "--hold")
+            hold = true;
         else if (arg == "--verbose")
             options.verbose = true;
         else if (arg == "--users" && i + 1 < argc)
@@ -107,6 +110,16 @@ int main(int argc, char** argv) {
         measure("tail of a big finished job", [&] { return tail_big_finished_job(ctx); });
         measure("peak RSS", [&] { return std::vector{peak_rss(ctx)}; });
         measure("concurrent tails", [&] { return std::vector{many_live_tails(ctx)}; });
+        if (hold) {
+            // For a person profiling by hand (docs/benchmarks.md): the sandbox stays until
+            // the file is removed.
+            auto flag = data / "hold";
+            write_file(flag.string(), "");
+            std::cerr << "jobssh-bench: holding the sandbox; JOBSSH_CONFIG=" << world.config_file()
+                      << " key " << world.public_key_b64("alice") << "; rm " << flag << " to end\n";
+            while (fs::exists(flag))
+                ::usleep(500000);
+        }
         world.runner_fault("{}");
 
         write_file(out.string(), render_markdown(figures, ctx.plot_files));

@@ -248,7 +248,9 @@ figure shell_work_before_ssh(bench_context& ctx) {
     shell.err = open_for_stderr(err);
     spawn_options stub{{(stub_dir / "ssh").string()}};
 
-    auto started = [&](const spawn_options& options, const std::string& what) {
+    std::vector<double> a, b, cpu_a, cpu_b;
+    auto started = [&](const spawn_options& options, const std::string& what,
+                       std::vector<double>& wall, std::vector<double>& cpu) {
         fs::remove(stamp);
         auto start = now_ns();
         auto exit = wait_exit(spawn(options));
@@ -256,13 +258,13 @@ figure shell_work_before_ssh(bench_context& ctx) {
         auto text = read_file(stamp.string());
         if (text.empty())
             throw std::runtime_error(what + " did not start the ssh stub");
-        return (std::stoll(text) - start) / ns_per_ms;
+        wall.push_back((std::stoll(text) - start) / ns_per_ms);
+        cpu.push_back(exit.cpu_seconds * 1000);
     };
     int pairs = ctx.quick ? 6 : 40;
-    std::vector<double> a, b;
     for (int i = 0; i < pairs; ++i) {
-        a.push_back(started(shell, "jobssh-shell connect -- true (ssh stub)"));
-        b.push_back(started(stub, "the ssh stub"));
+        started(shell, "jobssh-shell connect -- true (ssh stub)", a, cpu_a);
+        started(stub, "the ssh stub", b, cpu_b);
     }
     ::close(shell.err);
     auto own = differences(a, b);
@@ -281,7 +283,13 @@ figure shell_work_before_ssh(bench_context& ctx) {
             "same point (the exec floor). Result = A − B per pair: jobssh-shell's process start, "
             "config, runner and meta calls, claim, the VM port probe and its spawn of ssh.",
         "The runner's terminate answer is stubbed (fault injection) so the VM stays up between "
-        "runs; jobssh-shell still sends it after the stub exits, outside the measured span."};
+        "runs; jobssh-shell still sends it after the stub exits, outside the measured span.",
+        "CPU time (getrusage, user+system) of the whole `connect N -- true` of jobssh-shell, "
+        "stub subtracted: " +
+            ms(median(differences(cpu_a, cpu_b))) +
+            " median; wall above "
+            "minus CPU is time spent waiting: for the runner and meta, and for a core on this "
+            "loaded machine"};
     return f;
 }
 
@@ -369,7 +377,8 @@ std::vector<figure> pty_throughput_and_keystrokes(bench_context& ctx) {
         keystrokes(through, ka, 20);
         keystrokes(direct, kb, 20);
     }
-    ctx.connect_rss_kib = peak_rss_kib(through.pid());
+    ctx.connect_rss_kib = status_kib(through.pid(), "VmHWM");
+    ctx.connect_anon_kib = status_kib(through.pid(), "RssAnon");
     auto ea = through.finish(std::chrono::seconds(20));
     direct.finish(std::chrono::seconds(20));
     if (ea.status != 0)
@@ -459,7 +468,8 @@ std::vector<figure> tail_latency(bench_context& ctx) {
             (out.wait_line("[" + name + "] " + line, std::chrono::seconds(10)) - start) /
             ns_per_ms);
     }
-    long live_hwm = peak_rss_kib(child.pid);
+    long live_hwm = status_kib(child.pid, "VmHWM");
+    ctx.tail_anon_kib = status_kib(child.pid, "RssAnon");
     finish_job(ctx, id, 1);
     out.read_to_end(std::chrono::seconds(15));
     auto exit = wait_exit_bounded(child.pid, std::chrono::seconds(15));
@@ -608,6 +618,9 @@ figure peak_rss(bench_context& ctx) {
     long tail = std::max(ctx.tail_rss_kib, ctx.tail_big_rss_kib);
     long worst = std::max(ctx.connect_rss_kib, tail);
     auto mib = [](long kib) { return fixed(kib / 1024.0, 2) + " MiB"; };
+    spawn_options usage{shell_argv(ctx), {command_env("help")}};
+    auto floor = run_timed(usage);
+    auto cat = run_timed({{"cat", "/dev/null"}});
     figure f{"peak RSS of one jobssh-shell",
              "connect " + mib(ctx.connect_rss_kib) + ", tail " + mib(tail),
              "—",
@@ -617,7 +630,15 @@ figure peak_rss(bench_context& ctx) {
     f.details = {"connect: VmHWM of the interactive `connect N` session after the throughput and "
                  "keystroke runs (jobssh-shell alone; its ssh child is not counted)",
                  "tail: the larger of the live tail's VmHWM/ru_maxrss (" + mib(ctx.tail_rss_kib) +
-                     ") and the 1 GiB tail's ru_maxrss (" + mib(ctx.tail_big_rss_kib) + ")"};
+                     ") and the 1 GiB tail's ru_maxrss (" + mib(ctx.tail_big_rss_kib) + ")",
+                 "of which private (RssAnon, sampled with VmHWM): connect " +
+                     mib(ctx.connect_anon_kib) + ", live tail " + mib(ctx.tail_anon_kib) +
+                     "; the rest is file-backed pages of the binary and its shared libraries "
+                     "(libstdc++, libc, libm, Boost.JSON, Boost.Filesystem), shared with every "
+                     "other process that maps them",
+                 "floor: jobssh-shell printing its usage (`help`, no work) peaks at " +
+                     mib(floor.exit.max_rss_kib) + "; `cat /dev/null` at " +
+                     mib(cat.exit.max_rss_kib)};
     return f;
 }
 

@@ -20,8 +20,10 @@ struct bench_context {
     bool quick = false;          // fewer repetitions and a smaller log: a check of the driver
     std::int64_t vm_job = 0;     // a finished job whose VM stays up for connect
     std::vector<std::string> plot_files;
-    long connect_rss_kib = 0; // filled by the figures that run jobssh-shell
+    long connect_rss_kib = 0;  // filled by the figures that run jobssh-shell
+    long connect_anon_kib = 0; // its private part (RssAnon) at the same moment
     long tail_rss_kib = 0;
+    long tail_anon_kib = 0;
     long tail_big_rss_kib = 0;
 };
 

@@ -287,12 +287,12 @@ exit_info pty_session::finish(std::chrono::milliseconds bound) {
     return wait_exit(pid_);
 }
 
-long peak_rss_kib(pid_t pid) {
+long status_kib(pid_t pid, const std::string& field) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/status");
     std::string line;
     while (std::getline(in, line))
-        if (line.rfind("VmHWM:", 0) == 0)
-            return std::stol(line.substr(6));
+        if (line.rfind(field + ":", 0) == 0)
+            return std::stol(line.substr(field.size() + 1));
     return 0;
 }
 

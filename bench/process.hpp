@@ -79,8 +79,8 @@ private:
     std::string recent_; // the last bytes read, so a needle split across reads is found
 };
 
-// VmHWM of a live process in KiB (0 when it is gone).
-long peak_rss_kib(pid_t pid);
+// A field of /proc/<pid>/status in KiB ("VmHWM", "RssAnon", "RssFile"); 0 when it is gone.
+long status_kib(pid_t pid, const std::string& field);
 // utime+stime of a live process in clock ticks (-1 when it is gone).
 long long cpu_ticks(pid_t pid);
 
