@@ -3,6 +3,7 @@
 // Reading typed fields out of the runner's and meta's JSON answers, with errors that name
 // the field and what was wrong with it. Private to runner.cpp and meta.cpp.
 
+#include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
 #include <optional>
@@ -16,6 +17,15 @@ class field_error : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
 };
+
+// A whole answer body; anything but one JSON value is an error.
+inline boost::json::value parse(std::string_view body) {
+    boost::system::error_code ec;
+    boost::json::value value = boost::json::parse(body, ec);
+    if (ec)
+        throw field_error("not JSON: " + ec.message());
+    return value;
+}
 
 inline const boost::json::object& as_object(const boost::json::value& value,
                                             std::string_view what) {

@@ -182,8 +182,13 @@ struct log_follower::impl {
     }
 
     void flush_partial(followed_log& log, std::string& out) {
-        if (log.partial.empty())
+        if (log.partial.empty()) {
+            // The line's first pieces went out already: it still gets its end.
+            if (!log.at_line_start)
+                out += '\n';
+            log.at_line_start = true;
             return;
+        }
         log.partial += '\n';
         emit_lines(log, log.partial, out);
         log.partial.clear();

@@ -33,6 +33,10 @@ ssh_key tag_invoke(json::value_to_tag<ssh_key>, const json::value& value) {
     return key;
 }
 
+ssh_key decode_ssh_key(std::string_view body) {
+    return json::value_to<ssh_key>(json_fields::parse(body));
+}
+
 namespace {
 
 bool is_base64(std::string_view text) {
@@ -68,12 +72,8 @@ asio::awaitable<std::optional<ssh_key>> lookup_key(const config& cfg, std::strin
     if (response.status != 200)
         throw failure_error(failure::temporary,
                             "meta: key lookup: status " + std::to_string(response.status));
-    boost::system::error_code ec;
-    json::value body = json::parse(response.body, ec);
-    if (ec)
-        throw failure_error(failure::temporary, "meta: key lookup: not JSON: " + ec.message());
     try {
-        co_return json::value_to<ssh_key>(body);
+        co_return decode_ssh_key(response.body);
     } catch (const json_fields::field_error& error) {
         throw failure_error(failure::temporary, std::string("meta: key lookup: ") + error.what());
     }

@@ -41,6 +41,10 @@ job_info tag_invoke(json::value_to_tag<job_info>, const json::value& value) {
     return info;
 }
 
+job_info decode_job_info(std::string_view body) {
+    return json::value_to<job_info>(json_fields::parse(body));
+}
+
 bool job_finished(const job_info& info) {
     // pending and queued jobs have not started yet: a tail waits for them.
     if (info.status == "pending" || info.status == "queued")
@@ -92,13 +96,8 @@ asio::awaitable<std::optional<job_info>> fetch_job_info(const config& cfg, job_i
     if (response.status != 200)
         throw failure_error(failure::runner_unreachable, "runner: GET " + target + ": status " +
                                                              std::to_string(response.status));
-    boost::system::error_code ec;
-    json::value body = json::parse(response.body, ec);
-    if (ec)
-        throw failure_error(failure::runner_unreachable,
-                            "runner: GET " + target + ": not JSON: " + ec.message());
     try {
-        co_return json::value_to<job_info>(body);
+        co_return decode_job_info(response.body);
     } catch (const json_fields::field_error& error) {
         throw failure_error(failure::runner_unreachable,
                             "runner: GET " + target + ": " + error.what());

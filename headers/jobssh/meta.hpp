@@ -3,7 +3,6 @@
 // The meta API of meta.sr.ht: whose key is this (DESIGN.md, "The meta API").
 
 #include <boost/asio/awaitable.hpp>
-
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -26,6 +25,10 @@ struct ssh_key {
     std::string key;
     key_owner owner;
 };
+
+// Decodes the body of a 200 answer to GET /api/ssh-key/{b64key}. Throws std::runtime_error
+// saying what is wrong with it (not JSON, a field missing or of the wrong type).
+ssh_key decode_ssh_key(std::string_view body);
 
 // GET /api/ssh-key/{b64key}. nullopt on 404 (unknown key). Throws failure_error(temporary)
 // on anything else: refused, timeout, 5xx, malformed answer.

@@ -2,13 +2,12 @@
 
 // The runner API of the builds.sr.ht worker (DESIGN.md, "The runner API").
 
-#include <jobssh/command.hpp>
-
 #include <boost/asio/awaitable.hpp>
-
 #include <cstdint>
+#include <jobssh/command.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace jobssh {
@@ -30,6 +29,10 @@ struct job_info {
     std::string ssh_user = "build";
     std::string ssh_host = "localhost";
 };
+
+// Decodes the body of a 200 answer to GET /job/{id}/info. Throws std::runtime_error saying
+// what is wrong with it (not JSON, a field missing or of the wrong type).
+job_info decode_job_info(std::string_view body);
 
 // The job is done stepping: every task ran, or it is no longer running.
 bool job_finished(const job_info& info);
