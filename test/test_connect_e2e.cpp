@@ -237,3 +237,21 @@ BOOST_AUTO_TEST_CASE(the_user_is_warned_a_minute_before_the_deadline_and_the_ses
     BOOST_TEST(status.has_value(), user->output());
     BOOST_TEST(eventually([&] { return !box().vm_running(job); }));
 }
+
+BOOST_AUTO_TEST_CASE(a_client_without_a_terminal_killed_mid_command_leaves_nothing_running) {
+    auto job = box().add_job(R"({"id": 8, "owner": "alice", "owner_id": 1, "log": ["pipes"],
+        "tasks": [{"name": "build", "log": ["built"]}], "pace_ms": 0, "result": "success",
+        "shell": true, "deadline_s": 14400})");
+    BOOST_REQUIRE(eventually([&] { return box().vm_running(job); }));
+    auto vm_port = std::to_string(box().vm_port(job));
+    // A pty for the local client only, to read its output as it comes; ssh -T gives
+    // jobssh-shell pipes.
+    pty_driver user(box().ssh_argv("alice", "connect 8 -- sh -c 'echo started; sleep 1000'"));
+    BOOST_REQUIRE_MESSAGE(user.expect("started"), user.output());
+    BOOST_TEST(!processes_with("-p " + vm_port + " ").empty());
+
+    user.kill(SIGKILL);
+    BOOST_TEST(eventually([&] { return processes_with(box().config_file().string()).empty(); }));
+    BOOST_TEST(eventually([&] { return processes_with("-p " + vm_port + " ").empty(); }));
+    BOOST_TEST(eventually([&] { return count(box().runner_requests(), terminate_of(8)) == 1; }));
+}
