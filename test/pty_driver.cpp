@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <pty.h>
 #include <stdexcept>
+#include <string_view>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <thread>
@@ -32,6 +33,16 @@ pty_driver::pty_driver(const std::vector<std::string>& argv, unsigned short rows
     for (const auto& arg : argv)
         args.push_back(const_cast<char*>(arg.c_str()));
     args.push_back(nullptr);
+    // A terminal type full-screen programs know, whatever the test runner had.
+    std::vector<std::string> environment;
+    for (char** variable = environ; *variable; ++variable)
+        if (std::string_view(*variable).substr(0, 5) != "TERM=")
+            environment.emplace_back(*variable);
+    environment.emplace_back("TERM=xterm");
+    std::vector<char*> envp;
+    for (auto& variable : environment)
+        envp.push_back(variable.data());
+    envp.push_back(nullptr);
     winsize ws{};
     ws.ws_row = rows;
     ws.ws_col = columns;
@@ -39,7 +50,7 @@ pty_driver::pty_driver(const std::vector<std::string>& argv, unsigned short rows
     if (pid_ < 0)
         throw std::runtime_error("forkpty failed");
     if (pid_ == 0) {
-        ::execvp(args[0], args.data());
+        ::execvpe(args[0], args.data(), envp.data());
         ::_exit(127);
     }
 }

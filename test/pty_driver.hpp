@@ -14,7 +14,7 @@ namespace jobssh::testing {
 
 class pty_driver {
 public:
-    // Starts argv[0] (looked up in PATH) on a new pty of `rows` x `columns`.
+    // Starts argv[0] (looked up in PATH) on a new pty of `rows` x `columns`, with TERM=xterm.
     explicit pty_driver(const std::vector<std::string>& argv, unsigned short rows = 24,
                         unsigned short columns = 80);
     ~pty_driver(); // SIGKILL when still running

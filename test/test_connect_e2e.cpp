@@ -152,6 +152,14 @@ BOOST_AUTO_TEST_CASE(an_interactive_session_behaves_like_direct_ssh) {
     user->send("echo still-$((1+1))\r");
     BOOST_TEST(user->expect("still-2", 20s));
 
+    // A full-screen program: top draws its screen, and gives the prompt back on `q`.
+    user->send("top\r");
+    BOOST_TEST(user->expect("load average", 20s), user->output());
+    user->send("q");
+    BOOST_TEST(user->expect("$ ", 20s), user->output()); // top flushes what was typed ahead
+    user->send("echo back-$((2*2))\r");
+    BOOST_TEST(user->expect("back-4", 20s), user->output());
+
     user->send("exit 3\r");
     auto status = user->wait(30s);
     BOOST_REQUIRE(status);
