@@ -309,6 +309,23 @@ BOOST_AUTO_TEST_CASE(sighup_ends_the_session_and_a_child_ignoring_it_is_killed) 
     BOOST_TEST(result.exit_status == 128 + SIGKILL);
 }
 
+BOOST_AUTO_TEST_CASE(sigterm_ends_the_session_and_everything_the_child_started) {
+    pipe_pair in, out, err;
+    auto session = session_thread([&] {
+        return jobssh::relay_with_pipes(target, {"group"}, {in.read, out.write, err.write}, {});
+    });
+    received output(out.read);
+    output.expect("\n");
+    auto [child, grandchild] = pids_in(output.data);
+    ::raise(SIGTERM);
+    output.drain(session);
+    auto result = session.join();
+    BOOST_TEST((result.end == session_end::hangup));
+    BOOST_TEST(result.exit_status == 128 + SIGHUP);
+    BOOST_TEST(!running(child));
+    BOOST_TEST(gone_within(grandchild, 10s));
+}
+
 BOOST_AUTO_TEST_CASE(the_user_is_warned_before_the_deadline_and_the_session_ends_at_it) {
     user_terminal user;
     jobssh::session_options options;
