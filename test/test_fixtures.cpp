@@ -4,6 +4,7 @@
 
 #define BOOST_TEST_MODULE fixtures
 #include "sandbox.hpp"
+#include "scratch_dir.hpp"
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
@@ -209,6 +210,28 @@ BOOST_AUTO_TEST_CASE(a_fault_can_be_limited_to_one_endpoint) {
     auto terminate = world.runner_http("POST", "/job/17/terminate");
     BOOST_TEST(terminate.status == 503u);
     BOOST_TEST(terminate.body == "down");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(bad_data_files)
+
+BOOST_AUTO_TEST_CASE(a_bad_jobs_file_stops_the_sandbox_with_the_runner_s_message) {
+    jobssh::testing::scratch_dir scratch;
+    auto options = without_vms();
+    options.jobs_file = scratch.write("jobs.json", R"({"jobs": [{"id": 1, "owner": "alice"}]})");
+    BOOST_CHECK_EXCEPTION(sandbox{options}, std::runtime_error, [](const std::runtime_error& e) {
+        return std::string(e.what()).find("owner_id") != std::string::npos;
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_users_file_stops_the_sandbox_naming_the_file) {
+    jobssh::testing::scratch_dir scratch;
+    auto options = without_vms();
+    options.users_file = scratch.write("users.json", R"({"users": [{"name": "alice"}]})");
+    BOOST_CHECK_EXCEPTION(sandbox{options}, std::runtime_error, [&](const std::runtime_error& e) {
+        return std::string(e.what()).find(options.users_file.string()) != std::string::npos;
+    });
 }
 
 BOOST_AUTO_TEST_SUITE_END()
