@@ -296,22 +296,11 @@ long status_kib(pid_t pid, const std::string& field) {
     return 0;
 }
 
-long long cpu_ticks(pid_t pid) {
-    std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
-    auto close = stat.rfind(')');
-    if (stat.empty() || close == std::string::npos)
-        return -1;
-    std::istringstream fields(stat.substr(close + 2));
-    std::string field;
-    long long utime = 0, stime = 0;
-    // Fields after the name start at 3 (state); utime and stime are 14 and 15.
-    for (int i = 3; i <= 15 && fields >> field; ++i) {
-        if (i == 14)
-            utime = std::stoll(field);
-        if (i == 15)
-            stime = std::stoll(field);
-    }
-    return utime + stime;
+long long cpu_ns(pid_t pid) {
+    std::istringstream fields(read_file("/proc/" + std::to_string(pid) + "/schedstat"));
+    long long ns = -1;
+    fields >> ns;
+    return ns;
 }
 
 std::string read_file(const std::string& path) {

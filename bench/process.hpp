@@ -81,8 +81,9 @@ private:
 
 // A field of /proc/<pid>/status in KiB ("VmHWM", "RssAnon", "RssFile"); 0 when it is gone.
 long status_kib(pid_t pid, const std::string& field);
-// utime+stime of a live process in clock ticks (-1 when it is gone).
-long long cpu_ticks(pid_t pid);
+// CPU time a live process has run, in ns (/proc/<pid>/schedstat: exact, where the tick-based
+// utime+stime of /proc/<pid>/stat misses short wake-ups); -1 when it is gone.
+long long cpu_ns(pid_t pid);
 
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, std::string_view text);

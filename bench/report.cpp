@@ -64,7 +64,7 @@ void write_cdf_svg(const std::string& path, const std::string& title,
     }
     svg << "<text x=\"" << (left + width - right) / 2 << "\" y=\"" << height - 12
         << "\" text-anchor=\"middle\">milliseconds (fraction of samples at or below)</text>\n";
-    int legend = 0;
+    std::size_t legend = 0;
     for (const auto& s : lines) {
         auto sorted = s.samples;
         std::sort(sorted.begin(), sorted.end());
@@ -76,13 +76,14 @@ void write_cdf_svg(const std::string& path, const std::string& title,
                 << fixed(y_of(static_cast<double>(i + 1) / n), 1) << " ";
         }
         svg << "\"/>\n";
-        double ly = top + 16 + 18 * legend++;
-        svg << "<line x1=\"" << width - right - 250 << "\" x2=\"" << width - right - 225
-            << "\" y1=\"" << ly + 150 << "\" y2=\"" << ly + 150 << "\" stroke=\"" << s.colour
-            << "\" stroke-width=\"3\"/>\n<text x=\"" << width - right - 218 << "\" y=\"" << ly + 154
+        // Legend in the lower right, where a CDF leaves room.
+        double ly = height - bottom - 12 - 18.0 * static_cast<double>(lines.size() - 1 - legend++);
+        svg << "<line x1=\"" << width - right - 330 << "\" x2=\"" << width - right - 305
+            << "\" y1=\"" << ly - 4 << "\" y2=\"" << ly - 4 << "\" stroke=\"" << s.colour
+            << "\" stroke-width=\"3\"/>\n<text x=\"" << width - right - 298 << "\" y=\"" << ly
             << "\">" << s.name << " (n=" << sorted.size() << ", p50 "
-            << fixed(quantile(sorted, 0.5), 3) << ", p99 " << fixed(quantile(sorted, 0.99), 3)
-            << ")</text>\n";
+            << fixed(quantile(sorted, 0.5), 3) << " ms, p99 " << fixed(quantile(sorted, 0.99), 3)
+            << " ms)</text>\n";
     }
     svg << "</svg>\n";
     write_file(path, svg.str());
