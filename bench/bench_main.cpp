@@ -26,7 +26,7 @@ constexpr const char* vm_jobs = R"({"jobs": [{
 
 int usage() {
     std::cerr << "usage: jobssh-bench --users FILE --data DIR --plots DIR --out FILE [--quick] "
-                 "[--hold] [--verbose]\n";
+                 "[--only STEP] [--hold] [--verbose]\n";
     return 64;
 }
 
@@ -36,11 +36,15 @@ int main(int argc, char** argv) {
     jobssh::fixtures::sandbox_options options;
     fs::path data, plots, out;
     bool quick = false;
-    bool hold = false; // keep the sandbox up after measuring, for profiling by hand
+    bool hold = false;
+    std::string only; // measure only the figures whose step name contains this // keep the sandbox
+                      // up after measuring, for profiling by hand
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (arg == "--quick")
             quick = true;
+        else if (arg == "--only" && i + 1 < argc)
+            only = argv[++i];
         else if (arg == "--hold")
             hold = true;
         else if (arg == "--verbose")
@@ -86,6 +90,8 @@ int main(int argc, char** argv) {
         std::vector<figure> figures;
         bool all_measured = true;
         auto measure = [&](const std::string& what, const std::function<std::vector<figure>()>& f) {
+            if (what.find(only) == std::string::npos)
+                return;
             std::cerr << "jobssh-bench: " << what << "\n";
             auto start = now_ns();
             try {

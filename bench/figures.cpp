@@ -359,7 +359,7 @@ std::vector<figure> pty_throughput_and_keystrokes(bench_context& ctx) {
         s.expect("BENCHEND", std::chrono::seconds(180));
         return file_bytes / ((now_ns() - start) / 1e9);
     };
-    int reps = ctx.quick ? 2 : 6;
+    int reps = ctx.quick ? 2 : 8;
     std::vector<double> ta, tb, tc;
     for (int i = 0; i < reps; ++i) {
         ta.push_back(throughput(through));
@@ -377,7 +377,7 @@ std::vector<figure> pty_throughput_and_keystrokes(bench_context& ctx) {
         }
         s.send("\x15"); // readline's kill-line: the prompt is empty again
     };
-    int rounds = ctx.quick ? 3 : 15;
+    int rounds = ctx.quick ? 3 : 40;
     std::vector<double> ka, kb, kc;
     for (int r = 0; r < rounds; ++r) {
         keystrokes(through, ka, 20);

@@ -34,12 +34,19 @@ std::string spread(const std::vector<double>& samples, int digits) {
 void write_cdf_svg(const std::string& path, const std::string& title,
                    const std::vector<series>& lines) {
     const double width = 640, height = 360, left = 60, right = 20, top = 40, bottom = 50;
-    double x_max = 0;
-    for (const auto& s : lines)
-        x_max = std::max(x_max, quantile(s.samples, 0.995));
-    x_max = x_max > 0 ? x_max * 1.05 : 1;
+    // Latencies span decades (a quick echo, a core that was busy): x is logarithmic.
+    double x_min = 1e9, x_max = 0;
+    for (const auto& s : lines) {
+        if (s.samples.empty())
+            continue;
+        x_min = std::min(x_min, *std::min_element(s.samples.begin(), s.samples.end()));
+        x_max = std::max(x_max, *std::max_element(s.samples.begin(), s.samples.end()));
+    }
+    x_min = std::pow(10, std::floor(std::log10(std::max(x_min, 1e-3))));
+    x_max = std::pow(10, std::ceil(std::log10(std::max(x_max, x_min * 10))));
     auto x_of = [&](double v) {
-        return left + std::min(v, x_max) / x_max * (width - left - right);
+        double f = std::log10(std::clamp(v, x_min, x_max) / x_min) / std::log10(x_max / x_min);
+        return left + f * (width - left - right);
     };
     auto y_of = [&](double f) { return top + (1 - f) * (height - top - bottom); };
 
@@ -55,15 +62,21 @@ void write_cdf_svg(const std::string& path, const std::string& title,
             << "<text x=\"" << left - 6 << "\" y=\"" << y_of(f) + 4 << "\" text-anchor=\"end\">"
             << fixed(f, f == 0.99 ? 2 : (f == 0.25 || f == 0.75 ? 2 : 1)) << "</text>\n";
     }
-    for (int i = 0; i <= 5; ++i) {
-        double v = x_max * i / 5;
-        svg << "<line x1=\"" << x_of(v) << "\" x2=\"" << x_of(v) << "\" y1=\"" << top << "\" y2=\""
-            << height - bottom << "\" stroke=\"#eee\"/>\n"
-            << "<text x=\"" << x_of(v) << "\" y=\"" << height - bottom + 16
-            << "\" text-anchor=\"middle\">" << fixed(v, v < 1 ? 3 : 2) << "</text>\n";
+    for (double decade = x_min; decade <= x_max * 1.001; decade *= 10) {
+        for (double step : {1.0, 2.0, 5.0}) {
+            double v = decade * step;
+            if (v > x_max * 1.001)
+                break;
+            svg << "<line x1=\"" << x_of(v) << "\" x2=\"" << x_of(v) << "\" y1=\"" << top
+                << "\" y2=\"" << height - bottom << "\" stroke=\"" << (step == 1 ? "#ccc" : "#eee")
+                << "\"/>\n<text x=\"" << x_of(v) << "\" y=\"" << height - bottom + 16
+                << "\" text-anchor=\"middle\">" << fixed(v, v < 0.01 ? 3 : (v < 1 ? 2 : 0))
+                << "</text>\n";
+        }
     }
     svg << "<text x=\"" << (left + width - right) / 2 << "\" y=\"" << height - 12
-        << "\" text-anchor=\"middle\">milliseconds (fraction of samples at or below)</text>\n";
+        << "\" text-anchor=\"middle\">milliseconds, log scale (y: fraction of samples at or "
+           "below)</text>\n";
     std::size_t legend = 0;
     for (const auto& s : lines) {
         auto sorted = s.samples;

@@ -32,7 +32,7 @@ struct series {
     std::vector<double> samples; // milliseconds
 };
 
-// An empirical CDF of each series, x in ms (clipped at the highest p99.5), y the fraction.
+// An empirical CDF of each series, x in ms on a log scale, y the fraction.
 void write_cdf_svg(const std::string& path, const std::string& title,
                    const std::vector<series>& lines);
 
