@@ -248,7 +248,9 @@ figure shell_work_before_ssh(bench_context& ctx) {
     shell.err = open_for_stderr(err);
     spawn_options stub{{(stub_dir / "ssh").string()}};
 
-    std::vector<double> a, b, cpu_a, cpu_b;
+    std::vector<double> a, b, c, cpu_a, cpu_b;
+    // jobssh-shell doing no work (usage): its own process start and exit, for the split.
+    spawn_options usage{shell_argv(ctx), {command_env("help")}};
     auto started = [&](const spawn_options& options, const std::string& what,
                        std::vector<double>& wall, std::vector<double>& cpu) {
         fs::remove(stamp);
@@ -265,6 +267,9 @@ figure shell_work_before_ssh(bench_context& ctx) {
     for (int i = 0; i < pairs; ++i) {
         started(shell, "jobssh-shell connect -- true (ssh stub)", a, cpu_a);
         started(stub, "the ssh stub", b, cpu_b);
+        auto floor = run_timed(usage);
+        require_exit(floor.exit, 0, "jobssh-shell help", err);
+        c.push_back(floor.wall_ns / ns_per_ms);
     }
     ::close(shell.err);
     auto own = differences(a, b);
@@ -284,6 +289,11 @@ figure shell_work_before_ssh(bench_context& ctx) {
             "config, runner and meta calls, claim, the VM port probe and its spawn of ssh.",
         "The runner's terminate answer is stubbed (fault injection) so the VM stays up between "
         "runs; jobssh-shell still sends it after the stub exits, outside the measured span.",
+        "in the same rounds, `jobssh-shell` printing its usage (no config, no network), fork to "
+        "wait4: " +
+            ms(median(c)) +
+            " median: the part of A − B that is starting a dynamically "
+            "linked C++ program at all",
         "CPU time (getrusage, user+system) of the whole `connect N -- true` of jobssh-shell, "
         "stub subtracted: " +
             ms(median(differences(cpu_a, cpu_b))) +

@@ -43,7 +43,12 @@ void write_cdf_svg(const std::string& path, const std::string& title,
         x_max = std::max(x_max, *std::max_element(s.samples.begin(), s.samples.end()));
     }
     x_min = std::pow(10, std::floor(std::log10(std::max(x_min, 1e-3))));
-    x_max = std::pow(10, std::ceil(std::log10(std::max(x_max, x_min * 10))));
+    double decade = std::pow(10, std::floor(std::log10(std::max(x_max, x_min * 10))));
+    for (double step : {1.0, 2.0, 5.0, 10.0})
+        if (decade * step >= x_max) {
+            x_max = decade * step;
+            break;
+        }
     auto x_of = [&](double v) {
         double f = std::log10(std::clamp(v, x_min, x_max) / x_min) / std::log10(x_max / x_min);
         return left + f * (width - left - right);
@@ -56,15 +61,15 @@ void write_cdf_svg(const std::string& path, const std::string& title,
         << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         << "<text x=\"" << width / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">"
         << title << "</text>\n";
-    for (double f : {0.0, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0}) {
+    for (double f : {0.0, 0.25, 0.5, 0.75, 0.9, 0.99}) {
         svg << "<line x1=\"" << left << "\" x2=\"" << width - right << "\" y1=\"" << y_of(f)
             << "\" y2=\"" << y_of(f) << "\" stroke=\"#ddd\"/>\n"
             << "<text x=\"" << left - 6 << "\" y=\"" << y_of(f) + 4 << "\" text-anchor=\"end\">"
             << fixed(f, f == 0.99 ? 2 : (f == 0.25 || f == 0.75 ? 2 : 1)) << "</text>\n";
     }
-    for (double decade = x_min; decade <= x_max * 1.001; decade *= 10) {
+    for (double tick = x_min; tick <= x_max * 1.001; tick *= 10) {
         for (double step : {1.0, 2.0, 5.0}) {
-            double v = decade * step;
+            double v = tick * step;
             if (v > x_max * 1.001)
                 break;
             svg << "<line x1=\"" << x_of(v) << "\" x2=\"" << x_of(v) << "\" y1=\"" << top
@@ -91,9 +96,9 @@ void write_cdf_svg(const std::string& path, const std::string& title,
         svg << "\"/>\n";
         // Legend in the lower right, where a CDF leaves room.
         double ly = height - bottom - 12 - 18.0 * static_cast<double>(lines.size() - 1 - legend++);
-        svg << "<line x1=\"" << width - right - 330 << "\" x2=\"" << width - right - 305
+        svg << "<line x1=\"" << width - right - 440 << "\" x2=\"" << width - right - 415
             << "\" y1=\"" << ly - 4 << "\" y2=\"" << ly - 4 << "\" stroke=\"" << s.colour
-            << "\" stroke-width=\"3\"/>\n<text x=\"" << width - right - 298 << "\" y=\"" << ly
+            << "\" stroke-width=\"3\"/>\n<text x=\"" << width - right - 408 << "\" y=\"" << ly
             << "\">" << s.name << " (n=" << sorted.size() << ", p50 "
             << fixed(quantile(sorted, 0.5), 3) << " ms, p99 " << fixed(quantile(sorted, 0.99), 3)
             << " ms)</text>\n";
