@@ -353,7 +353,7 @@ figure connect_true_vs_ssh(bench_context& ctx) {
 
 std::vector<figure> pty_throughput_and_keystrokes(bench_context& ctx) {
     auto job = std::to_string(ctx.vm_job);
-    std::size_t raw = ctx.quick ? (3u << 20) : (24u << 20);
+    std::size_t raw = ctx.quick ? (3u << 20) : (12u << 20);
     auto made = fixtures::sandbox::run(ctx.world.vm_ssh_argv(
         ctx.vm_job, "head -c " + std::to_string(raw) +
                         " /dev/urandom | base64 -w 99 > /tmp/bench-big && wc -c < /tmp/bench-big"));
