@@ -3,6 +3,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 #include <cerrno>
@@ -10,6 +11,7 @@
 #include <fcntl.h>
 #include <jobssh/failure.hpp>
 #include <jobssh/log_follower.hpp>
+#include <jobssh/syslog.hpp>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <system_error>
@@ -87,8 +89,11 @@ struct followed_log {
 
 struct log_follower::impl {
     asio::posix::stream_descriptor inotify;
+    asio::steady_timer poll_timer; // instead of inotify, when none could be had
     fs::path job_dir;
     std::size_t chunk_size;
+    std::chrono::milliseconds poll_interval;
+    bool polling = false;
     bool job_dir_watched = false;
     int buildlogs_watch = -1; // while the job directory does not exist yet
     bool rescan_dirs = true;
@@ -99,19 +104,29 @@ struct log_follower::impl {
     std::vector<std::string> known_tasks;
     std::array<char, 16 * 1024> events{};
 
-    impl(asio::any_io_executor executor, fs::path dir, std::size_t chunk)
+    impl(asio::any_io_executor executor, fs::path dir, const follow_options& options)
         : inotify(executor)
+        , poll_timer(executor)
         , job_dir(std::move(dir))
-        , chunk_size(std::max<std::size_t>(chunk, 1)) {
-        int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        // Each tail holds one inotify instance; the kernel allows a user only so many
-        // (fs.inotify.max_user_instances), so running out is a busy moment, not a bug.
-        if (fd < 0)
-            throw failure_error(failure::temporary,
-                                std::string("inotify_init1: ") + std::strerror(errno) +
-                                    " (see sysctl fs.inotify.max_user_instances)");
-        inotify.assign(fd);
+        , chunk_size(std::max<std::size_t>(options.chunk_size, 1))
+        , poll_interval(std::max(options.poll_interval, std::chrono::milliseconds(10))) {
         logs.push_back(followed_log{job_dir / "log", "log", "", {}, 0, 0, 0, {}, true});
+        int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+            // Each tail holds one inotify instance and the kernel allows a user only so many
+            // (fs.inotify.max_user_instances): a busy moment is no reason to turn the user
+            // away. Re-reading on a timer shows the same bytes, a little later.
+            polling = true;
+            log_error(std::string("warning: inotify_init1: ") + std::strerror(errno) +
+                      "; following the logs by re-reading them every " +
+                      std::to_string(poll_interval.count()) +
+                      " ms (raise sysctl fs.inotify.max_user_instances)");
+            return;
+        }
+        if (fd < 0)
+            throw failure_error(failure::internal,
+                                std::string("inotify_init1: ") + std::strerror(errno));
+        inotify.assign(fd);
         // Until the job directory exists, its creation is what we wait for.
         if (watch(job_dir) >= 0)
             job_dir_watched = true;
@@ -120,11 +135,17 @@ struct log_follower::impl {
     }
 
     int watch(const fs::path& dir) {
+        if (polling)
+            return -1;
         return ::inotify_add_watch(inotify.native_handle(), dir.c_str(), watch_mask | IN_ONLYDIR);
     }
 
     void discover_tasks() {
-        if (!job_dir_watched) {
+        if (polling) {
+            std::error_code ec;
+            if (!fs::is_directory(job_dir, ec))
+                return;
+        } else if (!job_dir_watched) {
             if (watch(job_dir) < 0)
                 return;
             job_dir_watched = true;
@@ -276,7 +297,10 @@ struct log_follower::impl {
 };
 
 log_follower::log_follower(asio::any_io_executor executor, fs::path job_dir, std::size_t chunk_size)
-    : impl_(std::make_unique<impl>(std::move(executor), std::move(job_dir), chunk_size)) {}
+    : log_follower(std::move(executor), std::move(job_dir), follow_options{chunk_size, {}}) {}
+
+log_follower::log_follower(asio::any_io_executor executor, fs::path job_dir, follow_options options)
+    : impl_(std::make_unique<impl>(std::move(executor), std::move(job_dir), options)) {}
 
 log_follower::~log_follower() = default;
 
@@ -287,7 +311,14 @@ follow_output log_follower::read_available() {
 void log_follower::stop() {
     impl_->stopped = true;
     impl_->rescan_dirs = true;
-    impl_->inotify.cancel();
+    if (impl_->polling)
+        impl_->poll_timer.cancel();
+    else
+        impl_->inotify.cancel();
+}
+
+bool log_follower::polling() const {
+    return impl_->polling;
 }
 
 bool log_follower::stopped() const {
@@ -309,6 +340,15 @@ asio::awaitable<follow_output> log_follower::next() {
                     self.flush_partial(log, out.lines);
             }
             co_return out;
+        }
+        if (self.polling) {
+            // New task directories are found by looking again, as inotify would have said.
+            self.rescan_dirs = true;
+            self.poll_timer.expires_after(self.poll_interval);
+            auto [ec] = co_await self.poll_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+            if (ec && !(ec == asio::error::operation_aborted && self.stopped))
+                throw boost::system::system_error(ec, "waiting to re-read the logs");
+            continue;
         }
         auto [ec, length] = co_await self.inotify.async_read_some(
             asio::buffer(self.events), asio::as_tuple(asio::use_awaitable));

@@ -16,6 +16,7 @@
 #include <pty.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <system_error>
 #include <termios.h>
@@ -40,6 +41,7 @@ void set_cloexec(int fd) {
 // Runs in the forked child between fork and exec: async-signal-safe calls only.
 struct child_setup {
     child_stdio stdio;
+    pid_t parent = ::getpid();
 
     static bool place(int fd, int target) {
         if (fd == target) // dup2 would keep FD_CLOEXEC, and exec would close it
@@ -49,6 +51,10 @@ struct child_setup {
 
     template <typename Launcher>
     bp::error_code on_exec_setup(Launcher&, const bp::filesystem::path&, const char* const*) {
+        // The child dies with us: a jobssh-shell killed with SIGKILL cannot hang up its ssh
+        // to the VM, and an ssh on pipes would keep the remote command running.
+        if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent)
+            return {ESRCH, boost::system::generic_category()};
         if (::setsid() < 0)
             return {errno, boost::system::generic_category()};
         if (stdio.controlling_tty && ::ioctl(stdio.in, TIOCSCTTY, 0) != 0)

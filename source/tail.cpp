@@ -99,7 +99,10 @@ asio::awaitable<job_info> watch_job(const config& cfg, job_id job, job_info info
 
 asio::awaitable<tail_result> tail_job(const config& cfg, job_id job, job_info info,
                                       user_output& out) {
-    log_follower follower(co_await asio::this_coro::executor, cfg.buildlogs / std::to_string(job));
+    follow_options options;
+    options.poll_interval = cfg.poll_interval;
+    log_follower follower(co_await asio::this_coro::executor, cfg.buildlogs / std::to_string(job),
+                          options);
     job_info last =
         co_await (show_logs(follower, out) && watch_job(cfg, job, std::move(info), follower));
     tail_result result;

@@ -281,8 +281,8 @@ BOOST_AUTO_TEST_CASE(a_large_log_is_read_in_bounded_chunks) {
     });
 }
 
-BOOST_AUTO_TEST_CASE(running_out_of_inotify_instances_is_a_temporary_failure) {
-    // No descriptor left for inotify: the same errno family as the per-user instance limit.
+BOOST_AUTO_TEST_CASE(running_out_of_inotify_instances_re_reads_the_logs_on_a_timer_instead) {
+    // No descriptor left for inotify: the same errno (EMFILE) as the per-user instance limit.
     // The io_context's reactor opens its own descriptors first.
     asio::posix::stream_descriptor warm_up(ctx);
     rlimit original{};
@@ -293,14 +293,30 @@ BOOST_AUTO_TEST_CASE(running_out_of_inotify_instances_is_a_temporary_failure) {
     rlimit tight = original;
     tight.rlim_cur = static_cast<rlim_t>(lowest_free);
     BOOST_REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
-    std::optional<jobssh::failure> kind;
+    std::optional<log_follower> follower;
     try {
-        log_follower follower(ctx.get_executor(), job_dir);
-    } catch (const jobssh::failure_error& error) {
-        kind = error.kind();
+        follower.emplace(ctx.get_executor(), job_dir,
+                         jobssh::follow_options{4096, std::chrono::milliseconds(50)});
+    } catch (const std::exception& error) {
+        BOOST_TEST_MESSAGE("refused: " << error.what());
     }
     ::setrlimit(RLIMIT_NOFILE, &original);
-    BOOST_TEST((kind == jobssh::failure::temporary));
+    BOOST_REQUIRE(follower.has_value());
+    BOOST_TEST(follower->polling());
+    // Written after it started, in a task directory that did not exist yet: only the
+    // timer can have noticed.
+    run([&]() -> asio::awaitable<void> {
+        append(job_dir / "log", "first\n");
+        append(job_dir / "build" / "log", "made\n");
+        std::string seen;
+        while (seen.find("[build] made\n") == std::string::npos ||
+               seen.find("first\n") == std::string::npos)
+            seen += (co_await follower->next()).lines;
+        BOOST_TEST(seen.size() == std::string("first\n[build] made\n").size());
+        follower->stop();
+        auto rest = co_await follower->next();
+        BOOST_TEST(rest.lines == "");
+    });
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -2,13 +2,17 @@
 
 // Follows one job's logs on the runner host (DESIGN.md, "Logs on the runner host"):
 // <job dir>/log and every <job dir>/<task>/log, each from byte 0, task directories picked
-// up as they appear. The kernel wakes us (inotify on the io_context); nothing polls.
+// up as they appear. The kernel wakes us (inotify on the io_context); nothing polls, unless
+// no inotify instance is left (fs.inotify.max_user_instances, per user, shared by every tail
+// of the login user): then the logs are re-read every poll_interval, and the operator is
+// told once in syslog, rather than the user being turned away.
 //
 // Output is whole lines, bytes untouched, task lines prefixed "[<task>] ". A log that is
 // truncated or replaced is read again from its start, with a notice.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <memory>
@@ -22,12 +26,20 @@ struct follow_output {
     std::vector<std::string> notices; // for the user, apart from the log bytes
 };
 
+struct follow_options {
+    std::size_t chunk_size = 64 * 1024;
+    // How often the logs are re-read when inotify cannot be had.
+    std::chrono::milliseconds poll_interval{1000};
+};
+
 class log_follower {
 public:
     // job_dir is <buildlogs>/<job>; it need not exist yet. At most chunk_size bytes are read
     // from each log per call, so a slow reader holds back the reading, not memory.
     log_follower(boost::asio::any_io_executor executor, std::filesystem::path job_dir,
                  std::size_t chunk_size = 64 * 1024);
+    log_follower(boost::asio::any_io_executor executor, std::filesystem::path job_dir,
+                 follow_options options);
     ~log_follower();
     log_follower(const log_follower&) = delete;
     log_follower& operator=(const log_follower&) = delete;
@@ -43,6 +55,9 @@ public:
     // The job is over: the waiting next() returns, and from now on next() drains.
     void stop();
     bool stopped() const;
+
+    // True when the kernel gave no inotify instance and the logs are re-read on a timer.
+    bool polling() const;
 
 private:
     struct impl;
