@@ -769,6 +769,11 @@ figure many_live_tails(bench_context& ctx) {
     pump(std::chrono::milliseconds(static_cast<int>(idle_seconds * 1000)));
     double idle_wall = (now_ns() - idle_start) / 1e9;
     double cpu_idle = cpu() - cpu_before_idle;
+    long anon_kib = 0, hwm_kib = 0;
+    for (auto& s : all) {
+        anon_kib += status_kib(s.child.pid, "RssAnon");
+        hwm_kib = std::max(hwm_kib, status_kib(s.child.pid, "VmHWM"));
+    }
 
     for (auto& s : all)
         finish_job(ctx, s.id, 1);
@@ -808,8 +813,11 @@ figure many_live_tails(bench_context& ctx) {
         "CPU (time on a core of all sessions, /proc/<pid>/schedstat): " + fixed(cpu_writes, 3) +
             " s over the " + fixed(write_seconds, 1) + " s of writing; " + fixed(cpu_idle, 3) +
             " s over " + fixed(idle_wall, 1) +
-            " s with no log written (each session still "
-            "asks the runner for the job's state once per poll-interval, 1 s)"};
+            " s with no log written (each session still asks the runner for the job's state "
+            "once per poll-interval, 1 s: a new HTTP connection and a JSON answer each time)",
+        "memory: private (RssAnon) of all " + std::to_string(sessions) + " sessions together " +
+            fixed(anon_kib / 1024.0, 1) + " MiB; the largest VmHWM of one " +
+            fixed(hwm_kib / 1024.0, 2) + " MiB"};
     return f;
 }
 
