@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <jobssh/authorized_keys.hpp>
+#include <jobssh/shell_quote.hpp>
 
 namespace jobssh {
 
@@ -24,24 +25,6 @@ bool valid_key(std::string_view b64key) {
 }
 
 namespace {
-
-// One word for a POSIX shell, quoted only when it needs to be (like Python's shlex.quote).
-std::string shell_quote(std::string_view word) {
-    auto safe = [](char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-               std::string_view("@%+=:,./_-").find(c) != std::string_view::npos;
-    };
-    if (!word.empty() && std::all_of(word.begin(), word.end(), safe))
-        return std::string(word);
-    std::string quoted = "'";
-    for (char c : word) {
-        if (c == '\'')
-            quoted += "'\\''";
-        else
-            quoted += c;
-    }
-    return quoted + "'";
-}
 
 std::string one_line_word(const std::filesystem::path& path, std::string_view what) {
     const std::string& text = path.native();

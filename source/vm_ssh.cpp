@@ -80,21 +80,6 @@ pinned_host_keys::~pinned_host_keys() {
     fs::remove(file_, ec);
 }
 
-std::string shell_quote(std::string_view word) {
-    static const std::regex safe("[A-Za-z0-9_@%+=:,./-]+");
-    std::string text(word);
-    if (!text.empty() && std::regex_match(text, safe))
-        return text;
-    std::string quoted = "'";
-    for (char c : word) {
-        if (c == '\'')
-            quoted += "'\"'\"'";
-        else
-            quoted += c;
-    }
-    return quoted + "'";
-}
-
 std::vector<std::string> vm_ssh_argv(const config& cfg, const job_info& info, bool tty,
                                      const std::vector<std::string>& command,
                                      const std::optional<fs::path>& known_hosts) {

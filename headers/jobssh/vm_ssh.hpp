@@ -3,6 +3,8 @@
 // How jobssh reaches a job's VM: the OpenSSH client's command line, the VM's pinned host
 // keys, and waiting for a VM whose sshd is not up yet.
 
+#include <jobssh/shell_quote.hpp>
+
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
@@ -34,9 +36,6 @@ public:
 private:
     std::filesystem::path file_;
 };
-
-// Quotes a word for a POSIX shell (the VM's login shell reads the remote command).
-std::string shell_quote(std::string_view word);
 
 // `ssh -t|-T -p PORT [-i IDENTITY] -o … USER@HOST bash|'cmd' 'args'…`. With `known_hosts`
 // the VM must present one of the pinned keys (StrictHostKeyChecking=yes); without, any key
