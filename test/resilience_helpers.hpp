@@ -20,6 +20,8 @@
 #include <unistd.h>
 #include <vector>
 
+extern char** environ;
+
 namespace jobssh::testing {
 
 struct process_entry {
@@ -58,9 +60,11 @@ inline std::vector<process_entry> shells_of(const std::filesystem::path& config_
 // ssh clients that jobssh-shell starts for a VM: "ssh … -p <port> …".
 inline std::vector<process_entry> vm_clients_of(std::uint16_t vm_port) {
     std::vector<process_entry> clients;
-    for (auto& p : processes_with("-p " + std::to_string(vm_port) + " "))
-        if (p.cmdline.starts_with("ssh "))
+    for (auto& p : processes_with("-p " + std::to_string(vm_port) + " ")) {
+        std::string program = p.cmdline.substr(0, p.cmdline.find(' '));
+        if (std::filesystem::path(program).filename() == "ssh")
             clients.push_back(std::move(p));
+    }
     return clients;
 }
 
@@ -91,7 +95,6 @@ public:
         for (const auto& a : argv)
             args.push_back(const_cast<char*>(a.c_str()));
         args.push_back(nullptr);
-        extern char** environ;
         if (::posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0)
             pid_ = -1;
         posix_spawn_file_actions_destroy(&actions);
