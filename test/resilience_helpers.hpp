@@ -29,6 +29,20 @@ struct process_entry {
     std::string cmdline; // NULs as spaces
 };
 
+// A /proc file, or "" when its process is gone (reading it then fails with ESRCH).
+inline std::string read_proc_file(const std::filesystem::path& file) {
+    std::string text;
+    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return text;
+    char buffer[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buffer, sizeof buffer)) > 0)
+        text.append(buffer, static_cast<std::size_t>(n));
+    ::close(fd);
+    return text;
+}
+
 // Processes on this host (not this one) whose command line contains `needle`.
 inline std::vector<process_entry> processes_with(const std::string& needle) {
     std::vector<process_entry> found;
@@ -38,8 +52,7 @@ inline std::vector<process_entry> processes_with(const std::string& needle) {
         auto name = it->path().filename().string();
         if (name.find_first_not_of("0123456789") != std::string::npos)
             continue;
-        std::ifstream file(it->path() / "cmdline");
-        std::string cmdline((std::istreambuf_iterator<char>(file)), {});
+        std::string cmdline = read_proc_file(it->path() / "cmdline");
         std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
         pid_t pid = std::stoi(name);
         if (pid != ::getpid() && cmdline.find(needle) != std::string::npos)

@@ -98,13 +98,12 @@ private:
         auto shells = shells_of(config_file_);
         for (const auto& shell : shells) {
             auto proc = fs::path("/proc") / std::to_string(shell.pid);
-            std::ifstream status(proc / "status");
+            std::istringstream status(jobssh::testing::read_proc_file(proc / "status"));
             std::string line;
             while (std::getline(status, line))
                 if (line.starts_with("VmRSS:"))
                     rss += std::atol(line.c_str() + 6);
-            std::ifstream stat(proc / "stat");
-            std::string text((std::istreambuf_iterator<char>(stat)), {});
+            std::string text = jobssh::testing::read_proc_file(proc / "stat");
             auto after_name = text.rfind(')');
             if (after_name == std::string::npos)
                 continue;
