@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fcntl.h>
 #include <jobssh/failure.hpp>
@@ -140,6 +141,15 @@ struct log_follower::impl {
         return ::inotify_add_watch(inotify.native_handle(), dir.c_str(), watch_mask | IN_ONLYDIR);
     }
 
+    // Birth time of a task's directory in nanoseconds; 0 where the file system has none.
+    static std::int64_t started_at(const fs::path& dir) {
+        struct statx info {};
+        if (::statx(AT_FDCWD, dir.c_str(), 0, STATX_BTIME, &info) != 0 ||
+            !(info.stx_mask & STATX_BTIME))
+            return 0;
+        return std::int64_t(info.stx_btime.tv_sec) * 1'000'000'000 + info.stx_btime.tv_nsec;
+    }
+
     void discover_tasks() {
         if (polling) {
             std::error_code ec;
@@ -165,8 +175,13 @@ struct log_follower::impl {
             if (std::find(known_tasks.begin(), known_tasks.end(), task) == known_tasks.end())
                 found.push_back(std::move(task));
         }
-        std::sort(found.begin(), found.end());
-        for (std::string& task : found) {
+        // Tasks in the order they started (sr.ht's `tail */log` went by name): a finished
+        // job's logs then read like the build ran.
+        std::vector<std::pair<std::int64_t, std::string>> by_start;
+        for (std::string& task : found)
+            by_start.emplace_back(started_at(job_dir / task), std::move(task));
+        std::sort(by_start.begin(), by_start.end());
+        for (auto& [started, task] : by_start) {
             // Watch first, then look: a log created in between is still seen by the scan.
             watch(job_dir / task);
             logs.push_back(followed_log{

@@ -10,6 +10,7 @@
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -18,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace asio = boost::asio;
@@ -158,6 +160,24 @@ BOOST_AUTO_TEST_CASE(task_lines_are_prefixed_and_job_lines_are_not) {
         log_follower follower(ctx.get_executor(), job_dir);
         auto out = co_await collect(follower, std::string("cloning\n[build] make\n").size());
         BOOST_TEST(out.lines == "cloning\n[build] make\n");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(tasks_of_a_finished_job_come_out_in_the_order_they_started) {
+    append(job_dir / "log", "cloning\n");
+    append(job_dir / "zeta" / "log", "first task\n");
+    append(job_dir / "alpha" / "log", "second task\n");
+    struct statx info {};
+    bool has_birth_time =
+        ::statx(AT_FDCWD, (job_dir / "zeta").c_str(), 0, STATX_BTIME, &info) == 0 &&
+        (info.stx_mask & STATX_BTIME);
+    // Without birth times (some file systems) the order falls back to the names.
+    std::string want = has_birth_time ? "cloning\n[zeta] first task\n[alpha] second task\n"
+                                      : "cloning\n[alpha] second task\n[zeta] first task\n";
+    run([&]() -> asio::awaitable<void> {
+        log_follower follower(ctx.get_executor(), job_dir);
+        auto out = co_await collect(follower, want.size());
+        BOOST_TEST(out.lines == want);
     });
 }
 
