@@ -83,8 +83,10 @@ public:
     }
 
     long peak_rss_kib() const { return peak_rss_kib_; }
+    long peak_pss_kib() const { return peak_pss_kib_; }
     std::size_t peak_processes() const { return peak_processes_; }
-    // CPU seconds (user + system) of every sampled process, as last seen.
+    // CPU seconds (user + system) of every sampled process, as last seen (a lower bound:
+    // what a process used after its last sample is not counted).
     double cpu_seconds() const {
         long ticks = 0;
         for (const auto& [pid, t] : cpu_ticks_)
@@ -94,7 +96,7 @@ public:
 
 private:
     void sample() {
-        long rss = 0;
+        long rss = 0, pss = 0;
         auto shells = shells_of(config_file_);
         for (const auto& shell : shells) {
             auto proc = fs::path("/proc") / std::to_string(shell.pid);
@@ -103,6 +105,12 @@ private:
             while (std::getline(status, line))
                 if (line.starts_with("VmRSS:"))
                     rss += std::atol(line.c_str() + 6);
+            // Proportional set size: shared library pages split among the processes sharing
+            // them, so the sum is what these processes cost together.
+            std::istringstream rollup(jobssh::testing::read_proc_file(proc / "smaps_rollup"));
+            while (std::getline(rollup, line))
+                if (line.starts_with("Pss:"))
+                    pss += std::atol(line.c_str() + 4);
             std::string text = jobssh::testing::read_proc_file(proc / "stat");
             auto after_name = text.rfind(')');
             if (after_name == std::string::npos)
@@ -119,12 +127,14 @@ private:
             cpu_ticks_[shell.pid] = utime + stime;
         }
         peak_rss_kib_ = std::max(peak_rss_kib_, rss);
+        peak_pss_kib_ = std::max(peak_pss_kib_, pss);
         peak_processes_ = std::max(peak_processes_, shells.size());
     }
 
     fs::path config_file_;
     std::atomic<bool> done_{false};
     long peak_rss_kib_ = 0;
+    long peak_pss_kib_ = 0;
     std::size_t peak_processes_ = 0;
     std::map<pid_t, long> cpu_ticks_;
     std::thread thread_;
@@ -251,9 +261,10 @@ BOOST_AUTO_TEST_CASE(concurrent_tails_and_connects_through_the_front_sshd_lose_n
     BOOST_TEST_MESSAGE("load result: " << tails << " tails + " << connects << " connects; ramp "
                                        << seconds(ramped - started).count() << " s, all done "
                                        << seconds(finished - ramped).count() << " s later");
-    BOOST_TEST_MESSAGE(
-        "load result: jobssh-shell processes at once (sampled): "
-        << usage.peak_processes() << ", their RSS summed at peak: " << usage.peak_rss_kib()
-        << " KiB (" << usage.peak_rss_kib() / std::max<std::size_t>(1, usage.peak_processes())
-        << " KiB each), CPU user+system of all of them: " << usage.cpu_seconds() << " s");
+    BOOST_TEST_MESSAGE("load result: jobssh-shell processes at once (sampled): "
+                       << usage.peak_processes()
+                       << ", their RSS summed at peak: " << usage.peak_rss_kib() << " KiB ("
+                       << usage.peak_rss_kib() / std::max<std::size_t>(1, usage.peak_processes())
+                       << " KiB each), PSS summed at peak: " << usage.peak_pss_kib()
+                       << " KiB, CPU user+system of all of them: " << usage.cpu_seconds() << " s");
 }
