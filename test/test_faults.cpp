@@ -6,6 +6,7 @@
 #include "sandbox.hpp"
 #include "scratch_dir.hpp"
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <cerrno>
 #include <chrono>
@@ -199,6 +200,23 @@ BOOST_AUTO_TEST_CASE(tail_of_a_shell_job_whose_task_failed_exits_1_while_its_vm_
     BOOST_TEST(result.exit_code == 1);
     BOOST_TEST(result.out == "shell job\n[build] error: it broke\n");
     BOOST_TEST(result.err == "");
+}
+
+// Job 2 has no VM here (the sandbox starts none): its port never accepts. After the last
+// test of job 2, since the session's end terminates the job.
+BOOST_AUTO_TEST_CASE(a_vm_that_never_comes_up_is_unreachable_69_after_the_wait_and_terminated) {
+    auto result = w().box->run_shell("alice", "connect 2 -- echo reached", std::nullopt, 90s);
+    BOOST_TEST(result.exit_code == 69);
+    BOOST_TEST(result.out == "");
+    const std::string waiting = "Waiting for the build VM to come up...\n";
+    auto first = result.err.find(waiting);
+    BOOST_TEST(first != std::string::npos, result.err);
+    BOOST_TEST(result.err.find(waiting, first + 1) == std::string::npos, result.err);
+    BOOST_TEST(result.err.ends_with(
+        "The job's build VM cannot be reached. It may have been terminated.\n" + support_line()));
+    auto requests = w().box->runner_requests();
+    BOOST_TEST(std::count(requests.begin(), requests.end(), "POST /job/2/terminate") == 1);
+    BOOST_TEST(nothing_left_running());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
