@@ -540,3 +540,22 @@ BOOST_AUTO_TEST_CASE(agent_and_x11_forwarding_do_not_reach_the_session) {
     BOOST_TEST(restricted.out == "agent= display=none\n");
     BOOST_TEST(contains(restricted.err, "X11 forwarding request failed"), restricted.err);
 }
+
+BOOST_AUTO_TEST_CASE(a_runner_naming_an_ssh_option_as_the_vm_user_or_host_gets_no_ssh_run) {
+    const std::string mark = (w().marks / "proxy-command").string();
+    const std::int64_t job = w().sb->add_job(
+        R"({"id": 4, "owner": "alice", "owner_id": 1, "log": ["x"],
+            "tasks": [{"name": "build", "log": ["built"]}], "pace_ms": 0, "result": "success",
+            "shell": true, "deadline_s": 14400})");
+    const std::string option = "-oProxyCommand=touch " + mark;
+    for (const std::string& fields : std::vector<std::string>{
+             R"({"ssh_user": ")" + option + R"("})",
+             R"({"ssh_user": ")" + w().sb->vm_user() + R"(", "ssh_host": ")" + option + R"("})"}) {
+        w().sb->set_job(job, fields);
+        auto result =
+            sandbox::run(w().sb->ssh_argv("alice", "connect " + std::to_string(job) + " -- true"));
+        BOOST_TEST(result.exit_code != 0, fields);
+        BOOST_TEST(result.exit_code != 255, fields << ": " << result.err);
+        BOOST_TEST(!fs::exists(mark), fields);
+    }
+}
