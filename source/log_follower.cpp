@@ -102,9 +102,6 @@ struct log_follower::impl {
     bool stopped = false;
     bool drained = false;
     std::vector<followed_log> logs;
-    // The log whose overlong line was cut after its last piece went out, if any.
-    static constexpr std::size_t no_log = std::size_t(-1);
-    std::size_t mid_line = no_log;
     std::vector<std::string> known_tasks;
     std::array<char, 16 * 1024> events{};
 
@@ -194,15 +191,6 @@ struct log_follower::impl {
     }
 
     void emit_lines(followed_log& log, std::string_view bytes, std::string& out) {
-        if (bytes.empty())
-            return;
-        auto index = static_cast<std::size_t>(&log - logs.data());
-        // Another log's overlong line was cut: end it here so these bytes start a line of
-        // their own; its rest comes later under its prefix again, never under ours.
-        if (mid_line != no_log && mid_line != index) {
-            out += '\n';
-            logs[mid_line].at_line_start = true;
-        }
         while (!bytes.empty()) {
             auto newline = bytes.find('\n');
             std::size_t length = newline == std::string_view::npos ? bytes.size() : newline + 1;
@@ -212,7 +200,6 @@ struct log_follower::impl {
             log.at_line_start = newline != std::string_view::npos;
             bytes.remove_prefix(length);
         }
-        mid_line = log.at_line_start ? no_log : index;
     }
 
     // Moves whole lines (and, for an overlong line, a piece ending on a character boundary)
@@ -236,8 +223,6 @@ struct log_follower::impl {
             if (!log.at_line_start)
                 out += '\n';
             log.at_line_start = true;
-            if (mid_line == static_cast<std::size_t>(&log - logs.data()))
-                mid_line = no_log;
             return;
         }
         log.partial += '\n';

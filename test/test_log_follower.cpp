@@ -181,18 +181,6 @@ BOOST_AUTO_TEST_CASE(tasks_of_a_finished_job_come_out_in_the_order_they_started)
     });
 }
 
-BOOST_AUTO_TEST_CASE(a_cut_overlong_line_never_glues_another_task_to_it) {
-    fs::create_directories(job_dir / "a");
-    fs::create_directories(job_dir / "b");
-    append(job_dir / "a" / "log", "aaaaaa");
-    append(job_dir / "b" / "log", "b\n");
-    log_follower follower(ctx.get_executor(), job_dir, 4);
-    std::string shown = follower.read_available().lines;
-    append(job_dir / "a" / "log", "\n");
-    shown += follower.read_available().lines;
-    BOOST_TEST(shown == "[a] aaaa\n[b] b\n[a] aa\n");
-}
-
 BOOST_AUTO_TEST_CASE(a_task_that_starts_late_is_followed_from_its_first_byte) {
     append(job_dir / "log", "setup\n");
     run([&]() -> asio::awaitable<void> {
