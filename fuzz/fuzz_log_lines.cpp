@@ -3,6 +3,9 @@
 // lines, bytes untouched, task lines prefixed "[<task>] ", and a piece of an overlong line
 // never ends inside a UTF-8 character.
 //
+// With several logs, the output is split back into the logs by line prefix: each log's
+// lines must come back exactly, so nothing may be glued into the middle of a line.
+//
 // Input: byte 0 picks the chunk size (1…64), byte 1 the mode (bit 0: several logs, else
 // only the log picked by the next bits), then records: a header byte (log to write, bit 7:
 // read after the write), a length byte and that many bytes to append.
@@ -85,6 +88,34 @@ std::string without_prefixes(std::string_view out, const std::string& prefix, bo
         out.remove_prefix(length);
     }
     return raw;
+}
+
+// True when a line of the job log's own bytes starts like a task's line: then its lines
+// cannot be told apart from the tasks' by their prefix.
+bool looks_prefixed(std::string_view bytes) {
+    for (std::size_t start = 0; start <= bytes.size();) {
+        std::string_view line = bytes.substr(start);
+        if (line.starts_with("[a] ") || line.starts_with("[b] "))
+            return true;
+        auto newline = bytes.find('\n', start);
+        if (newline == std::string_view::npos)
+            break;
+        start = newline + 1;
+    }
+    return false;
+}
+
+// Gives each line of the output to the log its prefix names (none: the job log), so a
+// piece of another log's line in the middle of one breaks the log it lands in.
+void demultiplex(std::string_view output, std::string (&per_log)[3]) {
+    while (!output.empty()) {
+        auto newline = output.find('\n');
+        check(newline != std::string_view::npos, "the drained output ends with a whole line");
+        std::string_view line = output.substr(0, newline + 1);
+        int log = line.starts_with("[a] ") ? 1 : line.starts_with("[b] ") ? 2 : 0;
+        per_log[log] += line;
+        output.remove_prefix(newline + 1);
+    }
 }
 
 } // namespace
@@ -174,6 +205,13 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
             }
         }
         check(output.size() == expected, "every byte of every log reaches the user once");
+        if (!looks_prefixed(logs[0].bytes)) {
+            std::string per_log[3];
+            demultiplex(output, per_log);
+            for (int log = 0; log < 3; ++log)
+                check(per_log[log] == expected_output(logs[log]),
+                      "each log's lines reach the user whole, in order, untouched");
+        }
     } else {
         check(output == expected_output(logs[only_log]),
               "the user gets every line of the log, prefixed, the last one ended");

@@ -294,9 +294,24 @@ struct log_follower::impl {
             discover_tasks();
         }
         more = false;
-        for (followed_log& log : logs)
+        // A line already passed on in part keeps its pieces together (whole lines only): until
+        // it ends, only its log is read. Then the others get their turn, in the same call.
+        followed_log* open = open_line();
+        std::size_t first = open ? static_cast<std::size_t>(open - logs.data()) : 0;
+        for (std::size_t i = 0; i < logs.size(); ++i) {
+            followed_log& log = logs[(first + i) % logs.size()];
             sync(log, out);
+            if (!log.at_line_start)
+                break;
+        }
         return out;
+    }
+
+    // The log whose current line went out in part, if any (there is never more than one).
+    followed_log* open_line() {
+        auto open = std::find_if(logs.begin(), logs.end(),
+                                 [](const followed_log& log) { return !log.at_line_start; });
+        return open == logs.end() ? nullptr : &*open;
     }
 
     // Looks at what inotify said: new directories need a scan, writes only a read.
@@ -349,6 +364,12 @@ asio::awaitable<follow_output> log_follower::next() {
         if (self.more)
             continue;
         if (self.stopped) {
+            // A line still open when the job ended gets its end; the logs held back behind it
+            // are read on the next calls.
+            if (followed_log* open = self.open_line()) {
+                self.flush_partial(*open, out.lines);
+                co_return out;
+            }
             if (!self.drained) {
                 self.drained = true;
                 for (followed_log& log : self.logs)

@@ -75,6 +75,28 @@ asio::awaitable<follow_output> collect(log_follower& follower, std::size_t want)
     co_return all;
 }
 
+// After stop(): collects from next() until it says the logs are drained.
+asio::awaitable<std::string> drain(log_follower& follower) {
+    std::string rest;
+    for (;;) {
+        auto out = co_await follower.next();
+        if (out.lines.empty())
+            co_return rest;
+        rest += out.lines;
+    }
+}
+
+// Task a (read first: it starts first) writes a line longer than the follower's 4-byte chunk
+// and stalls in it; task b has a whole line waiting. Returns what the user saw.
+asio::awaitable<std::string> stall_a_cut_line_beside_a_waiting_one(const fs::path& job_dir,
+                                                                   log_follower& follower) {
+    append(job_dir / "a" / "log", "aaaaaa");
+    append(job_dir / "b" / "log", "b\n");
+    std::string shown = (co_await follower.next()).lines;
+    BOOST_TEST(shown == "[a] aaaa");
+    co_return shown;
+}
+
 // No piece of output may end inside a multi-byte character.
 bool ends_on_character_boundary(std::string_view text) {
     std::size_t at = 0;
@@ -150,6 +172,43 @@ BOOST_AUTO_TEST_CASE(an_overlong_line_goes_out_in_pieces_that_never_cut_a_charac
         while (!seen.ends_with("\n"))
             seen += (co_await follower.next()).lines;
         BOOST_TEST(seen == "[task] " + line + "\n");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_line_cut_in_pieces_gets_no_other_task_s_line_glued_to_it) {
+    // Task a starts first, so it is read first; its line is longer than the 4-byte chunk.
+    append(job_dir / "a" / "log", "aaaaaa\n");
+    append(job_dir / "b" / "log", "b\n");
+    const std::string want = "[a] aaaaaa\n[b] b\n";
+    log_follower follower(ctx.get_executor(), job_dir, 4);
+    std::string shown;
+    for (int call = 0; call < 10 && shown.size() < want.size(); ++call)
+        shown += follower.read_available().lines;
+    BOOST_TEST(shown == want);
+}
+
+BOOST_AUTO_TEST_CASE(another_task_s_line_waits_while_a_cut_line_s_writer_stalls) {
+    run([&]() -> asio::awaitable<void> {
+        log_follower follower(ctx.get_executor(), job_dir, 4);
+        std::string shown = co_await stall_a_cut_line_beside_a_waiting_one(job_dir, follower);
+        append(job_dir / "b" / "log", "b again\n");
+        for (int call = 0; call < 5; ++call)
+            shown += follower.read_available().lines;
+        BOOST_TEST(shown == "[a] aaaa", "nothing may come between the pieces of a line");
+        append(job_dir / "a" / "log", "a\n");
+        const std::string want = "[a] aaaaaaa\n[b] b\n[b] b again\n";
+        shown += (co_await collect(follower, want.size() - shown.size())).lines;
+        BOOST_TEST(shown == want);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_cut_line_still_open_when_the_job_ends_is_ended_before_the_other_lines) {
+    run([&]() -> asio::awaitable<void> {
+        log_follower follower(ctx.get_executor(), job_dir, 4);
+        std::string shown = co_await stall_a_cut_line_beside_a_waiting_one(job_dir, follower);
+        follower.stop();
+        shown += co_await drain(follower);
+        BOOST_TEST(shown == "[a] aaaaaa\n[b] b\n");
     });
 }
 
@@ -251,14 +310,7 @@ BOOST_AUTO_TEST_CASE(after_stop_everything_written_so_far_comes_out_then_nothing
     run([&]() -> asio::awaitable<void> {
         log_follower follower(ctx.get_executor(), job_dir);
         follower.stop();
-        std::string all;
-        for (;;) {
-            auto out = co_await follower.next();
-            if (out.lines.empty())
-                break;
-            all += out.lines;
-        }
-        BOOST_TEST(all == "done\nno newline at the end\n[deploy] half\n");
+        BOOST_TEST(co_await drain(follower) == "done\nno newline at the end\n[deploy] half\n");
     });
 }
 
@@ -271,14 +323,7 @@ BOOST_AUTO_TEST_CASE(stop_wakes_a_waiting_follower) {
             append(job_dir / "log", "last\n");
             follower.stop();
         });
-        std::string rest;
-        for (;;) {
-            auto out = co_await follower.next();
-            if (out.lines.empty())
-                break;
-            rest += out.lines;
-        }
-        BOOST_TEST(rest == "last\n");
+        BOOST_TEST(co_await drain(follower) == "last\n");
     });
 }
 

@@ -50,6 +50,8 @@ public:
     boost::asio::awaitable<follow_output> next();
 
     // Reads everything there is right now, without waiting. Partial last lines stay back.
+    // While a line too long for a chunk is passed on in pieces, only its log is read until
+    // the line ends (or the drain ends it), so no other log's bytes come between its pieces.
     follow_output read_available();
 
     // The job is over: the waiting next() returns, and from now on next() drains.
