@@ -9,14 +9,16 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 #include <fcntl.h>
-#include <fstream>
 #include <jobssh/config.hpp>
 #include <jobssh/runner.hpp>
 #include <jobssh/vm_ssh.hpp>
-#include <regex>
+#include <optional>
 #include <stdexcept>
+#include <string_view>
 #include <system_error>
+#include <tuple>
 #include <unistd.h>
+#include <vector>
 
 namespace jobssh {
 
@@ -26,9 +28,55 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
-bool plain_name(const std::string& name) {
-    static const std::regex allowed("[A-Za-z0-9_][A-Za-z0-9._-]*");
-    return std::regex_match(name, allowed);
+bool ascii_alnum(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// [A-Za-z0-9_][A-Za-z0-9._-]*: nothing ssh could take for an option or a second word.
+bool plain_name(std::string_view name) {
+    if (name.empty() || !(ascii_alnum(name.front()) || name.front() == '_'))
+        return false;
+    return std::all_of(name.begin(), name.end(),
+                       [](char c) { return ascii_alnum(c) || c == '.' || c == '_' || c == '-'; });
+}
+
+// "<type> <base64>": [a-z0-9@.-]+ [A-Za-z0-9+/]+={0,2}, one line of known_hosts.
+bool host_key_line(std::string_view key) {
+    auto space = key.find(' ');
+    if (space == std::string_view::npos || space == 0)
+        return false;
+    auto type = key.substr(0, space);
+    if (!std::all_of(type.begin(), type.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '@' || c == '.' ||
+                   c == '-';
+        }))
+        return false;
+    auto blob = key.substr(space + 1);
+    auto padding = blob.find_last_not_of('=') + 1; // 0 when all '=' (or empty)
+    if (padding == 0 || blob.size() - padding > 2)
+        return false;
+    blob = blob.substr(0, padding);
+    return std::all_of(blob.begin(), blob.end(),
+                       [](char c) { return ascii_alnum(c) || c == '+' || c == '/'; });
+}
+
+// The VM's address without a resolver (whose asynchronous form starts a thread) for an IP
+// address and for "localhost", which names the loopback addresses (RFC 6761).
+std::optional<asio::ip::tcp::resolver::results_type> known_endpoints(const std::string& host,
+                                                                     std::uint16_t port) {
+    using asio::ip::tcp;
+    std::vector<tcp::endpoint> endpoints;
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(host, ec);
+    if (!ec)
+        endpoints.emplace_back(address, port);
+    else if (host == "localhost")
+        endpoints = {tcp::endpoint(asio::ip::address_v4::loopback(), port),
+                     tcp::endpoint(asio::ip::address_v6::loopback(), port)};
+    else
+        return std::nullopt;
+    return tcp::resolver::results_type::create(endpoints.begin(), endpoints.end(), host,
+                                               std::to_string(port));
 }
 
 // known_hosts names a host on a port other than 22 as "[host]:port".
@@ -41,12 +89,11 @@ std::string known_hosts_name(const job_info& info) {
 } // namespace
 
 pinned_host_keys::pinned_host_keys(const fs::path& directory, const job_info& info) {
-    static const std::regex key_line("[a-z0-9@.-]+ [A-Za-z0-9+/]+={0,2}");
     if (!plain_name(info.ssh_host))
         throw std::invalid_argument("ssh_host is not a plain host name: " + info.ssh_host);
     std::string text;
     for (const auto& key : info.host_keys) {
-        if (!std::regex_match(key, key_line))
+        if (!host_key_line(key))
             throw std::invalid_argument("host key is not \"<type> <base64>\": " + key);
         text += known_hosts_name(info) + " " + key + "\n";
     }
@@ -141,8 +188,13 @@ asio::awaitable<bool> wait_for_vm(const job_info& info, std::chrono::millisecond
     std::chrono::milliseconds backoff{100};
     bool told = false;
     for (;;) {
-        auto [resolve_error, endpoints] = co_await resolver.async_resolve(
-            info.ssh_host, std::to_string(info.port), asio::as_tuple(asio::use_awaitable));
+        boost::system::error_code resolve_error;
+        asio::ip::tcp::resolver::results_type endpoints;
+        if (auto known = known_endpoints(info.ssh_host, info.port))
+            endpoints = *known;
+        else
+            std::tie(resolve_error, endpoints) = co_await resolver.async_resolve(
+                info.ssh_host, std::to_string(info.port), asio::as_tuple(asio::use_awaitable));
         if (!resolve_error) {
             asio::ip::tcp::socket socket(executor);
             asio::steady_timer attempt(executor, std::chrono::seconds(3));

@@ -45,6 +45,16 @@ BOOST_AUTO_TEST_CASE(a_vm_that_accepts_connections_is_up_at_once) {
     BOOST_TEST(told == 0);
 }
 
+BOOST_AUTO_TEST_CASE(a_vm_named_localhost_is_reached_on_loopback) {
+    asio::io_context listening;
+    asio::ip::tcp::acceptor vm(listening, {asio::ip::address_v4::loopback(), 0});
+    auto info = vm_on(vm.local_endpoint().port());
+    info.ssh_host = "localhost";
+    int told = 0;
+    BOOST_TEST(run_coroutine(jobssh::wait_for_vm(info, 5s, [&] { ++told; })));
+    BOOST_TEST(told == 0);
+}
+
 BOOST_AUTO_TEST_CASE(a_vm_that_never_comes_up_is_given_up_on_and_the_user_told_once) {
     int told = 0;
     bool up = run_coroutine(jobssh::wait_for_vm(vm_on(free_port()), 1500ms, [&] { ++told; }));
@@ -91,6 +101,38 @@ BOOST_AUTO_TEST_CASE(a_user_or_host_that_looks_like_an_option_is_refused) {
     info.ssh_user = "a b";
     BOOST_CHECK_THROW(jobssh::vm_ssh_argv(cfg, info, true, {}, std::nullopt),
                       std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(only_plain_names_reach_the_ssh_command_line) {
+    jobssh::config cfg;
+    for (std::string host : {"localhost", "127.0.0.1", "vm-4.runner_2.example", "_x"}) {
+        auto info = vm_on(22);
+        info.ssh_host = host;
+        BOOST_CHECK_NO_THROW(jobssh::vm_ssh_argv(cfg, info, true, {}, std::nullopt));
+    }
+    for (std::string host : {"", ".hidden", "-x", "a;b", "a:b", "[::1]", "host\n", "h\xc3\xa9"}) {
+        auto info = vm_on(22);
+        info.ssh_host = host;
+        BOOST_CHECK_THROW(jobssh::vm_ssh_argv(cfg, info, true, {}, std::nullopt),
+                          std::invalid_argument);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_host_key_is_pinned_only_in_type_and_base64_form) {
+    auto dir = std::filesystem::temp_directory_path() / "jobssh-vm-ssh-keys-test";
+    auto info = vm_on(2222);
+    for (std::string key : {"ssh-ed25519 AAAAC3Nz", "ecdsa-sha2-nistp256 AAAA+/9=",
+                            "sk-ssh-ed25519@openssh.com AAAA==", "ssh-rsa A"}) {
+        info.host_keys = {key};
+        BOOST_CHECK_NO_THROW(jobssh::pinned_host_keys(dir, info));
+    }
+    for (std::string key : {"", "ssh-ed25519", "ssh-ed25519 ", " AAAA", "Ssh-rsa AAAA",
+                            "ssh-rsa AAAA===", "ssh-rsa ==", "ssh-rsa AA AA", "ssh-rsa  AAAA",
+                            "ssh-rsa AA=A", "ssh-rsa AAAA comment", "ssh_rsa AAAA"}) {
+        info.host_keys = {key};
+        BOOST_CHECK_THROW(jobssh::pinned_host_keys(dir, info), std::invalid_argument);
+    }
+    std::filesystem::remove_all(dir);
 }
 
 BOOST_AUTO_TEST_CASE(pinned_keys_are_written_in_known_hosts_form_and_removed_after) {
