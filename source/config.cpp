@@ -1,36 +1,127 @@
-#include <boost/property_tree/ini_parser.hpp>
-#include <boost/property_tree/ptree.hpp>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
+#include <cstring>
+#include <fcntl.h>
 #include <jobssh/config.hpp>
+#include <map>
 #include <system_error>
+#include <unistd.h>
 
 namespace jobssh {
 
 namespace {
 
-namespace pt = boost::property_tree;
+// config.ini as Boost.PropertyTree's read_ini reads it, which is how the file has been
+// read from the start: one "key = value" per line, "[section]" lines, lines starting with
+// ';' or '#' ignored, both sides trimmed, a key or section given twice an error. Written
+// out here so that jobssh-shell reads its config with one read(2) and no iostreams.
+struct ini_value {
+    std::string text;
+    int line = 0;
+};
+using ini_section = std::map<std::string, ini_value, std::less<>>;
 
-// One section of the file. Section names contain dots and "::" ("builds.sr.ht::worker"),
-// so sections and keys are looked up as exact child keys, never as ptree paths.
+struct ini_file {
+    std::map<std::string, ini_value, std::less<>> top; // keys before any section
+    std::map<std::string, ini_section, std::less<>> sections;
+};
+
+[[noreturn]] void fail_at(const std::filesystem::path& file, int line, const std::string& why) {
+    throw config_error(file.string() + (line > 0 ? ":" + std::to_string(line) : "") + ": " + why);
+}
+
+std::string read_whole(const std::filesystem::path& file) {
+    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        throw config_error(file.string() + ": cannot open file: " + std::strerror(errno));
+    std::string text;
+    char buffer[8192];
+    for (;;) {
+        ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int error = errno;
+            ::close(fd);
+            throw config_error(file.string() + ": cannot read file: " + std::strerror(error));
+        }
+        if (n == 0)
+            break;
+        text.append(buffer, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return text;
+}
+
+// The classic locale's white space, as read_ini trims.
+std::string_view trim(std::string_view text) {
+    constexpr std::string_view space = " \t\n\v\f\r";
+    auto first = text.find_first_not_of(space);
+    if (first == std::string_view::npos)
+        return {};
+    return text.substr(first, text.find_last_not_of(space) - first + 1);
+}
+
+ini_file parse_ini(const std::filesystem::path& file) {
+    const std::string content = read_whole(file);
+    ini_file ini;
+    ini_section* section = nullptr;
+    std::string_view rest = content;
+    for (int number = 1; !rest.empty(); ++number) {
+        auto newline = rest.find('\n');
+        auto line = trim(rest.substr(0, newline));
+        rest.remove_prefix(newline == std::string_view::npos ? rest.size() : newline + 1);
+        if (line.empty() || line.front() == ';' || line.front() == '#')
+            continue;
+        if (line.front() == '[') {
+            auto close = line.find(']');
+            if (close == std::string_view::npos)
+                fail_at(file, number, "unmatched '['");
+            std::string name(trim(line.substr(1, close - 1)));
+            if (ini.sections.contains(name) || ini.top.contains(name))
+                fail_at(file, number, "duplicate section name");
+            section = &ini.sections[name];
+            continue;
+        }
+        auto equals = line.find('=');
+        if (equals == std::string_view::npos)
+            fail_at(file, number, "'=' character not found in line");
+        if (equals == 0)
+            fail_at(file, number, "key expected");
+        std::string key(trim(line.substr(0, equals)));
+        auto& container = section ? *section : ini.top;
+        if (container.contains(key) || (!section && ini.sections.contains(key)))
+            fail_at(file, number, "duplicate key name");
+        container.emplace(std::move(key),
+                          ini_value{std::string(trim(line.substr(equals + 1))), number});
+    }
+    return ini;
+}
+
+// One section of the file. Section names contain dots and "::" ("builds.sr.ht::worker"):
+// they are looked up whole.
 class section_reader {
 public:
-    section_reader(const pt::ptree& root, std::string name, const std::filesystem::path& file)
+    section_reader(const ini_file& ini, std::string name, const std::filesystem::path& file)
         : name_(std::move(name))
         , file_(file) {
-        if (auto found = root.find(name_); found != root.not_found())
+        if (auto found = ini.sections.find(name_); found != ini.sections.end())
             section_ = &found->second;
     }
 
-    std::optional<std::string> get(const std::string& key) const {
+    const ini_value* find(const std::string& key) const {
         if (!section_)
-            return std::nullopt;
+            return nullptr;
         auto found = section_->find(key);
-        if (found == section_->not_found())
-            return std::nullopt;
-        return found->second.data();
+        return found == section_->end() ? nullptr : &found->second;
+    }
+
+    std::optional<std::string> get(const std::string& key) const {
+        if (auto value = find(key))
+            return value->text;
+        return std::nullopt;
     }
 
     void read(const std::string& key, std::string& into) const {
@@ -43,38 +134,18 @@ public:
             into = *value;
     }
 
+    // The operator is pointed at the line of the bad value.
     [[noreturn]] void bad_value(const std::string& key, const std::string& value,
                                 const std::string& why) const {
-        throw config_error(file_.string() + location(key) + ": [" + name_ + "] " + key + " = \"" +
-                           value + "\": " + why);
+        auto found = find(key);
+        fail_at(file_, found ? found->line : 0,
+                "[" + name_ + "] " + key + " = \"" + value + "\": " + why);
     }
 
 private:
-    // The ini parser keeps no line numbers for values; find the key's line again so that
-    // the operator is pointed at it. Only called when a value is already known to be bad.
-    std::string location(const std::string& key) const {
-        std::ifstream in(file_);
-        std::string line;
-        std::string current;
-        for (int number = 1; std::getline(in, line); ++number) {
-            auto text = pt::detail::trim(line, in.getloc());
-            if (text.empty() || text[0] == ';' || text[0] == '#')
-                continue;
-            if (text[0] == '[') {
-                current = pt::detail::trim(text.substr(1, text.find(']') - 1), in.getloc());
-                continue;
-            }
-            auto equals = text.find('=');
-            if (current == name_ && equals != std::string::npos &&
-                pt::detail::trim(text.substr(0, equals), in.getloc()) == key)
-                return ":" + std::to_string(number);
-        }
-        return "";
-    }
-
     std::string name_;
     const std::filesystem::path& file_;
-    const pt::ptree* section_ = nullptr;
+    const ini_section* section_ = nullptr;
 };
 
 std::string without_trailing_slashes(std::string origin) {
@@ -130,15 +201,7 @@ void read_bind_address(const section_reader& section, config& cfg) {
 } // namespace
 
 config load_config(const std::filesystem::path& file) {
-    pt::ptree root;
-    try {
-        pt::read_ini(file.string(), root);
-    } catch (const pt::ini_parser_error& error) {
-        std::string where = file.string();
-        if (error.line() != 0)
-            where += ":" + std::to_string(error.line());
-        throw config_error(where + ": " + error.message());
-    }
+    const ini_file root = parse_ini(file);
 
     config cfg;
     cfg.file = file;
