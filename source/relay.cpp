@@ -39,11 +39,25 @@ enum class gave_up { reading, writing };
 awaitable<gave_up> transfer(stream_descriptor& from, stream_descriptor& to,
                             std::string* keep = nullptr, bool* started = nullptr) {
     std::array<char, 16 * 1024> buffer;
+    // Reads that would wait fail at once: what is already there is gathered before writing.
+    boost::system::error_code ignored;
+    from.non_blocking(true, ignored);
     for (;;) {
         auto [read_error, n] = co_await from.async_read_some(asio::buffer(buffer),
                                                              asio::as_tuple(asio::use_awaitable));
         if (read_error)
             co_return gave_up::reading;
+        // A pty hands over at most 4 KiB per read: gather what else is waiting, so the other
+        // side gets one write (and one wake-up) instead of several. A keystroke costs one
+        // read more, which finds nothing.
+        while (n < buffer.size()) {
+            boost::system::error_code more_error;
+            auto more =
+                from.read_some(asio::buffer(buffer.data() + n, buffer.size() - n), more_error);
+            if (more_error || more == 0)
+                break; // would block, or an end that the next read reports again
+            n += more;
+        }
         if (started)
             *started = true;
         if (keep && keep->size() < stderr_kept)
