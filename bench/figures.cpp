@@ -305,9 +305,7 @@ figure shell_work_before_ssh(bench_context& ctx) {
         "runs; jobssh-shell still sends it after the stub exits, outside the measured span.",
         "in the same rounds, `jobssh-shell` printing its usage (no config, no network), fork to "
         "wait4: " +
-            ms(median(c)) +
-            " median: the part of A − B that is starting a dynamically "
-            "linked C++ program at all",
+            ms(median(c)) + " median: the part of A − B that is starting the program at all",
         "CPU time (getrusage, user+system) of the whole `connect N -- true` of jobssh-shell, "
         "stub subtracted: " +
             ms(median(differences(cpu_a, cpu_b))) +
@@ -728,9 +726,9 @@ figure peak_rss(bench_context& ctx) {
                      ") and the 1 GiB tail's ru_maxrss (" + mib(ctx.tail_big_rss_kib) + ")",
                  "of which private (RssAnon, sampled with VmHWM): connect " +
                      mib(ctx.connect_anon_kib) + ", live tail " + mib(ctx.tail_anon_kib) +
-                     "; the rest is file-backed pages of the binary and its shared libraries "
-                     "(libstdc++, libc, libm, Boost.JSON, Boost.Filesystem), shared with every "
-                     "other process that maps them",
+                     "; the rest is file-backed pages of the binary, libc, libm and ld.so "
+                     "(the kernel maps a file's pages 64 KiB around each one touched), shared "
+                     "with every other process that maps them",
                  "floor: jobssh-shell printing its usage (`help`, no work) peaks at " +
                      mib(floor.exit.max_rss_kib) + "; `cat /dev/null` at " +
                      mib(cat.exit.max_rss_kib)};
