@@ -74,6 +74,9 @@ std::size_t utf8_boundary(std::string_view text) {
     return length > back + 1 ? end - 1 - back : end;
 }
 
+// A partial buffer keeps up to this much capacity between lines.
+constexpr std::size_t partial_capacity_kept = 4 * 1024;
+
 struct followed_log {
     fs::path path;
     std::string name;   // "log" or "<task>/log", for notices
@@ -82,7 +85,7 @@ struct followed_log {
     dev_t device = 0;
     ino_t inode = 0;
     off_t offset = 0;
-    std::string partial;       // bytes after the last newline
+    std::string partial;       // bytes after the last newline read
     bool at_line_start = true; // false after part of an overlong line went out
 };
 
@@ -93,6 +96,9 @@ struct log_follower::impl {
     asio::steady_timer poll_timer; // instead of inotify, when none could be had
     fs::path job_dir;
     std::size_t chunk_size;
+    // Every log is read into this one buffer (not zero-filled); only the bytes after a log's
+    // last newline are kept, in its partial buffer.
+    std::unique_ptr<char[]> read_buffer;
     std::chrono::milliseconds poll_interval;
     bool polling = false;
     bool job_dir_watched = false;
@@ -110,6 +116,7 @@ struct log_follower::impl {
         , poll_timer(executor)
         , job_dir(std::move(dir))
         , chunk_size(std::max<std::size_t>(options.chunk_size, 1))
+        , read_buffer(new char[chunk_size])
         , poll_interval(std::max(options.poll_interval, std::chrono::milliseconds(10))) {
         logs.push_back(followed_log{job_dir / "log", "log", "", {}, 0, 0, 0, {}, true});
         int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -202,49 +209,73 @@ struct log_follower::impl {
         }
     }
 
-    // Moves whole lines (and, for an overlong line, a piece ending on a character boundary)
-    // from the log's partial buffer to out.
-    void take_lines(followed_log& log, std::string& out) {
-        auto last_newline = log.partial.rfind('\n');
-        if (last_newline != std::string::npos) {
-            emit_lines(log, std::string_view(log.partial).substr(0, last_newline + 1), out);
-            log.partial.erase(0, last_newline + 1);
+    // Passes on the whole lines of the held-back bytes followed by `fresh` (and, for an
+    // overlong line, a piece ending on a character boundary); holds back the rest.
+    void take_lines(followed_log& log, std::string_view fresh, std::string& out) {
+        auto last_newline = fresh.rfind('\n');
+        if (last_newline != std::string_view::npos) {
+            // The held-back bytes begin the first of these lines.
+            emit_lines(log, log.partial, out);
+            emit_lines(log, fresh.substr(0, last_newline + 1), out);
+            fresh.remove_prefix(last_newline + 1);
+            clear_partial(log);
         }
-        if (log.partial.size() >= chunk_size) {
-            std::size_t piece = utf8_boundary(log.partial);
-            emit_lines(log, std::string_view(log.partial).substr(0, piece), out);
-            log.partial.erase(0, piece);
+        std::size_t held = log.partial.size();
+        std::size_t total = held + fresh.size();
+        if (total < chunk_size) {
+            log.partial.append(fresh);
+            return;
         }
+        // Where a character may be cut depends only on the last few bytes (utf8_boundary looks
+        // at a lead byte and up to four continuation bytes after it).
+        char last_bytes[5];
+        std::size_t last = std::min<std::size_t>(total, sizeof last_bytes);
+        for (std::size_t i = 0; i < last; ++i) {
+            std::size_t at = total - last + i;
+            last_bytes[i] = at < held ? log.partial[at] : fresh[at - held];
+        }
+        std::size_t piece = total - (last - utf8_boundary(std::string_view(last_bytes, last)));
+        std::size_t piece_of_held = std::min(piece, held);
+        emit_lines(log, std::string_view(log.partial).substr(0, piece_of_held), out);
+        emit_lines(log, fresh.substr(0, piece - piece_of_held), out);
+        // At most the first bytes of one character are left.
+        std::string rest = log.partial.substr(piece_of_held);
+        rest.append(fresh.substr(piece - piece_of_held));
+        clear_partial(log);
+        log.partial.append(rest);
+    }
+
+    // A partial buffer that held a long line gives its memory back once the line went out:
+    // a tail follows every log of a job for as long as the job runs.
+    static void clear_partial(followed_log& log) {
+        if (log.partial.capacity() > partial_capacity_kept)
+            std::string().swap(log.partial);
+        else
+            log.partial.clear();
     }
 
     void flush_partial(followed_log& log, std::string& out) {
-        if (log.partial.empty()) {
-            // The line's first pieces went out already: it still gets its end.
-            if (!log.at_line_start)
-                out += '\n';
-            log.at_line_start = true;
-            return;
-        }
-        log.partial += '\n';
         emit_lines(log, log.partial, out);
-        log.partial.clear();
+        // A line begun (held back, or its first pieces out already) still gets its end.
+        if (!log.at_line_start)
+            out += '\n';
+        log.at_line_start = true;
+        clear_partial(log);
     }
 
     // Reads up to chunk_size bytes from the log's open file. Returns false at its end.
     bool read_some(followed_log& log, std::string& out) {
         // What is held back counts against the chunk, so no call passes on more than it.
-        std::size_t old_size = log.partial.size();
-        std::size_t room = chunk_size > old_size ? chunk_size - old_size : 1;
-        log.partial.resize(old_size + room);
+        std::size_t held = log.partial.size();
+        std::size_t room = chunk_size > held ? chunk_size - held : 1;
         ssize_t n;
         do
-            n = ::pread(log.fd.get(), log.partial.data() + old_size, room, log.offset);
+            n = ::pread(log.fd.get(), read_buffer.get(), room, log.offset);
         while (n < 0 && errno == EINTR);
-        log.partial.resize(old_size + (n > 0 ? n : 0));
         if (n <= 0)
             return false;
         log.offset += n;
-        take_lines(log, out);
+        take_lines(log, std::string_view(read_buffer.get(), static_cast<std::size_t>(n)), out);
         return static_cast<std::size_t>(n) == room;
     }
 
