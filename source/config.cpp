@@ -154,20 +154,40 @@ std::string without_trailing_slashes(std::string origin) {
     return origin;
 }
 
+// [-]digits[.digits], at least one digit: no exponent, no hex, no "inf" (what from_chars
+// with chars_format::fixed takes).
+bool plain_decimal(std::string_view text) {
+    if (text.starts_with('-'))
+        text.remove_prefix(1);
+    bool digit_seen = false, point_seen = false;
+    for (char c : text) {
+        if (c >= '0' && c <= '9')
+            digit_seen = true;
+        else if (c == '.' && !point_seen)
+            point_seen = true;
+        else
+            return false;
+    }
+    return digit_seen;
+}
+
 // Seconds, decimals allowed ("0.5"), as sr.ht's Python would read them.
 std::chrono::milliseconds read_seconds(const section_reader& section, const std::string& key,
                                        std::chrono::milliseconds fallback) {
     auto value = section.get(key);
     if (!value || value->empty())
         return fallback;
-    double seconds = 0;
-    auto [end, error] = std::from_chars(value->data(), value->data() + value->size(), seconds,
-                                        std::chars_format::fixed);
-    if (error != std::errc{} || end != value->data() + value->size() || !std::isfinite(seconds))
+    if (!plain_decimal(*value))
+        section.bad_value(key, *value, "expected a number of seconds, like 5 or 0.5");
+    // strtod rather than from_chars<double>, which would bring libm in for one fesetround.
+    double seconds = std::strtod(value->c_str(), nullptr);
+    if (!std::isfinite(seconds))
         section.bad_value(key, *value, "expected a number of seconds, like 5 or 0.5");
     if (seconds <= 0 || seconds > 24 * 3600)
         section.bad_value(key, *value, "expected more than 0 and at most 86400 seconds");
-    auto milliseconds = std::llround(seconds * 1000);
+    // Rounded to the nearest millisecond (positive here), without libm's llround: jobssh-shell
+    // then loads no libm at all.
+    auto milliseconds = static_cast<long long>(seconds * 1000 + 0.5);
     return std::chrono::milliseconds{std::max<long long>(milliseconds, 1)};
 }
 

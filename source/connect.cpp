@@ -139,7 +139,8 @@ std::string humanize_from_now(std::chrono::system_clock::time_point when,
     double seconds = duration<double>(when - now).count();
     const char* direction = seconds >= 0 ? " from now" : " ago";
     seconds = std::fabs(seconds);
-    auto in = [&](double unit) { return std::llround(seconds / unit); };
+    // Rounded half up (seconds is not negative here), as llround would, without libm.
+    auto in = [&](double unit) { return static_cast<long long>(seconds / unit + 0.5); };
     std::string amount;
     if (in(1) == 0)
         return "now";

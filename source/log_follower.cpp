@@ -87,6 +87,7 @@ struct followed_log {
     off_t offset = 0;
     std::string partial;       // bytes after the last newline read
     bool at_line_start = true; // false after part of an overlong line went out
+    bool at_end = true;        // the last read found no more: look for a replaced file
 };
 
 } // namespace
@@ -104,7 +105,8 @@ struct log_follower::impl {
     bool job_dir_watched = false;
     int buildlogs_watch = -1; // while the job directory does not exist yet
     bool rescan_dirs = true;
-    bool more = false; // a log had more than chunk_size bytes waiting
+    bool more = false;         // a log had more than chunk_size bytes waiting
+    std::size_t next_turn = 0; // the log a batch that was full starts with
     bool stopped = false;
     bool drained = false;
     std::vector<followed_log> logs;
@@ -272,11 +274,12 @@ struct log_follower::impl {
         do
             n = ::pread(log.fd.get(), read_buffer.get(), room, log.offset);
         while (n < 0 && errno == EINTR);
+        log.at_end = n < static_cast<ssize_t>(room);
         if (n <= 0)
             return false;
         log.offset += n;
         take_lines(log, std::string_view(read_buffer.get(), static_cast<std::size_t>(n)), out);
-        return static_cast<std::size_t>(n) == room;
+        return !log.at_end;
     }
 
     void open(followed_log& log) {
@@ -294,6 +297,15 @@ struct log_follower::impl {
             open(log);
             if (!log.fd)
                 return;
+        }
+        // While a log has more to read, it is read on: a file replaced or truncated meanwhile
+        // shows when its end is reached (a truncated one reads short there), and what was
+        // written to it before is shown first. Two stat calls per read would cost a quarter of
+        // a big finished job's tail.
+        if (!log.at_end) {
+            if (read_some(log, out.lines))
+                more = true;
+            return;
         }
         struct stat now {};
         bool replaced = ::stat(log.path.c_str(), &now) == 0 &&
@@ -328,12 +340,21 @@ struct log_follower::impl {
         // A line already passed on in part keeps its pieces together (whole lines only): until
         // it ends, only its log is read. Then the others get their turn, in the same call.
         followed_log* open = open_line();
-        std::size_t first = open ? static_cast<std::size_t>(open - logs.data()) : 0;
+        std::size_t first = open ? static_cast<std::size_t>(open - logs.data()) : next_turn;
+        // One batch holds about a chunk: a big finished job is passed on in batches that
+        // stay small in memory, each log getting its turn in order.
+        out.lines.reserve(chunk_size + chunk_size / 2);
         for (std::size_t i = 0; i < logs.size(); ++i) {
-            followed_log& log = logs[(first + i) % logs.size()];
+            std::size_t at = (first + i) % logs.size();
+            followed_log& log = logs[at];
             sync(log, out);
             if (!log.at_line_start)
                 break;
+            if (out.lines.size() >= chunk_size && i + 1 < logs.size()) {
+                next_turn = (at + 1) % logs.size();
+                more = true;
+                break;
+            }
         }
         return out;
     }

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <jobssh/user_output.hpp>
+#include <limits>
 #include <optional>
 #include <poll.h>
 #include <sys/stat.h>
@@ -45,16 +46,57 @@ bool can_wait_on(int fd) {
     return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || (S_ISCHR(st.st_mode) && ::isatty(fd));
 }
 
+bool is_pipe(int fd) {
+    struct stat st {};
+    return ::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
+// Asio writes at most 64 KiB per call unless told otherwise: a pipe that has room for more
+// takes a batch of log lines in one write(2).
+std::size_t all_it_takes(const boost::system::error_code& ec, std::size_t) {
+    return ec ? 0 : std::numeric_limits<std::size_t>::max();
+}
+
+// A pipe holds 64 KiB unless asked for more: a tail catching up with a big log then writes,
+// wakes sshd and waits for every 64 KiB. While batches are big the pipe is asked for 1 MiB
+// (the unprivileged limit, fs.pipe-max-size); once they are small again it goes back to
+// its size, since pipe memory counts against a per-user limit shared by every session of
+// the login user (fs.pipe-user-pages-soft). Refusals change nothing but speed.
+class pipe_sizer {
+public:
+    explicit pipe_sizer(int fd)
+        : fd_(fd)
+        , normal_(is_pipe(fd) ? ::fcntl(fd, F_GETPIPE_SZ) : -1) {}
+
+    void before_writing(std::size_t bytes) {
+        if (normal_ <= 0)
+            return;
+        if (!grown_ && bytes > static_cast<std::size_t>(normal_))
+            grown_ = ::fcntl(fd_, F_SETPIPE_SZ, big) > 0;
+        else if (grown_ && bytes <= small)
+            grown_ = ::fcntl(fd_, F_SETPIPE_SZ, normal_) < 0; // EBUSY while it holds more
+    }
+
+private:
+    static constexpr int big = 1 << 20;
+    static constexpr std::size_t small = 4096;
+    int fd_;
+    int normal_;
+    bool grown_ = false;
+};
+
 } // namespace
 
 struct user_output::impl {
     int fd;
     std::optional<asio::posix::stream_descriptor> stream; // when fd can be waited on
     int original_flags;
+    pipe_sizer pipe;
 
     impl(asio::any_io_executor executor, int descriptor)
         : fd(descriptor)
-        , original_flags(::fcntl(descriptor, F_GETFL)) {
+        , original_flags(::fcntl(descriptor, F_GETFL))
+        , pipe(descriptor) {
         if (can_wait_on(fd))
             stream.emplace(executor, fd);
     }
@@ -80,9 +122,10 @@ asio::awaitable<void> user_output::write(std::string_view bytes) {
             throw user_hung_up();
         co_return;
     }
+    impl_->pipe.before_writing(bytes.size());
     auto [ec, written] =
         co_await asio::async_write(*impl_->stream, asio::buffer(bytes.data(), bytes.size()),
-                                   asio::as_tuple(asio::use_awaitable));
+                                   all_it_takes, asio::as_tuple(asio::use_awaitable));
     if (ec == asio::error::operation_aborted)
         throw boost::system::system_error(ec);
     if (ec)
