@@ -67,8 +67,8 @@ set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
-# The Boost runtime libraries (libboost-json1.81.0, libboost-filesystem1.81.0) and libc
-# come from dpkg-shlibdeps; the programs run sshd's client and sshd runs them.
+# libc comes from dpkg-shlibdeps (the C++ runtime and Boost's compiled parts are linked into
+# the programs, source/CMakeLists.txt); the programs run sshd's client and sshd runs them.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "openssh-server, openssh-client, passwd")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
