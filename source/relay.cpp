@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <system_error>
 #include <variant>
+#include <vector>
 
 namespace jobssh {
 
@@ -37,8 +38,9 @@ enum class gave_up { reading, writing };
 // `||` the first to *return* wins. On a pty master, EIO is how the child side's end reads,
 // the normal end of a session.
 awaitable<gave_up> transfer(stream_descriptor& from, stream_descriptor& to,
-                            std::string* keep = nullptr, bool* started = nullptr) {
-    std::array<char, 16 * 1024> buffer;
+                            std::string* keep = nullptr, bool* started = nullptr,
+                            std::size_t buffer_size = 16 * 1024) {
+    std::vector<char> buffer(buffer_size);
     // Reads that would wait fail at once: what is already there is gathered before writing.
     boost::system::error_code ignored;
     from.non_blocking(true, ignored);
@@ -258,11 +260,18 @@ awaitable<session_result> relay_on_pty(std::filesystem::path program, std::vecto
     pty terminal(executor);
     if (auto size = window_size_of(user.in))
         terminal.resize(*size);
+    // The pty is the child's terminal: its stdin, its controlling tty, the window size. What
+    // it writes to stdout takes a pipe instead, which hands over 64 KiB at a time where a pty
+    // hands over 4 KiB after a kernel worker moved it: the screen's bytes then cross one pty
+    // (the user's) as they do without jobssh. ssh, the child here, makes its tty raw, so no
+    // output processing is lost; what does reach the pty (echo before that) is passed on too.
+    auto out_pipe = make_pipe();
     auto err_pipe = make_pipe();
+    stream_descriptor child_out(executor, out_pipe.read);
     stream_descriptor child_err(executor, err_pipe.read);
     child process = start_then_close(executor, program, args,
-                                     {terminal.slave(), terminal.slave(), err_pipe.write, true},
-                                     {err_pipe.write});
+                                     {terminal.slave(), out_pipe.write, err_pipe.write, true},
+                                     {out_pipe.write, err_pipe.write});
     terminal.close_slave();
 
     guard.make_raw(user.in);
@@ -274,10 +283,13 @@ awaitable<session_result> relay_on_pty(std::filesystem::path program, std::vecto
     session_result result;
     bool screen_started = false;
     auto output = [&]() -> awaitable<session_end> {
-        auto [screen, diagnostics] =
-            co_await (transfer(terminal.master(), out, nullptr, &screen_started) &&
-                      pass_stderr(child_err, err, result, screen_started));
-        co_return screen == gave_up::writing ? session_end::hangup : session_end::child_exited;
+        auto [screen, diagnostics, on_terminal] =
+            // What a pipe holds (64 KiB) at a time: one read and one write for a burst.
+            co_await (transfer(child_out, out, nullptr, &screen_started, 64 * 1024) &&
+                      pass_stderr(child_err, err, result, screen_started) &&
+                      transfer(terminal.master(), out, nullptr, &screen_started));
+        bool user_gone = screen == gave_up::writing || on_terminal == gave_up::writing;
+        co_return user_gone ? session_end::hangup : session_end::child_exited;
     };
     auto input = [&]() -> awaitable<session_end> {
         co_await transfer(in, terminal.master());

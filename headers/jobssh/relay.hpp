@@ -51,10 +51,12 @@ struct session_result {
 
 // Both take their arguments by value: a coroutine outlives the caller's temporaries.
 
-// Runs `program args…` on a pty we own, the user's terminal in raw mode meanwhile (when
-// `user.in` is a terminal), the window size copied at start and on every SIGWINCH. The
-// child's stderr is kept apart (a pipe) and passed on to `user.err` once the screen showed
-// something (see session_result::held_stderr).
+// Runs `program args…` on a pty we own (its stdin and controlling terminal), the user's
+// terminal in raw mode meanwhile (when `user.in` is a terminal), the window size copied at
+// start and on every SIGWINCH. The child's stdout is a pipe (bulk output crosses no second
+// pty), passed on to `user.out` with whatever the pty itself shows; its stderr is another
+// pipe, passed on to `user.err` once the screen showed something (see
+// session_result::held_stderr).
 boost::asio::awaitable<session_result> relay_on_pty(std::filesystem::path program,
                                                     std::vector<std::string> args, user_side user,
                                                     session_options options);
