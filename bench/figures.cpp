@@ -618,11 +618,12 @@ std::vector<figure> tail_big_finished_job(bench_context& ctx) {
     // how many bytes every way of reading the job delivers.
     auto warm = run_counting(awk);
     require_exit(warm.exit, 0, "tail | awk", err);
-    // The ceiling of any writer into a pipe this driver drains: dd writes as many bytes,
+    // A writer with no file to read and no line to find, into the same kind of pipe: dd
+    // writes as many bytes,
     // from /dev/zero, in 1 MiB writes, with no file to read and no line to find.
-    spawn_options ceiling{{"dd", "if=/dev/zero", "bs=1M", "iflag=count_bytes",
-                           "count=" + std::to_string(warm.bytes), "status=none"}};
-    ceiling.err = jobssh.err;
+    spawn_options zeros{{"dd", "if=/dev/zero", "bs=1M", "iflag=count_bytes",
+                         "count=" + std::to_string(warm.bytes), "status=none"}};
+    zeros.err = jobssh.err;
 
     int rounds = ctx.quick ? 1 : 5;
     std::vector<double> a, b, c, d;
@@ -654,7 +655,7 @@ std::vector<figure> tail_big_finished_job(bench_context& ctx) {
                 break;
             }
             default: {
-                auto run = run_counting(ceiling);
+                auto run = run_counting(zeros);
                 require_exit(run.exit, 0, "dd", err);
                 d.push_back(log_bytes / (run.wall_ns / 1e9));
             }
@@ -667,7 +668,6 @@ std::vector<figure> tail_big_finished_job(bench_context& ctx) {
                                  " bytes, the seed's pipeline " + std::to_string(awk_bytes));
     ctx.tail_big_rss_kib = rss;
     double vs_cat = median(a) / median(b), vs_awk = median(a) / median(c);
-    double ceiling_vs_awk = median(d) / median(c);
     std::string size = fixed(log_bytes / 1073741824.0, 2) + " GiB";
     figure f1{"`tail` of a finished job, " + size + " of logs, vs `cat`",
               mib_s(median(a)),
@@ -676,7 +676,7 @@ std::vector<figure> tail_big_finished_job(bench_context& ctx) {
               "≥ 0.5× cat",
               vs_cat >= 0.5 ? "met" : "missed"};
     f1.details = {std::to_string(rounds) +
-                      " interleaved rounds (jobssh, cat, seed, pipe ceiling; each round "
+                      " interleaved rounds (jobssh, cat, seed, dd; each round "
                       "starting with the next) after one warming run of the seed; the logs are "
                       "on the disk under build-bench/ (job directory symlinked into the "
                       "sandbox's buildlogs), read from the page cache; every program writes "
@@ -684,26 +684,22 @@ std::vector<figure> tail_big_finished_job(bench_context& ctx) {
                   "jobssh printed " + std::to_string(jobssh_bytes) +
                       " bytes, identical in "
                       "count to the seed's pipeline (prefixes included)",
-                  "the ceiling of a pipe on this machine, in the same rounds: `dd if=/dev/zero "
-                  "bs=1M` writing as many bytes into the same kind of pipe: " +
-                      mib_s(median(d)) + ", " + fixed(median(d) / median(b), 2) + "× cat, " +
-                      fixed(median(a) / median(d), 2) + "× of it reached by jobssh"};
-    bool reachable = ceiling_vs_awk >= 5;
+                  "in the same rounds, a writer with nothing to read and no line to find: "
+                  "`dd if=/dev/zero bs=1M` writing as many bytes into the same kind of pipe: " +
+                      mib_s(median(d)) + ", " + fixed(median(d) / median(b), 2) + "× cat"};
     figure f2{"`tail` of the same job vs the seed's `tail -n +1 | awk`",
               mib_s(median(a)),
               "`tail | awk`: " + mib_s(median(c)),
               fixed(vs_awk, 2) + "× (" + spread(ratios(a, c), 2) + ")",
               "≥ 5× awk",
-              vs_awk >= 5 ? "met"
-              : reachable ? "missed"
-                          : "missed: out of reach (a pipe's ceiling is " +
-                                fixed(ceiling_vs_awk, 2) + "× awk here)"};
+              vs_awk >= 5 ? "met" : "missed"};
     f2.details = {"the seed's pipeline, per task: `tail -n +1 FILE | awk '{print \"[task] \" "
                   "$0}'` (awk is Debian's default, mawk), the job log plain first; tail and awk "
                   "run side by side, one on each core",
-                  "a writer doing no work at all (`dd` from /dev/zero, the previous figure's "
-                  "ceiling) delivers " +
-                      fixed(ceiling_vs_awk, 2) + "× the seed's rate into the same pipe"};
+                  "in the same rounds `cat` ran at " + fixed(median(b) / median(c), 2) +
+                      "× the seed and `dd` at " + fixed(median(d) / median(c), 2) +
+                      "×: 5× the seed is " + fixed(5 * median(c) / median(b), 2) +
+                      "× the speed of `cat` on this machine"};
     return {f1, f2};
 }
 
