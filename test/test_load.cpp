@@ -194,7 +194,12 @@ BOOST_AUTO_TEST_CASE(concurrent_tails_and_connects_through_the_front_sshd_lose_n
                               "connect " << i << ": " << connect_users.back()->output());
     }
     auto ramped = std::chrono::steady_clock::now();
-    BOOST_TEST(shells_of(box.config_file()).size() == static_cast<std::size_t>(tails + connects));
+    // One jobssh-shell per session, once each has settled: a connect's fork of ssh is
+    // jobssh-shell too until its exec.
+    const auto sessions = static_cast<std::size_t>(tails + connects);
+    BOOST_TEST(eventually([&] { return shells_of(box.config_file()).size() == sessions; }, 10s),
+               shells_of(box.config_file()).size()
+                   << " jobssh-shell processes for " << sessions << " sessions");
 
     // Every session reads on its own thread from now on.
     std::vector<std::optional<int>> tail_status(tails), connect_status(connects);
