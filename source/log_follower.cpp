@@ -129,7 +129,7 @@ struct log_follower::impl {
     int buildlogs_watch = -1; // while the job directory does not exist yet
     bool rescan_dirs = true;
     bool more = false;         // a log had more than chunk_size bytes waiting
-    std::size_t next_turn = 0; // the log a batch that was full starts with
+    std::size_t next_turn = 0; // the log the next batch starts with
     bool stopped = false;
     bool drained = false;
     std::vector<followed_log> logs;
@@ -376,8 +376,9 @@ struct log_follower::impl {
         // it ends, only its log is read. Then the others get their turn, in the same call.
         followed_log* open = open_line();
         std::size_t first = open ? static_cast<std::size_t>(open - logs.data()) : next_turn;
-        // One batch holds about a chunk: a big finished job is passed on in batches that
-        // stay small in memory, each log getting its turn in order.
+        // One batch holds about a chunk, so a big finished job is passed on in batches that
+        // stay small in memory. A log with more to read keeps its turn until it is read to its
+        // end: a finished job's logs read one after the other, as the job ran.
         out.lines.reserve(chunk_size + chunk_size / 2);
         for (std::size_t i = 0; i < logs.size(); ++i) {
             std::size_t at = (first + i) % logs.size();
@@ -385,6 +386,11 @@ struct log_follower::impl {
             sync(log, out);
             if (!log.at_line_start)
                 break;
+            if (!log.at_end) {
+                next_turn = at;
+                more = true;
+                break;
+            }
             if (out.lines.size() >= chunk_size && i + 1 < logs.size()) {
                 next_turn = (at + 1) % logs.size();
                 more = true;
