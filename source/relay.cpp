@@ -143,12 +143,16 @@ awaitable<session_end> deadline_watch(const session_options& options, stream_des
         if (when <= std::chrono::system_clock::now())
             continue; // already closer than that: the banner said when
         timer.expires_at(when);
-        co_await timer.async_wait(asio::use_awaitable);
+        if (auto [cancelled] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+            cancelled)
+            co_return session_end::deadline; // the session ended otherwise: not used
         co_await say(to, "[jobssh] Your VM will be terminated " + in_words(before) + ".",
                      raw_terminal);
     }
     timer.expires_at(*options.deadline);
-    co_await timer.async_wait(asio::use_awaitable);
+    if (auto [cancelled] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        cancelled)
+        co_return session_end::deadline;
     co_await say(to, "[jobssh] Your VM's time is up: the job reached its deadline.", raw_terminal);
     co_return session_end::deadline;
 }
@@ -163,7 +167,7 @@ awaitable<int> stop(child& process, std::chrono::milliseconds grace) {
     process.signal_group(SIGHUP);
     process.signal_group(SIGCONT);
     asio::steady_timer timer(co_await asio::this_coro::executor, grace);
-    auto first = co_await (process.wait() || timer.async_wait(asio::use_awaitable));
+    auto first = co_await (process.wait() || timer.async_wait(asio::as_tuple(asio::use_awaitable)));
     if (first.index() == 0) {
         process.signal_group(SIGKILL); // whatever it started and left behind
         co_return std::get<0>(first);

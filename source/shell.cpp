@@ -1,3 +1,4 @@
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
@@ -144,9 +145,12 @@ asio::awaitable<lookup<T>> attempt(asio::awaitable<T> operation) {
 // SIGHUP, SIGTERM or a reader that went away: the user is gone, the session ends quietly.
 asio::awaitable<int> until_hangup(user_output& out) {
     asio::signal_set signals(co_await asio::this_coro::executor, SIGHUP, SIGTERM);
-    auto ended = co_await (signals.async_wait(asio::use_awaitable) || out.wait_hangup());
+    // Both waits end without an exception when the session ends otherwise (cancelled): the
+    // value is not used then.
+    auto ended =
+        co_await (signals.async_wait(asio::as_tuple(asio::use_awaitable)) || out.wait_hangup());
     if (ended.index() == 0)
-        co_return 128 + std::get<0>(ended);
+        co_return 128 + std::get<1>(std::get<0>(ended));
     co_return 128 + SIGPIPE;
 }
 
