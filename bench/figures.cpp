@@ -310,8 +310,8 @@ figure shell_work_before_ssh(bench_context& ctx) {
         "stub subtracted: " +
             ms(median(differences(cpu_a, cpu_b))) +
             " median; wall above "
-            "minus CPU is time spent waiting: for the runner and meta, and for a core on this "
-            "loaded machine"};
+            "minus CPU is time spent waiting: for the runner and meta, and for a core when the "
+            "machine is busy"};
     return f;
 }
 
@@ -722,7 +722,7 @@ figure peak_rss(bench_context& ctx) {
                      ") and the 1 GiB tail's ru_maxrss (" + mib(ctx.tail_big_rss_kib) + ")",
                  "of which private (RssAnon, sampled with VmHWM): connect " +
                      mib(ctx.connect_anon_kib) + ", live tail " + mib(ctx.tail_anon_kib) +
-                     "; the rest is file-backed pages of the binary, libc, libm and ld.so "
+                     "; the rest is file-backed pages of the binary, libc and ld.so "
                      "(the kernel maps a file's pages 64 KiB around each one touched), shared "
                      "with every other process that maps them",
                  "floor: jobssh-shell printing its usage (`help`, no work) peaks at " +
