@@ -383,7 +383,7 @@ std::vector<figure> pty_throughput_and_keystrokes(bench_context& ctx) {
     };
     // Each round starts with a different one of the three, so that none is always the
     // first after a pause (or always the one after the busiest).
-    int reps = ctx.quick ? 3 : 15;
+    int reps = ctx.quick ? 3 : 25;
     std::vector<double> ta, tb, tc;
     for (int i = 0; i < reps; ++i) {
         for (int k = 0; k < 3; ++k) {
