@@ -2,9 +2,11 @@
 
 // GCC 12 misreads the fd list that Boost.Process's launcher resets in the child; the
 // warnings come from where the launcher is instantiated, so they are off for this file.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Warray-bounds"
 #pragma GCC diagnostic ignored "-Wstringop-overflow"
 #pragma GCC diagnostic ignored "-Wrestrict"
+#endif
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
