@@ -1,3 +1,5 @@
+#include "known_endpoints.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -101,12 +103,8 @@ http_failure classify(const beast::error_code& ec) {
 asio::awaitable<tcp::resolver::results_type>
 resolve(const http_origin& origin, std::chrono::milliseconds timeout, const std::string& what) {
     auto executor = co_await asio::this_coro::executor;
-    // An address needs no resolver (whose asynchronous form starts a thread).
-    boost::system::error_code not_an_address;
-    auto address = asio::ip::make_address(origin.host, not_an_address);
-    if (!not_an_address)
-        co_return tcp::resolver::results_type::create(tcp::endpoint(address, origin.port),
-                                                      origin.host, std::to_string(origin.port));
+    if (auto known = known_endpoints(origin.host, origin.port))
+        co_return *known;
     tcp::resolver resolver(executor);
     asio::steady_timer timer(executor, timeout);
     auto result = co_await (resolver.async_resolve(origin.host, std::to_string(origin.port),

@@ -257,29 +257,15 @@ struct log_follower::impl {
             fresh.remove_prefix(last_newline + 1);
             clear_partial(log);
         }
-        std::size_t held = log.partial.size();
-        std::size_t total = held + fresh.size();
-        if (total < chunk_size) {
-            log.partial.append(fresh);
+        log.partial.append(fresh);
+        if (log.partial.size() < chunk_size)
             return;
-        }
-        // Where a character may be cut depends only on the last few bytes (utf8_boundary looks
-        // at a lead byte and up to four continuation bytes after it).
-        char last_bytes[5];
-        std::size_t last = std::min<std::size_t>(total, sizeof last_bytes);
-        for (std::size_t i = 0; i < last; ++i) {
-            std::size_t at = total - last + i;
-            last_bytes[i] = at < held ? log.partial[at] : fresh[at - held];
-        }
-        std::size_t piece = total - (last - utf8_boundary(std::string_view(last_bytes, last)));
-        std::size_t piece_of_held = std::min(piece, held);
-        emit_lines(log, std::string_view(log.partial).substr(0, piece_of_held), out);
-        emit_lines(log, fresh.substr(0, piece - piece_of_held), out);
-        // At most the first bytes of one character are left.
-        std::string rest = log.partial.substr(piece_of_held);
-        rest.append(fresh.substr(piece - piece_of_held));
+        // An overlong line (rare): it goes out in a piece that ends on a character boundary.
+        std::size_t piece = utf8_boundary(log.partial);
+        emit_lines(log, std::string_view(log.partial).substr(0, piece), out);
+        std::string rest = log.partial.substr(piece); // the first bytes of one character
         clear_partial(log);
-        log.partial.append(rest);
+        log.partial = std::move(rest);
     }
 
     // A partial buffer that held a long line gives its memory back once the line went out:

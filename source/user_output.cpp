@@ -37,18 +37,18 @@ bool write_blocking(int fd, std::string_view bytes) {
 
 namespace {
 
-// Regular files and devices like /dev/null cannot be waited on with epoll; they never block
-// for long either, so they are written to directly.
-bool can_wait_on(int fd) {
+// What the descriptor is; all zero (none of the kinds below) when fstat fails.
+struct stat stat_of(int fd) {
     struct stat st {};
     if (::fstat(fd, &st) != 0)
-        return false;
-    return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || (S_ISCHR(st.st_mode) && ::isatty(fd));
+        st = {};
+    return st;
 }
 
-bool is_pipe(int fd) {
-    struct stat st {};
-    return ::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+// Regular files and devices like /dev/null cannot be waited on with epoll; they never block
+// for long either, so they are written to directly.
+bool can_wait_on(int fd, const struct stat& st) {
+    return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || (S_ISCHR(st.st_mode) && ::isatty(fd));
 }
 
 // Asio writes at most 64 KiB per call unless told otherwise: a pipe that has room for more
@@ -64,9 +64,9 @@ std::size_t all_it_takes(const boost::system::error_code& ec, std::size_t) {
 // the login user (fs.pipe-user-pages-soft). Refusals change nothing but speed.
 class pipe_sizer {
 public:
-    explicit pipe_sizer(int fd)
+    pipe_sizer(int fd, const struct stat& st)
         : fd_(fd)
-        , normal_(is_pipe(fd) ? ::fcntl(fd, F_GETPIPE_SZ) : -1) {}
+        , normal_(S_ISFIFO(st.st_mode) ? ::fcntl(fd, F_GETPIPE_SZ) : -1) {}
 
     void before_writing(std::size_t bytes) {
         if (normal_ <= 0)
@@ -94,10 +94,13 @@ struct user_output::impl {
     pipe_sizer pipe;
 
     impl(asio::any_io_executor executor, int descriptor)
+        : impl(std::move(executor), descriptor, stat_of(descriptor)) {}
+
+    impl(asio::any_io_executor executor, int descriptor, const struct stat& st)
         : fd(descriptor)
         , original_flags(::fcntl(descriptor, F_GETFL))
-        , pipe(descriptor) {
-        if (can_wait_on(fd))
+        , pipe(descriptor, st) {
+        if (can_wait_on(fd, st))
             stream.emplace(executor, fd);
     }
 

@@ -1,3 +1,5 @@
+#include "known_endpoints.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
@@ -9,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 #include <fcntl.h>
+#include <jobssh/authorized_keys.hpp>
 #include <jobssh/config.hpp>
 #include <jobssh/runner.hpp>
 #include <jobssh/vm_ssh.hpp>
@@ -40,16 +43,11 @@ bool plain_name(std::string_view name) {
                        [](char c) { return ascii_alnum(c) || c == '.' || c == '_' || c == '-'; });
 }
 
-// "<type> <base64>": [a-z0-9@.-]+ [A-Za-z0-9+/]+={0,2}, one line of known_hosts.
+// "<type> <base64>": a key type as authorized_keys takes it, then [A-Za-z0-9+/]+={0,2}; one
+// line of known_hosts.
 bool host_key_line(std::string_view key) {
     auto space = key.find(' ');
-    if (space == std::string_view::npos || space == 0)
-        return false;
-    auto type = key.substr(0, space);
-    if (!std::all_of(type.begin(), type.end(), [](char c) {
-            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '@' || c == '.' ||
-                   c == '-';
-        }))
+    if (space == std::string_view::npos || !valid_key_type(key.substr(0, space)))
         return false;
     auto blob = key.substr(space + 1);
     auto padding = blob.find_last_not_of('=') + 1; // 0 when all '=' (or empty)
@@ -58,25 +56,6 @@ bool host_key_line(std::string_view key) {
     blob = blob.substr(0, padding);
     return std::all_of(blob.begin(), blob.end(),
                        [](char c) { return ascii_alnum(c) || c == '+' || c == '/'; });
-}
-
-// The VM's address without a resolver (whose asynchronous form starts a thread) for an IP
-// address and for "localhost", which names the loopback addresses (RFC 6761).
-std::optional<asio::ip::tcp::resolver::results_type> known_endpoints(const std::string& host,
-                                                                     std::uint16_t port) {
-    using asio::ip::tcp;
-    std::vector<tcp::endpoint> endpoints;
-    boost::system::error_code ec;
-    auto address = asio::ip::make_address(host, ec);
-    if (!ec)
-        endpoints.emplace_back(address, port);
-    else if (host == "localhost")
-        endpoints = {tcp::endpoint(asio::ip::address_v4::loopback(), port),
-                     tcp::endpoint(asio::ip::address_v6::loopback(), port)};
-    else
-        return std::nullopt;
-    return tcp::resolver::results_type::create(endpoints.begin(), endpoints.end(), host,
-                                               std::to_string(port));
 }
 
 // known_hosts names a host on a port other than 22 as "[host]:port".
