@@ -7,8 +7,8 @@
 // lines must come back exactly, so nothing may be glued into the middle of a line.
 //
 // Input: byte 0 picks the chunk size (1…64), byte 1 the mode (bit 0: several logs, else
-// only the log picked by the next bits), then records: a header byte (log to write, bit 7:
-// read after the write), a length byte and that many bytes to append.
+// only the log picked by the next bits; bits 5-6: a batch of 1-4 chunks), then records: a header
+// byte (log to write, bit 7: read after the write), a length byte and that many bytes to append.
 #include "check.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -137,7 +137,10 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
                            {job_dir / "b" / "log", "[b] ", {}}};
 
     asio::io_context io;
-    jobssh::log_follower follower(io.get_executor(), job_dir, chunk_size);
+    const std::size_t batch_size = chunk_size * (1 + (data[1] >> 5) % 4);
+    jobssh::log_follower follower(
+        io.get_executor(), job_dir,
+        jobssh::follow_options{chunk_size, std::chrono::milliseconds(1000), batch_size});
     std::string output;
     // Single-log mode: what the user got so far, without prefixes, and where it ends.
     std::string raw;

@@ -80,24 +80,75 @@ std::size_t utf8_boundary(std::string_view text) {
 // A partial buffer keeps up to this much capacity between lines.
 constexpr std::size_t partial_capacity_kept = 4 * 1024;
 
-// Calls found(p) for every newline of `text`, in order. Lines of build logs are short: one
-// pass over 16 bytes at a time finds them all for less than a memchr call per line.
-template <typename Found>
-void for_each_newline(std::string_view text, Found found) {
-    const char* at = text.data();
-    const char* end = at + text.size();
+// Copies `text` to `to` with `prefix` before the first byte of each line. `line_start`
+// says whether `text` begins a line, and is left saying whether the byte after it will.
+// Lines of build logs are short: one pass copies 16 bytes at a time and finds the line
+// ends on the way, where a memchr and two appends per line cost twice as much.
+void copy_prefixed(std::string_view text, std::string_view prefix, bool& line_start,
+                   byte_buffer& to) {
+    const char* from = text.data();
+    const char* const end = from + text.size();
+    const std::size_t width = prefix.size();
+    // The prefix, padded, for the stores of the loop below.
+    constexpr std::size_t padded = 32;
+    char pad[padded] = {};
+    std::memcpy(pad, prefix.data(), std::min(width, padded));
+    auto put_prefix = [&](char* at) {
+        if (width <= padded)
+            std::memcpy(at, pad, padded); // a constant size: two stores
+        else
+            std::memcpy(at, prefix.data(), width);
+    };
+    // Each store may reach this far past where the output stands.
+    const std::size_t reach = 16 + std::max(width, padded);
+    while (from != end) {
+        // A tenth more than the text is typical; a quarter more is asked for, and the loop
+        // stops to ask again when a run of short lines needs more.
+        std::size_t left = static_cast<std::size_t>(end - from);
+        char* const begin = to.room(left + left / 4 + reach + 16);
+        char* const limit = begin + (to.capacity() - to.size());
+        char* at = begin;
+        if (line_start) {
+            put_prefix(at);
+            at += width;
+            line_start = false;
+        }
 #if defined(__SSE2__)
-    const __m128i newline = _mm_set1_epi8('\n');
-    for (; end - at >= 16; at += 16) {
-        auto block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
-        auto mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(block, newline)));
-        for (; mask != 0; mask &= mask - 1)
-            found(at + __builtin_ctz(mask));
-    }
+        const __m128i newline = _mm_set1_epi8('\n');
+        while (end - from >= 16 && static_cast<std::size_t>(limit - at) >= reach) {
+            auto block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(from));
+            auto mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(block, newline)));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(at), block);
+            if (mask == 0) {
+                from += 16;
+                at += 16;
+                continue;
+            }
+            auto through = static_cast<std::size_t>(__builtin_ctz(mask)) + 1;
+            from += through;
+            at += through;
+            if (from == end) {
+                line_start = true;
+                break;
+            }
+            put_prefix(at);
+            at += width;
+        }
 #endif
-    for (; at != end; ++at)
-        if (*at == '\n')
-            found(at);
+        while (from != end && static_cast<std::size_t>(limit - at) >= reach) {
+            char c = *from++;
+            *at++ = c;
+            if (c != '\n')
+                continue;
+            if (from == end) {
+                line_start = true;
+                break;
+            }
+            put_prefix(at);
+            at += width;
+        }
+        to.commit(static_cast<std::size_t>(at - begin));
+    }
 }
 
 struct followed_log {
@@ -120,6 +171,7 @@ struct log_follower::impl {
     asio::steady_timer poll_timer; // instead of inotify, when none could be had
     fs::path job_dir;
     std::size_t chunk_size;
+    std::size_t batch_size;
     // Every log is read into this one buffer (not zero-filled); only the bytes after a log's
     // last newline are kept, in its partial buffer.
     std::unique_ptr<char[]> read_buffer;
@@ -141,6 +193,7 @@ struct log_follower::impl {
         , poll_timer(executor)
         , job_dir(std::move(dir))
         , chunk_size(std::max<std::size_t>(options.chunk_size, 1))
+        , batch_size(std::max(options.batch_size, chunk_size))
         , read_buffer(new char[chunk_size])
         , poll_interval(std::max(options.poll_interval, std::chrono::milliseconds(10))) {
         logs.push_back(followed_log{job_dir / "log", "log", "", {}, 0, 0, 0, {}, true});
@@ -222,7 +275,7 @@ struct log_follower::impl {
         }
     }
 
-    void emit_lines(followed_log& log, std::string_view bytes, std::string& out) {
+    void emit_lines(followed_log& log, std::string_view bytes, byte_buffer& out) {
         if (bytes.empty())
             return;
         if (log.prefix.empty()) { // the job log: its bytes as they are
@@ -230,25 +283,12 @@ struct log_follower::impl {
             log.at_line_start = bytes.back() == '\n';
             return;
         }
-        const char* line = bytes.data();
-        for_each_newline(bytes, [&](const char* newline) {
-            if (log.at_line_start)
-                out += log.prefix;
-            out.append(line, static_cast<std::size_t>(newline + 1 - line));
-            log.at_line_start = true;
-            line = newline + 1;
-        });
-        if (line != bytes.data() + bytes.size()) {
-            if (log.at_line_start)
-                out += log.prefix;
-            out.append(line, static_cast<std::size_t>(bytes.data() + bytes.size() - line));
-            log.at_line_start = false;
-        }
+        copy_prefixed(bytes, log.prefix, log.at_line_start, out);
     }
 
     // Passes on the whole lines of the held-back bytes followed by `fresh` (and, for an
     // overlong line, a piece ending on a character boundary); holds back the rest.
-    void take_lines(followed_log& log, std::string_view fresh, std::string& out) {
+    void take_lines(followed_log& log, std::string_view fresh, byte_buffer& out) {
         auto last_newline = fresh.rfind('\n');
         if (last_newline != std::string_view::npos) {
             // The held-back bytes begin the first of these lines.
@@ -277,7 +317,7 @@ struct log_follower::impl {
             log.partial.clear();
     }
 
-    void flush_partial(followed_log& log, std::string& out) {
+    void flush_partial(followed_log& log, byte_buffer& out) {
         emit_lines(log, log.partial, out);
         // A line begun (held back, or its first pieces out already) still gets its end.
         if (!log.at_line_start)
@@ -287,7 +327,7 @@ struct log_follower::impl {
     }
 
     // Reads up to chunk_size bytes from the log's open file. Returns false at its end.
-    bool read_some(followed_log& log, std::string& out) {
+    bool read_some(followed_log& log, byte_buffer& out) {
         // What is held back counts against the chunk, so no call passes on more than it.
         std::size_t held = log.partial.size();
         std::size_t room = chunk_size > held ? chunk_size - held : 1;
@@ -365,11 +405,13 @@ struct log_follower::impl {
         // One batch holds about a chunk, so a big finished job is passed on in batches that
         // stay small in memory. A log with more to read keeps its turn until it is read to its
         // end: a finished job's logs read one after the other, as the job ran.
-        out.lines.reserve(chunk_size + chunk_size / 2);
+        out.lines.reserve(batch_size + chunk_size / 2);
         for (std::size_t i = 0; i < logs.size(); ++i) {
             std::size_t at = (first + i) % logs.size();
             followed_log& log = logs[at];
             sync(log, out);
+            while (!log.at_end && log.at_line_start && out.lines.size() + chunk_size <= batch_size)
+                sync(log, out);
             if (!log.at_line_start)
                 break;
             if (!log.at_end) {
@@ -406,7 +448,8 @@ struct log_follower::impl {
 };
 
 log_follower::log_follower(asio::any_io_executor executor, fs::path job_dir, std::size_t chunk_size)
-    : log_follower(std::move(executor), std::move(job_dir), follow_options{chunk_size, {}}) {}
+    : log_follower(std::move(executor), std::move(job_dir),
+                   follow_options{chunk_size, std::chrono::milliseconds(1000), chunk_size}) {}
 
 log_follower::log_follower(asio::any_io_executor executor, fs::path job_dir, follow_options options)
     : impl_(std::make_unique<impl>(std::move(executor), std::move(job_dir), options)) {}

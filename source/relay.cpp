@@ -15,6 +15,7 @@
 #include <jobssh/pty.hpp>
 #include <jobssh/relay.hpp>
 #include <jobssh/terminal.hpp>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <system_error>
 #include <variant>
@@ -38,9 +39,8 @@ enum class gave_up { reading, writing };
 // `||` the first to *return* wins. On a pty master, EIO is how the child side's end reads,
 // the normal end of a session.
 awaitable<gave_up> transfer(stream_descriptor& from, stream_descriptor& to,
-                            std::string* keep = nullptr, bool* started = nullptr,
-                            std::size_t buffer_size = 16 * 1024) {
-    std::vector<char> buffer(buffer_size);
+                            std::string* keep = nullptr) {
+    std::vector<char> buffer(16 * 1024);
     // Reads that would wait fail at once: what is already there is gathered before writing.
     boost::system::error_code ignored;
     from.non_blocking(true, ignored);
@@ -60,8 +60,6 @@ awaitable<gave_up> transfer(stream_descriptor& from, stream_descriptor& to,
                 break; // would block, or an end that the next read reports again
             n += more;
         }
-        if (started)
-            *started = true;
         if (keep && keep->size() < stderr_kept)
             keep->append(buffer.data(), std::min(n, stderr_kept - keep->size()));
         auto [write_error, written] = co_await asio::async_write(
@@ -71,11 +69,17 @@ awaitable<gave_up> transfer(stream_descriptor& from, stream_descriptor& to,
     }
 }
 
-// The child's stderr on a pty session: held back in `result.held_stderr` until the screen
-// showed something, so that what ssh says when it never got a session (a refused host key)
-// is for the caller to pass on or to replace with a clearer message.
+// What the child of a pty session has shown so far. Its stderr is held back until its
+// session began, so that what ssh says when it never got one (a refused host key) is for
+// the caller to pass on or to replace with a clearer message.
+struct screen_state {
+    bool started = false;
+};
+
+// The child's stderr on a pty session: held back in `result.held_stderr` until the session
+// began (see screen_state), passed on as it comes after that.
 awaitable<gave_up> pass_stderr(stream_descriptor& from, stream_descriptor& to,
-                               session_result& result, const bool& screen_started) {
+                               session_result& result, const screen_state& screen) {
     std::array<char, 4096> buffer;
     for (;;) {
         auto [read_error, n] = co_await from.async_read_some(asio::buffer(buffer),
@@ -85,7 +89,7 @@ awaitable<gave_up> pass_stderr(stream_descriptor& from, stream_descriptor& to,
         std::string_view chunk(buffer.data(), n);
         if (result.child_stderr.size() < stderr_kept)
             result.child_stderr.append(chunk.substr(0, stderr_kept - result.child_stderr.size()));
-        if (!screen_started) {
+        if (!screen.started) {
             result.held_stderr.append(chunk);
             continue;
         }
@@ -94,6 +98,41 @@ awaitable<gave_up> pass_stderr(stream_descriptor& from, stream_descriptor& to,
         text.append(chunk);
         auto [write_error, written] =
             co_await asio::async_write(to, asio::buffer(text), asio::as_tuple(asio::use_awaitable));
+        if (write_error)
+            co_return gave_up::writing;
+    }
+}
+
+// Reads the pty in packet mode (TIOCPKT): each read is either a status byte or
+// TIOCPKT_DATA followed by what the terminal shows (its echo while the child has not made
+// it raw), which goes to `to`. The status byte that counts is TIOCPKT_NOSTOP: the child
+// switched ^S/^Q flow control off, which ssh does when it makes its terminal raw, once
+// its session began (after host key and authentication). Whatever the child shows on the
+// pty also counts as a beginning.
+awaitable<gave_up> watch_terminal(stream_descriptor& master, stream_descriptor& to,
+                                  screen_state& screen, session_result& result,
+                                  stream_descriptor& err) {
+    std::array<char, 4096> buffer;
+    for (;;) {
+        auto [read_error, n] = co_await master.async_read_some(asio::buffer(buffer),
+                                                               asio::as_tuple(asio::use_awaitable));
+        if (read_error || n == 0)
+            co_return gave_up::reading; // EIO: the child side is closed
+        bool shows = buffer[0] == TIOCPKT_DATA && n > 1;
+        bool began = shows || (buffer[0] & TIOCPKT_NOSTOP) != 0;
+        if (began && !screen.started) {
+            screen.started = true;
+            if (!result.held_stderr.empty()) {
+                std::string held = std::move(result.held_stderr);
+                result.held_stderr.clear();
+                co_await asio::async_write(err, asio::buffer(held),
+                                           asio::as_tuple(asio::use_awaitable));
+            }
+        }
+        if (!shows)
+            continue;
+        auto [write_error, written] = co_await asio::async_write(
+            to, asio::buffer(buffer.data() + 1, n - 1), asio::as_tuple(asio::use_awaitable));
         if (write_error)
             co_return gave_up::writing;
     }
@@ -221,6 +260,22 @@ int duplicate(int fd) {
     return copy;
 }
 
+// The child's own open file description of the user's terminal (or pipe), so that the
+// O_NONBLOCK that Asio sets on ours does not reach it: programs other than ssh fail on
+// EAGAIN. A terminal or a pipe can be opened again through /proc; anything else (a
+// regular file never blocks; a socket cannot be opened) is shared as it is.
+int description_for_child(int fd) {
+    struct stat st {};
+    bool reopenable = ::fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || ::isatty(fd));
+    if (reopenable) {
+        std::string path = "/proc/self/fd/" + std::to_string(fd);
+        int own = ::open(path.c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC);
+        if (own >= 0)
+            return own;
+    }
+    return duplicate(fd);
+}
+
 // A writer can learn that its reader went away (EPOLLERR) only on a pipe or a socket.
 bool can_watch_reader(int fd) {
     struct stat st {};
@@ -259,41 +314,41 @@ awaitable<session_result> relay_on_pty(std::filesystem::path program, std::vecto
     auto executor = co_await asio::this_coro::executor;
     signals_holder hangup(executor, options.hangup_signals);
     terminal_guard guard({user.in, user.out, user.err});
+    // Raw before the child starts: its output goes to the user's terminal as it wrote it.
+    guard.make_raw(user.in);
+    bool raw = is_terminal(user.in);
 
     asio::signal_set winch(executor, SIGWINCH); // before the size is read: no resize lost
     pty terminal(executor);
     if (auto size = window_size_of(user.in))
         terminal.resize(*size);
-    // The pty is the child's terminal: its stdin, its controlling tty, the window size. What
-    // it writes to stdout takes a pipe instead, which hands over 64 KiB at a time where a pty
-    // hands over 4 KiB after a kernel worker moved it: the screen's bytes then cross one pty
-    // (the user's) as they do without jobssh. ssh, the child here, makes its tty raw, so no
-    // output processing is lost; what does reach the pty (echo before that) is passed on too.
-    auto out_pipe = make_pipe();
+    int packet_mode = 1;
+    if (::ioctl(terminal.master().native_handle(), TIOCPKT, &packet_mode) != 0)
+        throw std::system_error(errno, std::generic_category(), "TIOCPKT");
+    // The pty is the child's terminal: its stdin, its controlling tty, the window size, the
+    // keys. What the child writes to stdout goes straight to the user's terminal: the
+    // screen's bytes cross no second pty and no copy of ours, as they would without jobssh.
+    // ssh, the child here, makes its tty raw, so no output processing is lost. Its stderr
+    // comes through us (held until its session began).
     auto err_pipe = make_pipe();
-    stream_descriptor child_out(executor, out_pipe.read);
     stream_descriptor child_err(executor, err_pipe.read);
-    child process = start_then_close(executor, program, args,
-                                     {terminal.slave(), out_pipe.write, err_pipe.write, true},
-                                     {out_pipe.write, err_pipe.write});
+    int screen = description_for_child(user.out);
+    child process =
+        start_then_close(executor, program, args, {terminal.slave(), screen, err_pipe.write, true},
+                         {screen, err_pipe.write});
     terminal.close_slave();
 
-    guard.make_raw(user.in);
-    bool raw = is_terminal(user.in);
     stream_descriptor in(executor, duplicate(user.in));
     stream_descriptor out(executor, duplicate(user.out));
     stream_descriptor err(executor, duplicate(user.err));
 
     session_result result;
-    bool screen_started = false;
+    screen_state shown;
     auto output = [&]() -> awaitable<session_end> {
-        auto [screen, diagnostics, on_terminal] =
-            // What a pipe holds (64 KiB) at a time: one read and one write for a burst.
-            co_await (transfer(child_out, out, nullptr, &screen_started, 64 * 1024) &&
-                      pass_stderr(child_err, err, result, screen_started) &&
-                      transfer(terminal.master(), out, nullptr, &screen_started));
-        bool user_gone = screen == gave_up::writing || on_terminal == gave_up::writing;
-        co_return user_gone ? session_end::hangup : session_end::child_exited;
+        auto [diagnostics, on_terminal] =
+            co_await (pass_stderr(child_err, err, result, shown) &&
+                      watch_terminal(terminal.master(), out, shown, result, err));
+        co_return on_terminal == gave_up::writing ? session_end::hangup : session_end::child_exited;
     };
     auto input = [&]() -> awaitable<session_end> {
         co_await transfer(in, terminal.master());

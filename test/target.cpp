@@ -6,6 +6,8 @@
 //   flood BYTES CODE         writes BYTES bytes ("0123456789" repeated), exits CODE at once
 //   apart                    writes "to stdout" to stdout and "to stderr" to stderr
 //   complain TEXT CODE       writes TEXT to stderr only, exits CODE
+//   raw TEXT                 makes its terminal raw as ssh does when its session begins,
+//                            prints "raw", writes TEXT to stderr, exits 0 on a key
 //   tty                      "controlling tty" when /dev/tty opens, else "no tty"
 //   size                     the size of the terminal on stdin: "size ROWS COLS"
 //   sizes                    prints the size, then again on every SIGWINCH; ends on stdin EOF
@@ -25,6 +27,7 @@
 #include <signal.h>
 #include <string>
 #include <sys/ioctl.h>
+#include <termios.h>
 #include <unistd.h>
 
 namespace {
@@ -129,6 +132,16 @@ int main(int argc, char** argv) {
     if (command == "complain" && argc == 4) {
         std::fputs(argv[2], stderr);
         return std::atoi(argv[3]);
+    }
+    if (command == "raw" && argc == 3) {
+        termios raw{};
+        ::tcgetattr(STDIN_FILENO, &raw);
+        ::cfmakeraw(&raw);
+        ::tcsetattr(STDIN_FILENO, TCSADRAIN, &raw);
+        print("raw\n");
+        std::fputs(argv[2], stderr);
+        char key;
+        return ::read(STDIN_FILENO, &key, 1) == 1 ? 0 : 1;
     }
     if (command == "tty") {
         int fd = ::open("/dev/tty", O_RDWR);

@@ -92,7 +92,7 @@ asio::awaitable<std::string> stall_a_cut_line_beside_a_waiting_one(const fs::pat
                                                                    log_follower& follower) {
     append(job_dir / "a" / "log", "aaaaaa");
     append(job_dir / "b" / "log", "b\n");
-    std::string shown = (co_await follower.next()).lines;
+    std::string shown((co_await follower.next()).lines);
     BOOST_TEST(shown == "[a] aaaa");
     co_return shown;
 }
@@ -372,6 +372,35 @@ BOOST_AUTO_TEST_CASE(a_large_log_is_read_in_bounded_chunks) {
         }
         BOOST_TEST(seen == big);
         BOOST_TEST(largest <= 4096u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_big_task_log_goes_out_in_batches_of_several_chunks_of_whole_lines) {
+    std::string big, want;
+    for (int i = 0; i < 20000; ++i) {
+        std::string line = "line " + std::to_string(i) + std::string(i % 37, '.') + "\n";
+        big += line;
+        want += "[build] " + line;
+    }
+    append(job_dir / "build" / "log", big);
+    run([&]() -> asio::awaitable<void> {
+        log_follower follower(ctx.get_executor(), job_dir,
+                              jobssh::follow_options{4096, std::chrono::milliseconds(1000), 16384});
+        std::string seen;
+        std::size_t largest = 0;
+        bool whole_lines = true;
+        while (seen.size() < want.size()) {
+            auto out = co_await follower.next();
+            largest = std::max(largest, out.lines.size());
+            whole_lines = whole_lines && out.lines.view().ends_with('\n');
+            seen += out.lines;
+        }
+        BOOST_TEST(seen == want);
+        BOOST_TEST(whole_lines);
+        // Read on while a batch had room for another chunk: several chunks (one chunk and
+        // its prefixes stay under 8 KiB), and no more than the batch and one chunk.
+        BOOST_TEST(largest > 2 * 4096u);
+        BOOST_TEST(largest <= 16384u + 4096u);
     });
 }
 

@@ -240,6 +240,20 @@ BOOST_AUTO_TEST_CASE(on_a_pty_stderr_before_any_output_is_held_for_the_caller) {
     BOOST_TEST(screen.data.find("verification") == std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(on_a_pty_stderr_after_the_child_made_its_terminal_raw_is_passed_on_at_once) {
+    user_terminal user;
+    auto session = on_pty({"raw", "a warning\r\n"}, user.side());
+    received screen(user.master);
+    screen.expect("raw");
+    screen.expect("a warning"); // before the child ends: it waits for a key
+    user.type("q");
+    screen.drain(session);
+    auto result = session.join();
+    BOOST_TEST(result.exit_status == 0);
+    BOOST_TEST(result.held_stderr.empty());
+    BOOST_TEST(result.child_stderr == "a warning\r\n");
+}
+
 BOOST_AUTO_TEST_CASE(keys_reach_the_child_as_typed_and_ctrl_c_interrupts_the_child_only) {
     user_terminal user;
     {

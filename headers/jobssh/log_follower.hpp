@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <jobssh/byte_buffer.hpp>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,7 +23,7 @@
 namespace jobssh {
 
 struct follow_output {
-    std::string lines;                // ready for the user, in order per log
+    byte_buffer lines;                // ready for the user, in order per log
     std::vector<std::string> notices; // for the user, apart from the log bytes
 };
 
@@ -30,12 +31,15 @@ struct follow_options {
     std::size_t chunk_size = 64 * 1024;
     // How often the logs are re-read when inotify cannot be had.
     std::chrono::milliseconds poll_interval{1000};
+    // A log with more to read is read on, a chunk at a time, while a batch holds less than
+    // this (at least one chunk). Big writes are what a pipe to sshd moves fastest.
+    std::size_t batch_size = 256 * 1024;
 };
 
 class log_follower {
 public:
-    // job_dir is <buildlogs>/<job>; it need not exist yet. At most chunk_size bytes are read
-    // from each log per call, so a slow reader holds back the reading, not memory.
+    // job_dir is <buildlogs>/<job>; it need not exist yet. A call reads about a batch (one
+    // chunk with this constructor), so a slow reader holds back the reading, not memory.
     log_follower(boost::asio::any_io_executor executor, std::filesystem::path job_dir,
                  std::size_t chunk_size = 64 * 1024);
     log_follower(boost::asio::any_io_executor executor, std::filesystem::path job_dir,

@@ -44,8 +44,9 @@ struct session_result {
     int exit_status = 0; // the child's, 128+N when killed by signal N
     session_end end = session_end::child_exited;
     std::string child_stderr; // the first 16 KiB of the child's stderr (ssh's diagnostics)
-    // On a pty: what the child wrote to stderr before anything reached the screen, held
-    // back for the caller to show, or to replace with a clearer message.
+    // On a pty: what the child wrote to stderr before its session began (before it made its
+    // terminal raw, as ssh does once in, or showed anything on it), held back for the
+    // caller to show, or to replace with a clearer message.
     std::string held_stderr;
 };
 
@@ -53,10 +54,11 @@ struct session_result {
 
 // Runs `program args…` on a pty we own (its stdin and controlling terminal), the user's
 // terminal in raw mode meanwhile (when `user.in` is a terminal), the window size copied at
-// start and on every SIGWINCH. The child's stdout is a pipe (bulk output crosses no second
-// pty), passed on to `user.out` with whatever the pty itself shows; its stderr is another
-// pipe, passed on to `user.err` once the screen showed something (see
-// session_result::held_stderr).
+// start and on every SIGWINCH, the keys passed on. The child's stdout is the user's
+// terminal itself (its own open file description of it): the screen's bytes take no hop
+// through us. What the pty shows (echo before the child makes it raw) is passed on to
+// `user.out`; the child's stderr is a pipe, passed on to `user.err` once the child's
+// session began (see session_result::held_stderr).
 boost::asio::awaitable<session_result> relay_on_pty(std::filesystem::path program,
                                                     std::vector<std::string> args, user_side user,
                                                     session_options options);
