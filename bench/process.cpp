@@ -137,10 +137,12 @@ timed_run run_timed(const spawn_options& options) {
     return run;
 }
 
-counted_run run_counting(spawn_options options, std::string* keep) {
+counted_run run_counting(spawn_options options, std::string* keep, int pipe_size) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0)
         fail("pipe");
+    if (pipe_size > 0 && ::fcntl(fds[1], F_SETPIPE_SZ, pipe_size) < pipe_size)
+        fail("F_SETPIPE_SZ");
     options.out = fds[1];
     counted_run run;
     auto start = now_ns();

@@ -45,13 +45,13 @@ struct timed_run {
 timed_run run_timed(const spawn_options& options);
 
 // Runs with stdout on a pipe we drain ourselves; counts the bytes. When `keep` is given the
-// output is kept there too.
+// output is kept there too. With `pipe_size`, the pipe is grown to it first (F_SETPIPE_SZ).
 struct counted_run {
     exit_info exit;
     std::int64_t wall_ns = 0;
     std::uint64_t bytes = 0;
 };
-counted_run run_counting(spawn_options options, std::string* keep = nullptr);
+counted_run run_counting(spawn_options options, std::string* keep = nullptr, int pipe_size = 0);
 
 // A program on a pty whose master we hold.
 class pty_session {
