@@ -207,6 +207,20 @@ BOOST_AUTO_TEST_CASE(every_byte_the_child_wrote_reaches_the_user_before_the_sess
     BOOST_TEST((result.end == session_end::child_exited));
 }
 
+BOOST_AUTO_TEST_CASE(on_a_pty_the_child_s_stdout_may_be_a_pipe_read_slowly) {
+    // stdin a terminal, stdout a pipe (opened again for the child through /proc) that fills
+    // before it is read: every byte arrives, and the child's writes wait as they would.
+    user_terminal user;
+    pipe_pair out;
+    auto session = on_pty({"flood", "300000", "0"}, {user.slave, out.write, user.slave});
+    std::this_thread::sleep_for(200ms); // the pipe fills and the child waits on it
+    received output(out.read);
+    output.drain(session);
+    auto result = session.join();
+    BOOST_TEST(output.data.size() == 300000u);
+    BOOST_TEST(result.exit_status == 0);
+}
+
 BOOST_AUTO_TEST_CASE(the_exit_status_of_the_child_is_the_session_s) {
     user_terminal user;
     auto session = on_pty({"exit", "3"}, user.side());
