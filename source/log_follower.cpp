@@ -83,7 +83,8 @@ constexpr std::size_t partial_capacity_kept = 4 * 1024;
 // Copies `text` to `to` with `prefix` before the first byte of each line. `line_start`
 // says whether `text` begins a line, and is left saying whether the byte after it will.
 // Lines of build logs are short: one pass copies 16 bytes at a time and finds the line
-// ends on the way, where a memchr and two appends per line cost twice as much.
+// ends on the way. Finding each line end first and then appending the prefix and the line
+// took 1.6 times as long.
 void copy_prefixed(std::string_view text, std::string_view prefix, bool& line_start,
                    byte_buffer& to) {
     const char* from = text.data();
@@ -402,9 +403,10 @@ struct log_follower::impl {
         // it ends, only its log is read. Then the others get their turn, in the same call.
         followed_log* open = open_line();
         std::size_t first = open ? static_cast<std::size_t>(open - logs.data()) : next_turn;
-        // One batch holds about a chunk, so a big finished job is passed on in batches that
-        // stay small in memory. A log with more to read keeps its turn until it is read to its
-        // end: a finished job's logs read one after the other, as the job ran.
+        // A batch is read a chunk at a time while it has room for another (batch_size), so a
+        // big finished job is passed on in batches that stay small in memory. A log with more
+        // to read keeps its turn until it is read to its end: a finished job's logs read one
+        // after the other, as the job ran.
         out.lines.reserve(batch_size + chunk_size / 2);
         for (std::size_t i = 0; i < logs.size(); ++i) {
             std::size_t at = (first + i) % logs.size();
@@ -419,7 +421,7 @@ struct log_follower::impl {
                 more = true;
                 break;
             }
-            if (out.lines.size() >= chunk_size && i + 1 < logs.size()) {
+            if (out.lines.size() >= batch_size && i + 1 < logs.size()) {
                 next_turn = (at + 1) % logs.size();
                 more = true;
                 break;
