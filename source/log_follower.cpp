@@ -421,7 +421,9 @@ struct log_follower::impl {
                 more = true;
                 break;
             }
-            if (out.lines.size() >= batch_size && i + 1 < logs.size()) {
+            // The next log's first chunk must fit as well: the batch stays within what was
+            // reserved for it, and is never moved to a bigger buffer.
+            if (out.lines.size() + chunk_size > batch_size && i + 1 < logs.size()) {
                 next_turn = (at + 1) % logs.size();
                 more = true;
                 break;
