@@ -327,9 +327,9 @@ awaitable<session_result> relay_on_pty(std::filesystem::path program, std::vecto
         throw std::system_error(errno, std::generic_category(), "TIOCPKT");
     // The pty is the child's terminal: its stdin, its controlling tty, the window size, the
     // keys. What the child writes to stdout goes straight to the user's terminal: the
-    // screen's bytes cross no second pty and no copy of ours, as they would without jobssh.
-    // ssh, the child here, makes its tty raw, so no output processing is lost. Its stderr
-    // comes through us (held until its session began).
+    // screen's bytes take the path they would take without jobssh, with no second pty and
+    // no copy of ours. ssh, the child here, makes its tty raw, so no output processing is
+    // lost. Its stderr comes through us (held until its session began).
     auto err_pipe = make_pipe();
     stream_descriptor child_err(executor, err_pipe.read);
     int screen = description_for_child(user.out);
