@@ -181,7 +181,7 @@ struct log_follower::impl {
     bool job_dir_watched = false;
     int buildlogs_watch = -1; // while the job directory does not exist yet
     bool rescan_dirs = true;
-    bool more = false;         // a log had more than chunk_size bytes waiting
+    bool more = false;         // a log had more waiting than the batch took
     std::size_t next_turn = 0; // the log the next batch starts with
     bool stopped = false;
     bool drained = false;
@@ -340,6 +340,9 @@ struct log_follower::impl {
         if (n <= 0)
             return false;
         log.offset += n;
+        // The batch's buffer, once there is something for it: a wake-up that finds nothing
+        // new allocates nothing.
+        out.reserve(batch_size + chunk_size / 2);
         take_lines(log, std::string_view(read_buffer.get(), static_cast<std::size_t>(n)), out);
         return !log.at_end;
     }
@@ -407,7 +410,6 @@ struct log_follower::impl {
         // big finished job is passed on in batches that stay small in memory. A log with more
         // to read keeps its turn until it is read to its end: a finished job's logs read one
         // after the other, as the job ran.
-        out.lines.reserve(batch_size + chunk_size / 2);
         for (std::size_t i = 0; i < logs.size(); ++i) {
             std::size_t at = (first + i) % logs.size();
             followed_log& log = logs[at];

@@ -3,11 +3,10 @@
 #include <malloc.h>
 
 int main(int argc, char** argv) {
-    // tail builds each batch of log lines (about 64 KiB, more with many short prefixed
-    // lines) in a fresh buffer. glibc's defaults may hand a buffer that size back to the
-    // kernel when it is freed and fault it in again for the next batch, a page fault per
-    // 4 KiB: keeping up to 1 MiB made tail of a big finished job three times faster
-    // (docs/benchmarks.md).
+    // tail builds each batch of log lines (up to about 300 KiB) in a fresh buffer. glibc's
+    // defaults hand a buffer that size back to the kernel when it is freed and fault it in
+    // again for the next batch, a page fault per 4 KiB: keeping up to 1 MiB made tail of a
+    // big finished job three times faster (docs/benchmarks.md).
     ::mallopt(M_MMAP_THRESHOLD, 1 << 20);
     ::mallopt(M_TRIM_THRESHOLD, 1 << 20);
     return jobssh::run_shell(argc, argv);

@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <system_error>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -36,11 +37,10 @@ constexpr std::size_t stderr_kept = 16 * 1024;
 enum class gave_up { reading, writing };
 
 // Copies `from` to `to` until one of them fails, and returns rather than throws: under
-// `||` the first to *return* wins. On a pty master, EIO is how the child side's end reads,
-// the normal end of a session.
+// `||` the first to *return* wins. EOF or EIO on the user's terminal is how a hang-up reads.
 awaitable<gave_up> transfer(stream_descriptor& from, stream_descriptor& to,
                             std::string* keep = nullptr) {
-    std::vector<char> buffer(16 * 1024);
+    std::array<char, 16 * 1024> buffer;
     // Reads that would wait fail at once: what is already there is gathered before writing.
     boost::system::error_code ignored;
     from.non_blocking(true, ignored);
@@ -69,17 +69,12 @@ awaitable<gave_up> transfer(stream_descriptor& from, stream_descriptor& to,
     }
 }
 
-// What the child of a pty session has shown so far. Its stderr is held back until its
-// session began, so that what ssh says when it never got one (a refused host key) is for
-// the caller to pass on or to replace with a clearer message.
-struct screen_state {
-    bool started = false;
-};
-
-// The child's stderr on a pty session: held back in `result.held_stderr` until the session
-// began (see screen_state), passed on as it comes after that.
+// On a pty session the child's stderr is held back in `result.held_stderr` until its
+// session began (`started`, see watch_terminal), so that what ssh says when it never got
+// one (a refused host key) is for the caller to pass on or to replace with a clearer
+// message. From then on it is passed on as it comes.
 awaitable<gave_up> pass_stderr(stream_descriptor& from, stream_descriptor& to,
-                               session_result& result, const screen_state& screen) {
+                               session_result& result, const bool& started) {
     std::array<char, 4096> buffer;
     for (;;) {
         auto [read_error, n] = co_await from.async_read_some(asio::buffer(buffer),
@@ -89,15 +84,12 @@ awaitable<gave_up> pass_stderr(stream_descriptor& from, stream_descriptor& to,
         std::string_view chunk(buffer.data(), n);
         if (result.child_stderr.size() < stderr_kept)
             result.child_stderr.append(chunk.substr(0, stderr_kept - result.child_stderr.size()));
-        if (!screen.started) {
+        if (!started) {
             result.held_stderr.append(chunk);
             continue;
         }
-        std::string text = std::move(result.held_stderr);
-        result.held_stderr.clear();
-        text.append(chunk);
-        auto [write_error, written] =
-            co_await asio::async_write(to, asio::buffer(text), asio::as_tuple(asio::use_awaitable));
+        auto [write_error, written] = co_await asio::async_write(
+            to, asio::buffer(chunk), asio::as_tuple(asio::use_awaitable));
         if (write_error)
             co_return gave_up::writing;
     }
@@ -108,10 +100,10 @@ awaitable<gave_up> pass_stderr(stream_descriptor& from, stream_descriptor& to,
 // it raw), which goes to `to`. The status byte that counts is TIOCPKT_NOSTOP: the child
 // switched ^S/^Q flow control off, which ssh does when it makes its terminal raw, once
 // its session began (after host key and authentication). Whatever the child shows on the
-// pty also counts as a beginning.
-awaitable<gave_up> watch_terminal(stream_descriptor& master, stream_descriptor& to,
-                                  screen_state& screen, session_result& result,
-                                  stream_descriptor& err) {
+// pty also counts as a beginning: then the held-back stderr goes out, and `started` lets
+// pass_stderr pass on the rest at once.
+awaitable<gave_up> watch_terminal(stream_descriptor& master, stream_descriptor& to, bool& started,
+                                  session_result& result, stream_descriptor& err) {
     std::array<char, 4096> buffer;
     for (;;) {
         auto [read_error, n] = co_await master.async_read_some(asio::buffer(buffer),
@@ -119,15 +111,12 @@ awaitable<gave_up> watch_terminal(stream_descriptor& master, stream_descriptor& 
         if (read_error || n == 0)
             co_return gave_up::reading; // EIO: the child side is closed
         bool shows = buffer[0] == TIOCPKT_DATA && n > 1;
-        bool began = shows || (buffer[0] & TIOCPKT_NOSTOP) != 0;
-        if (began && !screen.started) {
-            screen.started = true;
-            if (!result.held_stderr.empty()) {
-                std::string held = std::move(result.held_stderr);
-                result.held_stderr.clear();
+        if (!started && (shows || (buffer[0] & TIOCPKT_NOSTOP) != 0)) {
+            started = true;
+            std::string held = std::exchange(result.held_stderr, {});
+            if (!held.empty())
                 co_await asio::async_write(err, asio::buffer(held),
                                            asio::as_tuple(asio::use_awaitable));
-            }
         }
         if (!shows)
             continue;
@@ -343,11 +332,11 @@ awaitable<session_result> relay_on_pty(std::filesystem::path program, std::vecto
     stream_descriptor err(executor, duplicate(user.err));
 
     session_result result;
-    screen_state shown;
+    bool started = false; // the child's session began: its stderr goes out as it comes
     auto output = [&]() -> awaitable<session_end> {
         auto [diagnostics, on_terminal] =
-            co_await (pass_stderr(child_err, err, result, shown) &&
-                      watch_terminal(terminal.master(), out, shown, result, err));
+            co_await (pass_stderr(child_err, err, result, started) &&
+                      watch_terminal(terminal.master(), out, started, result, err));
         co_return on_terminal == gave_up::writing ? session_end::hangup : session_end::child_exited;
     };
     auto input = [&]() -> awaitable<session_end> {

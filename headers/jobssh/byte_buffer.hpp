@@ -6,7 +6,6 @@
 #include <cstddef>
 #include <iosfwd>
 #include <memory>
-#include <string>
 #include <string_view>
 
 namespace jobssh {
@@ -23,7 +22,6 @@ public:
     bool empty() const { return size_ == 0; }
     std::string_view view() const { return {data_.get(), size_}; }
     operator std::string_view() const { return view(); }
-    explicit operator std::string() const { return std::string(view()); }
 
     void reserve(std::size_t capacity);
     void clear() { size_ = 0; }
