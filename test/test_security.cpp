@@ -153,10 +153,20 @@ public:
             ::posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ) == 0);
         posix_spawn_file_actions_destroy(&actions);
     }
+    // SIGTERM, then SIGKILL after a grace period. The grace matters: OpenSSH 9.2's client
+    // checks its quit flag and then calls poll() with no timeout, so a SIGTERM landing
+    // between the two is lost and the client waits on (seen with the -L client below, which
+    // is signalled just as it closes the refused connection and goes back to polling).
     ~background() {
         ::kill(pid_, SIGTERM);
-        int status = 0;
-        ::waitpid(pid_, &status, 0);
+        for (int i = 0; i < 100; ++i) {
+            if (::waitpid(pid_, nullptr, WNOHANG) != 0)
+                return;
+            std::this_thread::sleep_for(50ms);
+        }
+        BOOST_TEST_MESSAGE("pid " << pid_ << " outlived SIGTERM by 5 s: SIGKILL");
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
     }
     bool running() const { return ::waitpid(pid_, nullptr, WNOHANG) == 0; }
 
