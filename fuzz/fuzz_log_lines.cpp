@@ -140,7 +140,7 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
     const std::size_t batch_size = chunk_size * (1 + (data[1] >> 5) % 4);
     jobssh::log_follower follower(
         io.get_executor(), job_dir,
-        jobssh::follow_options{chunk_size, std::chrono::milliseconds(1000), batch_size});
+        jobssh::follow_options{.chunk_size = chunk_size, .batch_size = batch_size});
     std::string output;
     // Single-log mode: what the user got so far, without prefixes, and where it ends.
     std::string raw;

@@ -413,9 +413,9 @@ struct log_follower::impl {
         for (std::size_t i = 0; i < logs.size(); ++i) {
             std::size_t at = (first + i) % logs.size();
             followed_log& log = logs[at];
-            sync(log, out);
-            while (!log.at_end && log.at_line_start && out.lines.size() + chunk_size <= batch_size)
+            do
                 sync(log, out);
+            while (!log.at_end && log.at_line_start && out.lines.size() + chunk_size <= batch_size);
             if (!log.at_line_start)
                 break;
             if (!log.at_end) {
@@ -455,7 +455,7 @@ struct log_follower::impl {
 
 log_follower::log_follower(asio::any_io_executor executor, fs::path job_dir, std::size_t chunk_size)
     : log_follower(std::move(executor), std::move(job_dir),
-                   follow_options{chunk_size, std::chrono::milliseconds(1000), chunk_size}) {}
+                   follow_options{.chunk_size = chunk_size, .batch_size = chunk_size}) {}
 
 log_follower::log_follower(asio::any_io_executor executor, fs::path job_dir, follow_options options)
     : impl_(std::make_unique<impl>(std::move(executor), std::move(job_dir), options)) {}

@@ -385,7 +385,7 @@ BOOST_AUTO_TEST_CASE(a_big_task_log_goes_out_in_batches_of_several_chunks_of_who
     append(job_dir / "build" / "log", big);
     run([&]() -> asio::awaitable<void> {
         log_follower follower(ctx.get_executor(), job_dir,
-                              jobssh::follow_options{4096, std::chrono::milliseconds(1000), 16384});
+                              jobssh::follow_options{.chunk_size = 4096, .batch_size = 16384});
         std::string seen;
         std::size_t largest = 0;
         bool whole_lines = true;
@@ -419,7 +419,8 @@ BOOST_AUTO_TEST_CASE(running_out_of_inotify_instances_re_reads_the_logs_on_a_tim
     std::optional<log_follower> follower;
     try {
         follower.emplace(ctx.get_executor(), job_dir,
-                         jobssh::follow_options{4096, std::chrono::milliseconds(50)});
+                         jobssh::follow_options{.chunk_size = 4096,
+                                                .poll_interval = std::chrono::milliseconds(50)});
     } catch (const std::exception& error) {
         BOOST_TEST_MESSAGE("refused: " << error.what());
     }

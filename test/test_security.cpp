@@ -3,35 +3,33 @@
 // ssh argument list; and `restrict` in the line jobssh-keys prints keeps port, agent and X11
 // forwarding shut even on an sshd that allows them.
 #define BOOST_TEST_MODULE security
+#include "child_process.hpp"
 #include "sandbox.hpp"
 
 #include <algorithm>
 #include <arpa/inet.h>
+#include <boost/asio/io_context.hpp>
 #include <boost/test/unit_test.hpp>
 #include <csignal>
-#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <netinet/in.h>
 #include <poll.h>
 #include <regex>
-#include <spawn.h>
 #include <sstream>
 #include <string>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using jobssh::fixtures::background_process;
 using jobssh::fixtures::run_result;
 using jobssh::fixtures::sandbox;
 using jobssh::fixtures::sandbox_options;
-
-extern char** environ;
 
 namespace {
 
@@ -95,12 +93,6 @@ private:
     int fd_ = -1;
 };
 
-// A port nobody listens on right now.
-std::uint16_t free_port() {
-    listener probe;
-    return probe.port();
-}
-
 // Connects to 127.0.0.1:port, retrying while nothing listens yet (bounded). -1 if never.
 int connect_when_listening(std::uint16_t port, std::chrono::seconds bound) {
     auto until = std::chrono::steady_clock::now() + bound;
@@ -134,45 +126,12 @@ bool closed_by_peer(int fd, std::chrono::seconds bound) {
     return false;
 }
 
-// A program of ours running in the background (an ssh client, an sshd, an agent), stopped
-// and reaped by the destructor. Its stderr goes to a file.
-class background {
-public:
-    background(const std::vector<std::string>& argv, const fs::path& err_file) {
-        std::vector<char*> args;
-        for (const auto& a : argv)
-            args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-        posix_spawn_file_actions_addopen(&actions, 2, err_file.c_str(),
-                                         O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        BOOST_TEST_REQUIRE(
-            ::posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ) == 0);
-        posix_spawn_file_actions_destroy(&actions);
-    }
-    // SIGTERM, then SIGKILL after a grace period. The grace matters: OpenSSH 9.2's client
-    // checks its quit flag and then calls poll() with no timeout, so a SIGTERM landing
-    // between the two is lost and the client waits on (seen with the -L client below, which
-    // is signalled just as it closes the refused connection and goes back to polling).
-    ~background() {
-        ::kill(pid_, SIGTERM);
-        for (int i = 0; i < 100; ++i) {
-            if (::waitpid(pid_, nullptr, WNOHANG) != 0)
-                return;
-            std::this_thread::sleep_for(50ms);
-        }
-        BOOST_TEST_MESSAGE("pid " << pid_ << " outlived SIGTERM by 5 s: SIGKILL");
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-    }
-    bool running() const { return ::waitpid(pid_, nullptr, WNOHANG) == 0; }
-
-private:
-    pid_t pid_ = -1;
-};
+// The programs of ours running in the background (an ssh client, an sshd, an agent) hold
+// their stdout pipe and process handle on this io_context; nothing runs it.
+boost::asio::io_context& background_io() {
+    static boost::asio::io_context io;
+    return io;
+}
 
 // The front sshd of the sandbox allows no forwarding at all in its sshd_config, which would
 // hide whether `restrict` works. These two sshds allow every forwarding, like a stock one:
@@ -183,7 +142,7 @@ struct open_sshds {
     fs::path dir;
     std::uint16_t restricted_port = 0;
     std::uint16_t plain_port = 0;
-    std::vector<std::unique_ptr<background>> processes;
+    std::vector<std::unique_ptr<background_process>> processes;
 
     explicit open_sshds(const sandbox& sb) {
         dir = sb.dir() / "security";
@@ -224,14 +183,15 @@ struct open_sshds {
     }
 
     std::uint16_t start(const std::string& name, std::string config_text) {
-        std::uint16_t port = free_port();
+        std::uint16_t port = jobssh::fixtures::pick_free_port();
         config_text = std::regex_replace(config_text, std::regex("Port [0-9]+"),
                                          "Port " + std::to_string(port));
         const fs::path file = dir / (name + "_sshd_config");
         write_file(file, config_text, fs::perms::owner_read | fs::perms::owner_write);
         auto check = sandbox::run({"/usr/sbin/sshd", "-t", "-f", file.string()});
         BOOST_TEST_REQUIRE(check.exit_code == 0, "sshd -t: " << check.err);
-        processes.push_back(std::make_unique<background>(
+        processes.push_back(std::make_unique<background_process>(
+            background_io(),
             std::vector<std::string>{"/usr/sbin/sshd", "-D", "-e", "-f", file.string()},
             dir / (name + "_sshd.log")));
         int fd = connect_when_listening(port, 15s);
@@ -472,8 +432,9 @@ BOOST_AUTO_TEST_CASE(the_forced_command_gives_jobssh_shell_the_key_as_one_word_f
 
 BOOST_AUTO_TEST_CASE(the_checks_below_see_a_local_forward_where_restrict_is_missing) {
     listener target;
-    std::uint16_t local = free_port();
-    background client(
+    std::uint16_t local = jobssh::fixtures::pick_free_port();
+    background_process client(
+        background_io(),
         ssh_to(w().sshds->plain_port, "alice",
                {"-N", "-L", std::to_string(local) + ":127.0.0.1:" + std::to_string(target.port())}),
         w().data / "plain-L.err");
@@ -485,10 +446,11 @@ BOOST_AUTO_TEST_CASE(the_checks_below_see_a_local_forward_where_restrict_is_miss
 
 BOOST_AUTO_TEST_CASE(a_local_forward_through_the_front_sshd_reaches_nothing) {
     listener target;
-    std::uint16_t local = free_port();
+    std::uint16_t local = jobssh::fixtures::pick_free_port();
     const fs::path err = w().data / "L.err";
     {
-        background client(
+        background_process client(
+            background_io(),
             ssh_to(w().sshds->restricted_port, "alice",
                    {"-N", "-L",
                     std::to_string(local) + ":127.0.0.1:" + std::to_string(target.port())}),
@@ -500,6 +462,10 @@ BOOST_AUTO_TEST_CASE(a_local_forward_through_the_front_sshd_reaches_nothing) {
         BOOST_TEST(closed_by_peer(fd, 20s));
         ::close(fd);
         BOOST_TEST(!target.connection_arrived());
+        // A short grace: OpenSSH 9.2's client checks its quit flag and then calls poll() with
+        // no timeout, so a SIGTERM landing between the two is lost. It lands there often
+        // here, just as the client closed the refused connection and went back to polling.
+        client.stop(5s);
     }
     BOOST_TEST(contains(read_file(err), "administratively prohibited"), read_file(err));
 }
@@ -516,7 +482,7 @@ BOOST_AUTO_TEST_CASE(stdio_forwarding_with_dash_w_is_refused) {
 
 BOOST_AUTO_TEST_CASE(a_remote_forward_through_the_front_sshd_is_refused_and_listens_nowhere) {
     listener target;
-    std::uint16_t remote = free_port();
+    std::uint16_t remote = jobssh::fixtures::pick_free_port();
     auto result = sandbox::run(
         ssh_to(w().sshds->restricted_port, "alice",
                {"-N", "-o", "ExitOnForwardFailure=yes", "-R",
@@ -530,7 +496,8 @@ BOOST_AUTO_TEST_CASE(a_remote_forward_through_the_front_sshd_is_refused_and_list
 
 BOOST_AUTO_TEST_CASE(agent_and_x11_forwarding_do_not_reach_the_session) {
     const fs::path agent_socket = w().data / "agent.sock";
-    background agent({"ssh-agent", "-D", "-a", agent_socket.string()}, w().data / "agent.err");
+    background_process agent(background_io(), {"ssh-agent", "-D", "-a", agent_socket.string()},
+                             w().data / "agent.err");
     for (int i = 0; i < 200 && !fs::exists(agent_socket); ++i)
         std::this_thread::sleep_for(25ms);
     BOOST_TEST_REQUIRE(fs::exists(agent_socket));
