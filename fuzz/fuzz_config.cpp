@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <jobssh/config.hpp>
+#include <jobssh/common/config.hpp>
 #include <string>
 
 namespace fs = std::filesystem;

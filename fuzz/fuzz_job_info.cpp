@@ -5,7 +5,7 @@
 #include "json_fields.hpp"
 
 #include <boost/json/parse.hpp>
-#include <jobssh/runner.hpp>
+#include <jobssh/api/runner.hpp>
 
 using jobssh::fuzz::check;
 

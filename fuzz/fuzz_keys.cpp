@@ -11,9 +11,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <jobssh/authorized_keys.hpp>
-#include <jobssh/command.hpp>
-#include <jobssh/keys.hpp>
+#include <jobssh/keys/authorized_keys.hpp>
+#include <jobssh/shell/command.hpp>
+#include <jobssh/keys/keys.hpp>
 #include <sstream>
 #include <string>
 #include <vector>

@@ -17,7 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <jobssh/log_follower.hpp>
+#include <jobssh/tail/log_follower.hpp>
 #include <string>
 
 namespace asio = boost::asio;

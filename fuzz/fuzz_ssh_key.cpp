@@ -6,7 +6,7 @@
 #include "json_fields.hpp"
 
 #include <boost/json/parse.hpp>
-#include <jobssh/meta.hpp>
+#include <jobssh/api/meta.hpp>
 
 using jobssh::fuzz::check;
 

@@ -1,5 +1,5 @@
 // jobssh-shell: sshd's forced command for the builds user. All logic is in shell.cpp.
-#include <jobssh/shell.hpp>
+#include <jobssh/shell/shell.hpp>
 #include <malloc.h>
 
 int main(int argc, char** argv) {

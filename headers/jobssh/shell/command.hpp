@@ -1,0 +1,32 @@
+#pragma once
+
+// SSH_ORIGINAL_COMMAND: POSIX-shlex splitting, then the command grammar of DESIGN.md.
+
+#include <jobssh/common/job_id.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace jobssh {
+
+struct help_command {};
+struct tail_command {
+    job_id job;
+};
+struct connect_command {
+    job_id job;
+    std::vector<std::string> argv; // empty: an interactive bash
+};
+using command = std::variant<help_command, tail_command, connect_command>;
+
+// Splits like Python's shlex.split(s, posix=True): nullopt on an unbalanced quote or a
+// trailing backslash.
+std::optional<std::vector<std::string>> shlex_split(std::string_view text);
+
+// Parses SSH_ORIGINAL_COMMAND (absent and empty alike). Throws jobssh::failure_error
+// (failure::usage or failure::bad_job_id) for input it cannot accept.
+command parse_command(std::string_view original_command);
+
+} // namespace jobssh

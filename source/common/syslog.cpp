@@ -1,0 +1,55 @@
+#include <jobssh/common/syslog.hpp>
+#include <string>
+#include <syslog.h>
+
+namespace jobssh {
+
+namespace {
+
+// Lines may carry what a client sent (a key, a command): control characters are shown
+// escaped so that nobody can forge a second log line, and a 16 KiB key is cut short.
+std::string printable(std::string_view line) {
+    constexpr std::size_t longest = 1024;
+    std::string out;
+    out.reserve(std::min(line.size(), longest) + 3);
+    for (unsigned char c : line) {
+        if (out.size() >= longest) {
+            out += "...";
+            break;
+        }
+        if (c < 0x20 || c == 0x7f) {
+            constexpr char hex[] = "0123456789abcdef";
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 0xf];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
+}
+
+void emit(int priority, std::string_view line) {
+    const std::string text = printable(line);
+    ::syslog(priority, "%s", text.c_str());
+}
+
+} // namespace
+
+void open_syslog(const char* ident) {
+    ::openlog(ident, LOG_PID, LOG_DAEMON);
+}
+
+void log_auth(std::string_view line) {
+    emit(LOG_AUTHPRIV | LOG_INFO, line);
+}
+
+void log_info(std::string_view line) {
+    emit(LOG_DAEMON | LOG_INFO, line);
+}
+
+void log_error(std::string_view line) {
+    emit(LOG_DAEMON | LOG_ERR, line);
+}
+
+} // namespace jobssh

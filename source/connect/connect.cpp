@@ -1,0 +1,228 @@
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
+#include <cmath>
+#include <csignal>
+#include <exception>
+#include <jobssh/common/config.hpp>
+#include <jobssh/connect/connect.hpp>
+#include <jobssh/common/failure.hpp>
+#include <jobssh/api/meta.hpp>
+#include <jobssh/connect/relay.hpp>
+#include <jobssh/api/runner.hpp>
+#include <jobssh/connect/session_registry.hpp>
+#include <jobssh/common/syslog.hpp>
+#include <jobssh/connect/terminal.hpp>
+#include <jobssh/connect/vm_ssh.hpp>
+#include <optional>
+#include <stdexcept>
+#include <system_error>
+#include <unistd.h>
+
+namespace jobssh {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr std::chrono::seconds vm_boot_bound{30};
+
+void write_all(int fd, std::string_view text) {
+    while (!text.empty()) {
+        auto n = ::write(fd, text.data(), text.size());
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n <= 0)
+            return; // the user is gone; the session notices on its own
+        text.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+std::string counted(long long n, const char* one, const char* unit) {
+    return n == 1 ? one : std::to_string(n) + " " + unit;
+}
+
+const char* end_name(session_end end) {
+    switch (end) {
+    case session_end::child_exited:
+        return "logout";
+    case session_end::hangup:
+        return "hangup";
+    case session_end::deadline:
+        return "deadline";
+    }
+    return "unknown";
+}
+
+std::string log_line(job_id job, const ssh_key& key, std::string_view rest) {
+    return "job=" + std::to_string(job) + " user=" + key.owner.name + " " + std::string(rest);
+}
+
+// One log line: control characters and quotes become spaces.
+std::string printable(std::string_view text) {
+    std::string line(text);
+    for (char& c : line)
+        if (static_cast<unsigned char>(c) < 0x20 || c == '"')
+            c = ' ';
+    return line;
+}
+
+struct session_outcome {
+    session_result result;
+    bool host_key_refused = false;
+};
+
+asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, const job_info& info,
+                                             const ssh_key& key,
+                                             const std::vector<std::string>& argv, bool tty,
+                                             asio::signal_set& hangup) {
+    std::optional<pinned_host_keys> pinned;
+    try {
+        if (!info.host_keys.empty())
+            pinned.emplace(cfg.state_dir / "known_hosts", info);
+        else
+            log_info(log_line(job, key, "host_keys=none vm_host_key=unchecked"));
+    } catch (const std::invalid_argument& e) {
+        throw failure_error(failure::internal, std::string("runner sent bad VM data: ") + e.what());
+    }
+
+    // A user who hangs up while the VM boots stops the wait too.
+    auto waited = co_await (
+        wait_for_vm(info, vm_boot_bound,
+                    [] { write_all(STDERR_FILENO, "Waiting for the build VM to come up...\n"); }) ||
+        hangup.async_wait(asio::as_tuple(asio::use_awaitable)));
+    session_outcome outcome;
+    if (waited.index() == 1) {
+        outcome.result.end = session_end::hangup;
+        outcome.result.exit_status = 128 + SIGHUP;
+        co_return outcome;
+    }
+    if (!std::get<0>(waited))
+        throw failure_error(failure::vm_unreachable,
+                            "VM port " + std::to_string(info.port) + " refused connections");
+
+    std::vector<std::string> ssh_args;
+    try {
+        ssh_args = vm_ssh_argv(cfg, info, tty, argv,
+                               pinned ? std::optional(pinned->file()) : std::nullopt);
+    } catch (const std::invalid_argument& e) {
+        throw failure_error(failure::internal, std::string("runner sent bad VM data: ") + e.what());
+    }
+
+    session_options options;
+    if (info.deadline > 0)
+        options.deadline = std::chrono::system_clock::from_time_t(info.deadline);
+    options.hangup_signals = &hangup;
+    try {
+        // Two statements: GCC 12 miscompiles co_await inside a conditional expression.
+        if (tty)
+            outcome.result = co_await relay_on_pty("ssh", ssh_args, {}, options);
+        else
+            outcome.result = co_await relay_with_pipes("ssh", ssh_args, {}, options);
+    } catch (const std::system_error& e) {
+        throw failure_error(failure::internal, std::string("cannot run ssh: ") + e.what());
+    }
+    outcome.host_key_refused =
+        pinned && host_key_refused(outcome.result.exit_status, outcome.result.child_stderr);
+    co_return outcome;
+}
+
+} // namespace
+
+std::string humanize_from_now(std::chrono::system_clock::time_point when,
+                              std::chrono::system_clock::time_point now) {
+    using namespace std::chrono;
+    double seconds = duration<double>(when - now).count();
+    const char* direction = seconds >= 0 ? " from now" : " ago";
+    seconds = std::fabs(seconds);
+    // Rounded half up (seconds is not negative here), as llround would, without libm.
+    auto in = [&](double unit) { return static_cast<long long>(seconds / unit + 0.5); };
+    std::string amount;
+    if (in(1) == 0)
+        return "now";
+    if (in(1) < 60)
+        amount = counted(in(1), "a second", "seconds");
+    else if (in(60) < 60)
+        amount = counted(in(60), "a minute", "minutes");
+    else if (in(3600) < 24)
+        amount = counted(in(3600), "an hour", "hours");
+    else if (in(86400) < 365)
+        amount = counted(in(86400), "a day", "days");
+    else
+        amount = counted(in(86400 * 365), "a year", "years");
+    return amount + direction;
+}
+
+std::string connect_banner(const config& cfg, job_id job, const job_info& info,
+                           std::chrono::system_clock::time_point now) {
+    auto id = std::to_string(job);
+    return "Connected to build job #" + id + " (" + info.status + "): " + cfg.builds_origin + "/~" +
+           info.username + "/job/" + id + "\n" + "Your VM will be terminated " +
+           humanize_from_now(std::chrono::system_clock::from_time_t(info.deadline), now) +
+           ", or when you log out.\n\n";
+}
+
+asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info& info,
+                                   const ssh_key& key, const std::vector<std::string>& argv) {
+    // From here on a hang-up is ours to handle: it must not kill us before we cleaned up.
+    asio::signal_set hangup(co_await asio::this_coro::executor, SIGHUP, SIGTERM);
+    std::signal(SIGPIPE, SIG_IGN);
+    bool tty = is_terminal(STDIN_FILENO);
+
+    // With one command, stdout carries that command's output and nothing else.
+    write_all(argv.empty() ? STDOUT_FILENO : STDERR_FILENO,
+              connect_banner(cfg, job, info, std::chrono::system_clock::now()));
+    co_await claim_job(cfg, job);
+
+    std::optional<session_registration> session;
+    try {
+        session.emplace(cfg.state_dir, job);
+    } catch (const std::system_error& e) {
+        throw failure_error(failure::internal, std::string("session registry: ") + e.what());
+    }
+    log_info(log_line(job, key, tty ? "event=connect tty=yes" : "event=connect tty=no"));
+
+    std::exception_ptr failed;
+    session_outcome outcome;
+    try {
+        outcome = co_await run_session(cfg, job, info, key, argv, tty, hangup);
+    } catch (...) {
+        failed = std::current_exception();
+    }
+
+    bool last = session->leave();
+    if (last) {
+        // builds.sr.ht terminates the VM when the user logs out; with several sessions on
+        // one job, only when the last of them ends.
+        try {
+            co_await terminate_job(cfg, job);
+            log_info(log_line(job, key, "event=terminate"));
+        } catch (const failure_error& e) {
+            log_error(log_line(job, key,
+                               std::string("event=terminate outcome=failed detail=\"") + e.what() +
+                                   "\""));
+        }
+    }
+    if (failed)
+        std::rethrow_exception(failed);
+
+    const auto& result = outcome.result;
+    log_info(log_line(job, key,
+                      std::string("event=disconnect end=") + end_name(result.end) + " status=" +
+                          std::to_string(result.exit_status) + (last ? " last=yes" : " last=no")));
+    if (outcome.host_key_refused) {
+        // ssh's own account of it names our temporary files and suggests removing the
+        // pinned key: the operator's log gets it, the user our message.
+        log_error(
+            log_line(job, key, "event=vm_host_key ssh=\"" + printable(result.child_stderr) + "\""));
+        throw failure_error(failure::vm_host_key, "the VM presented a host key not in host_keys");
+    }
+    write_all(STDERR_FILENO, result.held_stderr);
+    co_return result.exit_status;
+}
+
+} // namespace jobssh

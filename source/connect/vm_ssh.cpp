@@ -1,0 +1,200 @@
+#include "../common/known_endpoints.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
+#include <fcntl.h>
+#include <jobssh/common/ssh_key_format.hpp>
+#include <jobssh/common/config.hpp>
+#include <jobssh/api/runner.hpp>
+#include <jobssh/connect/vm_ssh.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
+#include <system_error>
+#include <tuple>
+#include <unistd.h>
+#include <vector>
+
+namespace jobssh {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+bool ascii_alnum(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// [A-Za-z0-9_][A-Za-z0-9._-]*: nothing ssh could take for an option or a second word.
+bool plain_name(std::string_view name) {
+    if (name.empty() || !(ascii_alnum(name.front()) || name.front() == '_'))
+        return false;
+    return std::all_of(name.begin(), name.end(),
+                       [](char c) { return ascii_alnum(c) || c == '.' || c == '_' || c == '-'; });
+}
+
+// "<type> <base64>": a key type as authorized_keys takes it, then [A-Za-z0-9+/]+={0,2}; one
+// line of known_hosts.
+bool host_key_line(std::string_view key) {
+    auto space = key.find(' ');
+    if (space == std::string_view::npos || !valid_key_type(key.substr(0, space)))
+        return false;
+    auto blob = key.substr(space + 1);
+    auto padding = blob.find_last_not_of('=') + 1; // 0 when all '=' (or empty)
+    if (padding == 0 || blob.size() - padding > 2)
+        return false;
+    blob = blob.substr(0, padding);
+    return std::all_of(blob.begin(), blob.end(),
+                       [](char c) { return ascii_alnum(c) || c == '+' || c == '/'; });
+}
+
+// known_hosts names a host on a port other than 22 as "[host]:port".
+std::string known_hosts_name(const job_info& info) {
+    if (info.port == 22)
+        return info.ssh_host;
+    return "[" + info.ssh_host + "]:" + std::to_string(info.port);
+}
+
+} // namespace
+
+pinned_host_keys::pinned_host_keys(const fs::path& directory, const job_info& info) {
+    if (!plain_name(info.ssh_host))
+        throw std::invalid_argument("ssh_host is not a plain host name: " + info.ssh_host);
+    std::string text;
+    for (const auto& key : info.host_keys) {
+        if (!host_key_line(key))
+            throw std::invalid_argument("host key is not \"<type> <base64>\": " + key);
+        text += known_hosts_name(info) + " " + key + "\n";
+    }
+    std::error_code ec;
+    fs::create_directories(directory, ec);
+    static std::atomic<unsigned> serial{0};
+    file_ =
+        directory / ("known_hosts-" + std::to_string(::getpid()) + "-" + std::to_string(serial++));
+    int fd = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        throw std::system_error(errno, std::generic_category(), "create " + file_.string());
+    const char* data = text.data();
+    std::size_t left = text.size();
+    while (left > 0) {
+        auto n = ::write(fd, data, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int error = errno;
+            ::close(fd);
+            throw std::system_error(error, std::generic_category(), "write " + file_.string());
+        }
+        data += n;
+        left -= static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+}
+
+pinned_host_keys::~pinned_host_keys() {
+    std::error_code ec;
+    fs::remove(file_, ec);
+}
+
+std::vector<std::string> vm_ssh_argv(const config& cfg, const job_info& info, bool tty,
+                                     const std::vector<std::string>& command,
+                                     const std::optional<fs::path>& known_hosts) {
+    if (!plain_name(info.ssh_user))
+        throw std::invalid_argument("ssh_user is not a plain user name: " + info.ssh_user);
+    if (!plain_name(info.ssh_host))
+        throw std::invalid_argument("ssh_host is not a plain host name: " + info.ssh_host);
+    std::vector<std::string> argv{tty ? "-t" : "-T", "-p", std::to_string(info.port),
+                                  // the login user's ~/.ssh/config has no say in this
+                                  "-F", "none"};
+    if (!cfg.vm_identity.empty()) {
+        argv.insert(argv.end(), {"-i", cfg.vm_identity.string(), "-o", "IdentitiesOnly=yes"});
+    }
+    if (known_hosts) {
+        argv.insert(argv.end(),
+                    {"-o", "UserKnownHostsFile=" + known_hosts->string(), "-o",
+                     "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes", "-o",
+                     "CheckHostIP=no", "-o", "UpdateHostKeys=no"});
+    } else {
+        // builds.sr.ht's own behaviour: VMs are fresh every time, any key is taken.
+        argv.insert(argv.end(),
+                    {"-o", "UserKnownHostsFile=/dev/null", "-o", "GlobalKnownHostsFile=/dev/null",
+                     "-o", "StrictHostKeyChecking=no"});
+    }
+    argv.insert(argv.end(), {"-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-o",
+                             "ConnectTimeout=10", "-o", "ServerAliveInterval=30", "-o",
+                             "ServerAliveCountMax=4", "--", info.ssh_user + "@" + info.ssh_host});
+    if (command.empty()) {
+        argv.push_back("bash");
+    } else {
+        // ssh joins its arguments with spaces for the remote shell: quote each word so
+        // that it arrives as the same word.
+        std::string remote;
+        for (const auto& word : command)
+            remote += (remote.empty() ? "" : " ") + shell_quote(word);
+        argv.push_back(remote);
+    }
+    return argv;
+}
+
+bool host_key_refused(int exit_status, std::string_view ssh_stderr) {
+    return exit_status == 255 &&
+           (ssh_stderr.find("REMOTE HOST IDENTIFICATION HAS CHANGED") != std::string_view::npos ||
+            ssh_stderr.find("Host key verification failed") != std::string_view::npos);
+}
+
+asio::awaitable<bool> wait_for_vm(const job_info& info, std::chrono::milliseconds bound,
+                                  std::function<void()> on_first_retry) {
+    auto executor = co_await asio::this_coro::executor;
+    auto give_up = std::chrono::steady_clock::now() + bound;
+    if (info.deadline > 0) {
+        auto to_deadline = std::chrono::system_clock::from_time_t(info.deadline) -
+                           std::chrono::system_clock::now();
+        give_up = std::min(give_up,
+                           std::chrono::steady_clock::now() +
+                               std::chrono::duration_cast<std::chrono::milliseconds>(to_deadline));
+    }
+    asio::ip::tcp::resolver resolver(executor);
+    std::chrono::milliseconds backoff{100};
+    bool told = false;
+    for (;;) {
+        boost::system::error_code resolve_error;
+        asio::ip::tcp::resolver::results_type endpoints;
+        if (auto known = known_endpoints(info.ssh_host, info.port))
+            endpoints = *known;
+        else
+            std::tie(resolve_error, endpoints) = co_await resolver.async_resolve(
+                info.ssh_host, std::to_string(info.port), asio::as_tuple(asio::use_awaitable));
+        if (!resolve_error) {
+            asio::ip::tcp::socket socket(executor);
+            asio::steady_timer attempt(executor, std::chrono::seconds(3));
+            auto outcome = co_await (
+                asio::async_connect(socket, endpoints, asio::as_tuple(asio::use_awaitable)) ||
+                attempt.async_wait(asio::as_tuple(asio::use_awaitable)));
+            if (outcome.index() == 0 && !std::get<0>(std::get<0>(outcome)))
+                co_return true;
+        }
+        auto now = std::chrono::steady_clock::now();
+        if (now >= give_up)
+            co_return false;
+        if (!told && on_first_retry) {
+            on_first_retry();
+            told = true;
+        }
+        asio::steady_timer pause(
+            executor, std::min<std::chrono::steady_clock::duration>(backoff, give_up - now));
+        co_await pause.async_wait(asio::use_awaitable);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+    }
+}
+
+} // namespace jobssh

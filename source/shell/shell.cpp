@@ -1,0 +1,329 @@
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <jobssh/shell/command.hpp>
+#include <jobssh/common/config.hpp>
+#include <jobssh/connect/connect.hpp>
+#include <jobssh/common/failure.hpp>
+#include <jobssh/api/meta.hpp>
+#include <jobssh/api/runner.hpp>
+#include <jobssh/shell/shell.hpp>
+#include <jobssh/common/syslog.hpp>
+#include <jobssh/tail/tail.hpp>
+#include <jobssh/common/user_output.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unistd.h>
+#include <variant>
+
+namespace jobssh {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+
+std::string usage_text() {
+    return "Usage: ssh ... connect <job ID>\n"
+           "       ssh ... connect <job ID> [--] <command> [<argument>...]\n"
+           "       ssh ... tail <job ID>\n"
+           "\n"
+           "connect  follow the job's logs while it runs, then open a shell on its VM\n"
+           "         (or run one command there and return its exit status)\n"
+           "tail     print the job's logs from the start and follow them until it ends;\n"
+           "         exits 0 when the job succeeded, 1 otherwise\n";
+}
+
+namespace {
+
+// What syslog gets about one session.
+struct session_record {
+    std::optional<job_id> job;
+    std::string user;
+    std::string fingerprint;
+    std::string command;
+    std::string outcome;
+    int exit_code = 0;
+};
+
+std::string_view failure_name(failure kind) {
+    switch (kind) {
+    case failure::usage:
+        return "usage";
+    case failure::bad_job_id:
+        return "bad_job_id";
+    case failure::no_such_job:
+        return "no_such_job";
+    case failure::unknown_key:
+        return "unknown_key";
+    case failure::not_permitted:
+        return "not_permitted";
+    case failure::runner_unreachable:
+        return "runner_unreachable";
+    case failure::vm_unreachable:
+        return "vm_unreachable";
+    case failure::vm_host_key:
+        return "vm_host_key";
+    case failure::temporary:
+        return "temporary";
+    case failure::config:
+        return "config";
+    case failure::internal:
+        return "internal";
+    }
+    return "internal";
+}
+
+// key=value; values with spaces or quotes are quoted so the line still splits cleanly.
+void append_field(std::string& line, std::string_view key, std::string_view value) {
+    if (!line.empty())
+        line += ' ';
+    line += key;
+    line += '=';
+    if (!value.empty() && value.find_first_of(" \"\\=") == std::string_view::npos) {
+        line += value;
+        return;
+    }
+    line += '"';
+    for (char c : value) {
+        if (c == '"' || c == '\\')
+            line += '\\';
+        line += (static_cast<unsigned char>(c) < 0x20) ? '?' : c;
+    }
+    line += '"';
+}
+
+void log_session(const session_record& record, std::chrono::steady_clock::duration took,
+                 const std::string& detail) {
+    std::string line;
+    append_field(line, "job", record.job ? std::to_string(*record.job) : "-");
+    append_field(line, "user", record.user.empty() ? "-" : record.user);
+    append_field(line, "key", record.fingerprint.empty() ? "-" : record.fingerprint);
+    append_field(line, "command", record.command.empty() ? "-" : record.command);
+    append_field(line, "outcome", record.outcome);
+    append_field(line, "exit", std::to_string(record.exit_code));
+    append_field(
+        line, "duration_ms",
+        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+    if (!detail.empty())
+        append_field(line, "detail", detail);
+    if (record.outcome == "unknown_key" || record.outcome == "not_permitted")
+        log_auth(line);
+    else if (record.outcome == "internal" || record.outcome == "runner_unreachable" ||
+             record.outcome == "temporary" || record.outcome == "config")
+        log_error(line);
+    else
+        log_info(line);
+}
+
+// One concurrent lookup's result, kept instead of thrown, so that the order in which
+// failures are told (key first, then job, then permission) does not depend on timing.
+template <class T>
+struct lookup {
+    T value{};
+    std::exception_ptr error;
+};
+
+template <class T>
+asio::awaitable<lookup<T>> attempt(asio::awaitable<T> operation) {
+    // Filled step by step: GCC 12 miscompiles a co_await inside a braced initializer.
+    lookup<T> result;
+    try {
+        result.value = co_await std::move(operation);
+    } catch (const std::exception&) {
+        result.error = std::current_exception();
+    }
+    co_return result;
+}
+
+// SIGHUP, SIGTERM or a reader that went away: the user is gone, the session ends quietly.
+asio::awaitable<int> until_hangup(user_output& out) {
+    asio::signal_set signals(co_await asio::this_coro::executor, SIGHUP, SIGTERM);
+    // Both waits end without an exception when the session ends otherwise (cancelled): the
+    // value is not used then.
+    auto ended =
+        co_await (signals.async_wait(asio::as_tuple(asio::use_awaitable)) || out.wait_hangup());
+    if (ended.index() == 0)
+        co_return 128 + std::get<1>(std::get<0>(ended));
+    co_return 128 + SIGPIPE;
+}
+
+struct hung_up {
+    int exit_code;
+};
+
+// A struct, not a bare variant: `||` would flatten a variant into its own.
+struct tail_end {
+    std::variant<tail_result, hung_up, std::exception_ptr> how;
+};
+
+// `||` waits for the first branch to succeed: the tail's failures come back as values, or
+// a runner that went away would leave the session waiting for a hangup.
+asio::awaitable<tail_end> tail_to_its_end(const config& cfg, job_id job, job_info info,
+                                          user_output& out) {
+    tail_end ended;
+    try {
+        ended.how = co_await tail_job(cfg, job, std::move(info), out);
+    } catch (const user_hung_up&) {
+        ended.how = hung_up{128 + SIGPIPE};
+    } catch (const std::exception&) {
+        ended.how = std::current_exception();
+    }
+    co_return ended;
+}
+
+// The tail part of a session; hung_up when the user left before the job finished.
+asio::awaitable<std::variant<tail_result, hung_up>> tail_phase(const config& cfg, job_id job,
+                                                               job_info info) {
+    user_output out(co_await asio::this_coro::executor);
+    auto ended = co_await (tail_to_its_end(cfg, job, std::move(info), out) || until_hangup(out));
+    if (ended.index() == 1)
+        co_return hung_up{std::get<1>(ended)};
+    auto& tail = std::get<0>(ended).how;
+    if (auto* error = std::get_if<std::exception_ptr>(&tail))
+        std::rethrow_exception(*error);
+    if (auto* gone = std::get_if<hung_up>(&tail))
+        co_return *gone;
+    co_return std::get<tail_result>(std::move(tail));
+}
+
+asio::awaitable<int> run_session(const config& cfg, std::string b64key, command cmd,
+                                 session_record& record) {
+    job_id job = std::holds_alternative<tail_command>(cmd) ? std::get<tail_command>(cmd).job
+                                                           : std::get<connect_command>(cmd).job;
+    record.job = job;
+
+    // Who is asking, and about what: both questions at once.
+    auto [job_lookup, key_lookup] =
+        co_await (attempt(fetch_job_info(cfg, job)) && attempt(lookup_key(cfg, b64key)));
+    if (key_lookup.error)
+        std::rethrow_exception(key_lookup.error);
+    if (!key_lookup.value)
+        throw failure_error(failure::unknown_key, "meta does not know the key");
+    const ssh_key& key = *key_lookup.value;
+    record.user = key.owner.name;
+    record.fingerprint = key.fingerprint;
+    if (job_lookup.error)
+        std::rethrow_exception(job_lookup.error);
+    if (!job_lookup.value)
+        throw failure_error(failure::no_such_job, "the runner does not know the job");
+    job_info info = std::move(*job_lookup.value);
+    if (key.owner.name != info.username)
+        throw failure_error(failure::not_permitted, "the job belongs to " + info.username);
+
+    if (std::holds_alternative<tail_command>(cmd)) {
+        auto tailed = co_await tail_phase(cfg, job, std::move(info));
+        if (auto* gone = std::get_if<hung_up>(&tailed)) {
+            record.outcome = "hangup";
+            co_return gone->exit_code;
+        }
+        const tail_result& result = std::get<tail_result>(tailed);
+        record.outcome = result.exit_code == 0 ? "success" : "job_" + result.info.status;
+        co_return result.exit_code;
+    }
+
+    const connect_command& connect = std::get<connect_command>(cmd);
+    if (!job_finished(info)) {
+        auto tailed = co_await tail_phase(cfg, job, std::move(info));
+        if (auto* gone = std::get_if<hung_up>(&tailed)) {
+            record.outcome = "hangup";
+            co_return gone->exit_code;
+        }
+        info = std::move(std::get<tail_result>(tailed).info);
+    }
+    int status = co_await connect_to_vm(cfg, job, info, key, connect.argv);
+    record.outcome = "connected";
+    co_return status;
+}
+
+struct arguments {
+    std::optional<std::filesystem::path> config_file;
+    std::string b64key;
+};
+
+// `[--config FILE] B64KEY`; nullopt for anything else.
+std::optional<arguments> parse_arguments(int argc, char** argv) {
+    arguments parsed;
+    int at = 1;
+    if (at + 1 < argc && std::string_view(argv[at]) == "--config") {
+        parsed.config_file = argv[at + 1];
+        at += 2;
+    }
+    if (at + 1 != argc || std::string_view(argv[at]).starts_with("-"))
+        return std::nullopt;
+    parsed.b64key = argv[at];
+    return parsed;
+}
+
+int tell_user(failure kind, const config& cfg) {
+    write_blocking(STDERR_FILENO, user_message(kind, cfg));
+    return exit_code(kind);
+}
+
+} // namespace
+
+int run_shell(int argc, char** argv) {
+    // A user who hangs up must not kill us mid-write: EPIPE is handled where we write.
+    std::signal(SIGPIPE, SIG_IGN);
+    const auto started = std::chrono::steady_clock::now();
+    open_syslog("jobssh-shell");
+
+    if (argc == 2 && std::string_view(argv[1]) == "--version") {
+        write_blocking(STDOUT_FILENO, "jobssh-shell " JOBSSH_VERSION "\n");
+        return 0;
+    }
+
+    session_record record;
+    std::string detail;
+    config cfg;
+    auto finish = [&](failure kind, std::string why) {
+        record.outcome = std::string(failure_name(kind));
+        record.exit_code = tell_user(kind, cfg);
+        detail = std::move(why);
+    };
+
+    std::optional<arguments> args = parse_arguments(argc, argv);
+    if (!args) {
+        finish(failure::usage, "jobssh-shell [--config FILE] B64KEY: bad arguments");
+        log_session(record, std::chrono::steady_clock::now() - started, detail);
+        return record.exit_code;
+    }
+
+    try {
+        cfg = find_config(args->config_file);
+        const char* original = std::getenv("SSH_ORIGINAL_COMMAND");
+        record.command = original ? original : "";
+        command cmd = parse_command(record.command);
+        if (std::holds_alternative<help_command>(cmd)) {
+            write_blocking(STDOUT_FILENO, usage_text());
+            record.outcome = "help";
+        } else {
+            asio::io_context io;
+            std::exception_ptr error;
+            asio::co_spawn(io, run_session(cfg, args->b64key, std::move(cmd), record),
+                           [&](std::exception_ptr e, int status) {
+                               error = e;
+                               record.exit_code = status;
+                           });
+            io.run();
+            if (error)
+                std::rethrow_exception(error);
+        }
+    } catch (const config_error& error) {
+        finish(failure::config, error.what());
+    } catch (const failure_error& error) {
+        finish(error.kind(), error.what());
+    } catch (const std::exception& error) {
+        finish(failure::internal, error.what());
+    }
+    log_session(record, std::chrono::steady_clock::now() - started, detail);
+    return record.exit_code;
+}
+
+} // namespace jobssh

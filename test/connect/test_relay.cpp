@@ -1,0 +1,432 @@
+#define BOOST_TEST_MODULE relay
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/test/unit_test.hpp>
+#include <fstream>
+#include <jobssh/connect/pty.hpp>
+#include <jobssh/connect/relay.hpp>
+#include <optional>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sstream>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <thread>
+#include <unistd.h>
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using jobssh::session_end;
+
+namespace {
+
+const std::filesystem::path target = JOBSSH_TEST_TARGET;
+
+// The session runs on its own thread and io_context, as jobssh-shell would; the test's
+// thread plays the user at the other end of the descriptors.
+class session_thread {
+public:
+    template <typename Start>
+    explicit session_thread(Start start) {
+        thread_ = std::thread([this, start] {
+            asio::io_context ctx;
+            asio::co_spawn(ctx, start(), [this](std::exception_ptr e, jobssh::session_result r) {
+                error_ = e;
+                if (!e)
+                    result_ = std::move(r);
+            });
+            ctx.run_for(60s);
+            ctx.poll();
+            left_pending_ = !ctx.stopped();
+            finished_ = true;
+        });
+    }
+    ~session_thread() {
+        if (thread_.joinable())
+            thread_.join();
+    }
+
+    bool finished() const { return finished_; }
+
+    jobssh::session_result join() {
+        thread_.join();
+        BOOST_TEST(!left_pending_);
+        if (error_)
+            std::rethrow_exception(error_);
+        BOOST_REQUIRE_MESSAGE(result_, "the session did not end within its bound");
+        return *result_;
+    }
+
+private:
+    std::thread thread_;
+    std::atomic<bool> finished_{false};
+    std::optional<jobssh::session_result> result_;
+    std::exception_ptr error_;
+    bool left_pending_ = false;
+};
+
+// What the user's side of a descriptor received so far.
+class received {
+public:
+    explicit received(int fd)
+        : fd_(fd) {}
+
+    // Reads until `text` arrived; fails the test when it did not within `bound`.
+    void expect(std::string_view text, std::chrono::seconds bound = 20s) {
+        auto until = std::chrono::steady_clock::now() + bound;
+        while (data.find(text) == std::string::npos) {
+            if (std::chrono::steady_clock::now() >= until || !read_some(100)) {
+                if (std::chrono::steady_clock::now() >= until)
+                    break;
+            }
+        }
+        BOOST_REQUIRE_MESSAGE(data.find(text) != std::string::npos,
+                              "expected \"" << text << "\", got \"" << data << "\"");
+    }
+
+    // Reads everything the session wrote, up to its end.
+    void drain(const session_thread& session) {
+        while (!session.finished())
+            read_some(50);
+        while (read_some(0)) {
+        }
+    }
+
+    std::string data;
+
+private:
+    bool read_some(int timeout_ms) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, timeout_ms) <= 0 || !(p.revents & POLLIN))
+            return false;
+        char buffer[65536];
+        auto n = ::read(fd_, buffer, sizeof buffer);
+        if (n <= 0)
+            return false;
+        data.append(buffer, static_cast<std::size_t>(n));
+        return true;
+    }
+    int fd_;
+};
+
+// The terminal sshd would have given jobssh: the test holds the master, like sshd.
+struct user_terminal {
+    int master = -1;
+    int slave = -1;
+    explicit user_terminal(jobssh::window_size size = {24, 80}) {
+        winsize ws{};
+        ws.ws_row = size.rows;
+        ws.ws_col = size.columns;
+        BOOST_REQUIRE(::openpty(&master, &slave, nullptr, nullptr, &ws) == 0);
+    }
+    ~user_terminal() {
+        if (master >= 0)
+            ::close(master);
+        ::close(slave);
+    }
+    jobssh::user_side side() const { return {slave, slave, slave}; }
+    void type(std::string_view keys) const {
+        BOOST_REQUIRE(::write(master, keys.data(), keys.size()) ==
+                      static_cast<ssize_t>(keys.size()));
+    }
+    void resize(jobssh::window_size size) const {
+        winsize ws{};
+        ws.ws_row = size.rows;
+        ws.ws_col = size.columns;
+        ::ioctl(master, TIOCSWINSZ, &ws);
+    }
+    void hang_up() {
+        ::close(master);
+        master = -1;
+    }
+};
+
+struct pipe_pair {
+    int read = -1;
+    int write = -1;
+    pipe_pair() {
+        int fds[2];
+        BOOST_REQUIRE(::pipe(fds) == 0);
+        read = fds[0];
+        write = fds[1];
+    }
+    ~pipe_pair() {
+        close_read();
+        close_write();
+    }
+    void close_read() {
+        if (read >= 0)
+            ::close(read);
+        read = -1;
+    }
+    void close_write() {
+        if (write >= 0)
+            ::close(write);
+        write = -1;
+    }
+};
+
+session_thread on_pty(std::vector<std::string> args, jobssh::user_side user,
+                      jobssh::session_options options = {}) {
+    return session_thread([=] { return jobssh::relay_on_pty(target, args, user, options); });
+}
+
+bool running(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string pid_field, name, state;
+    return (stat >> pid_field >> name >> state) && state != "Z";
+}
+
+bool gone_within(pid_t pid, std::chrono::seconds bound) {
+    auto until = std::chrono::steady_clock::now() + bound;
+    while (running(pid) && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(20ms);
+    return !running(pid);
+}
+
+std::pair<pid_t, pid_t> pids_in(const std::string& text) {
+    std::istringstream words(text.substr(text.find("pids ")));
+    std::string label;
+    pid_t child = 0, grandchild = 0;
+    words >> label >> child >> grandchild;
+    return {child, grandchild};
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(every_byte_the_child_wrote_reaches_the_user_before_the_session_ends) {
+    user_terminal user;
+    auto session = on_pty({"flood", "1000000", "0"}, user.side());
+    received screen(user.master);
+    screen.drain(session);
+    auto result = session.join();
+    BOOST_TEST(screen.data.size() == 1000000u);
+    BOOST_TEST(result.exit_status == 0);
+    BOOST_TEST((result.end == session_end::child_exited));
+}
+
+BOOST_AUTO_TEST_CASE(on_a_pty_the_child_s_stdout_may_be_a_pipe_read_slowly) {
+    // stdin a terminal, stdout a pipe (opened again for the child through /proc) that fills
+    // before it is read: every byte arrives, and the child's writes wait as they would.
+    user_terminal user;
+    pipe_pair out;
+    auto session = on_pty({"flood", "300000", "0"}, {user.slave, out.write, user.slave});
+    std::this_thread::sleep_for(200ms); // the pipe fills and the child waits on it
+    received output(out.read);
+    output.drain(session);
+    auto result = session.join();
+    BOOST_TEST(output.data.size() == 300000u);
+    BOOST_TEST(result.exit_status == 0);
+}
+
+BOOST_AUTO_TEST_CASE(the_exit_status_of_the_child_is_the_session_s) {
+    user_terminal user;
+    auto session = on_pty({"exit", "3"}, user.side());
+    received screen(user.master);
+    screen.drain(session);
+    BOOST_TEST(session.join().exit_status == 3);
+}
+
+BOOST_AUTO_TEST_CASE(the_child_gets_the_user_s_window_size_at_start_and_after_a_resize) {
+    user_terminal user({40, 120});
+    auto session = on_pty({"sizes"}, user.side());
+    received screen(user.master);
+    screen.expect("size 40 120");
+    user.resize({50, 132});
+    ::raise(SIGWINCH); // what the kernel sends jobssh when sshd resizes its terminal
+    screen.expect("size 50 132");
+    user.type("\x04"); // Ctrl-D: EOF for the child's read
+    screen.drain(session);
+    BOOST_TEST(session.join().exit_status == 0);
+}
+
+BOOST_AUTO_TEST_CASE(on_a_pty_stderr_before_any_output_is_held_for_the_caller) {
+    user_terminal user;
+    auto session = on_pty({"complain", "Host key verification failed.\r\n", "255"}, user.side());
+    received screen(user.master);
+    screen.drain(session);
+    auto result = session.join();
+    BOOST_TEST(result.exit_status == 255);
+    BOOST_TEST(result.held_stderr == "Host key verification failed.\r\n");
+    BOOST_TEST(result.child_stderr == "Host key verification failed.\r\n");
+    BOOST_TEST(screen.data.find("verification") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(on_a_pty_stderr_after_the_child_made_its_terminal_raw_is_passed_on_at_once) {
+    user_terminal user;
+    auto session = on_pty({"raw", "a warning\r\n"}, user.side());
+    received screen(user.master);
+    screen.expect("raw");
+    screen.expect("a warning"); // before the child ends: it waits for a key
+    user.type("q");
+    screen.drain(session);
+    auto result = session.join();
+    BOOST_TEST(result.exit_status == 0);
+    BOOST_TEST(result.held_stderr.empty());
+    BOOST_TEST(result.child_stderr == "a warning\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(keys_reach_the_child_as_typed_and_ctrl_c_interrupts_the_child_only) {
+    user_terminal user;
+    {
+        auto session = on_pty({"line"}, user.side());
+        received screen(user.master);
+        user.type("hello\r");
+        screen.expect("got hello");
+        screen.drain(session);
+        BOOST_TEST(session.join().exit_status == 0);
+    }
+    {
+        auto session = on_pty({"stubborn"}, user.side());
+        received screen(user.master);
+        screen.expect("stubborn");
+        user.type("\x03");
+        screen.drain(session);
+        auto result = session.join();
+        BOOST_TEST(result.exit_status == 128 + SIGINT);
+        BOOST_TEST((result.end == session_end::child_exited));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(the_user_s_terminal_is_raw_during_the_session_and_restored_after) {
+    user_terminal user;
+    termios before{};
+    ::tcgetattr(user.slave, &before);
+    auto session = on_pty({"sizes"}, user.side());
+    received screen(user.master);
+    screen.expect("size");
+    termios during{};
+    ::tcgetattr(user.slave, &during);
+    user.type("\x04");
+    screen.drain(session);
+    session.join();
+    termios after{};
+    ::tcgetattr(user.slave, &after);
+    BOOST_TEST((during.c_lflag & (ECHO | ICANON | ISIG)) == 0u);
+    BOOST_TEST(after.c_lflag == before.c_lflag);
+    BOOST_TEST(after.c_iflag == before.c_iflag);
+    BOOST_TEST(after.c_oflag == before.c_oflag);
+}
+
+BOOST_AUTO_TEST_CASE(a_hang_up_of_the_user_s_terminal_ends_the_child_and_what_it_started) {
+    user_terminal user;
+    auto session = on_pty({"group"}, user.side());
+    received screen(user.master);
+    screen.expect("\n");
+    auto [child, grandchild] = pids_in(screen.data);
+    user.hang_up();
+    auto result = session.join();
+    BOOST_TEST((result.end == session_end::hangup));
+    BOOST_TEST(!running(child));
+    BOOST_TEST(gone_within(grandchild, 10s));
+}
+
+BOOST_AUTO_TEST_CASE(sighup_ends_the_session_and_a_child_ignoring_it_is_killed) {
+    user_terminal user;
+    jobssh::session_options options;
+    options.stop_grace = 300ms;
+    auto session = on_pty({"stubborn"}, user.side(), options);
+    received screen(user.master);
+    screen.expect("stubborn");
+    ::raise(SIGHUP);
+    screen.drain(session);
+    auto result = session.join();
+    BOOST_TEST((result.end == session_end::hangup));
+    BOOST_TEST(result.exit_status == 128 + SIGKILL);
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_ends_the_session_and_everything_the_child_started) {
+    pipe_pair in, out, err;
+    auto session = session_thread([&] {
+        return jobssh::relay_with_pipes(target, {"group"}, {in.read, out.write, err.write}, {});
+    });
+    received output(out.read);
+    output.expect("\n");
+    auto [child, grandchild] = pids_in(output.data);
+    ::raise(SIGTERM);
+    output.drain(session);
+    auto result = session.join();
+    BOOST_TEST((result.end == session_end::hangup));
+    BOOST_TEST(result.exit_status == 128 + SIGHUP);
+    BOOST_TEST(!running(child));
+    BOOST_TEST(gone_within(grandchild, 10s));
+}
+
+BOOST_AUTO_TEST_CASE(the_user_is_warned_before_the_deadline_and_the_session_ends_at_it) {
+    user_terminal user;
+    jobssh::session_options options;
+    options.deadline = std::chrono::system_clock::now() + 3s;
+    options.warn_before = {2s, 1s};
+    options.stop_grace = 300ms;
+    auto session = on_pty({"stubborn"}, user.side(), options);
+    received screen(user.master);
+    screen.drain(session);
+    auto result = session.join();
+    BOOST_TEST((result.end == session_end::deadline));
+    auto warned = screen.data.find("Your VM will be terminated in 2 seconds.");
+    auto warned_again = screen.data.find("Your VM will be terminated in a second.");
+    auto ended = screen.data.find("time is up");
+    BOOST_TEST(warned != std::string::npos);
+    BOOST_TEST(warned_again != std::string::npos);
+    BOOST_TEST(ended != std::string::npos);
+    BOOST_TEST((warned < warned_again && warned_again < ended));
+}
+
+BOOST_AUTO_TEST_CASE(without_a_terminal_eof_on_stdin_is_passed_on_to_the_child) {
+    pipe_pair in, out, err;
+    auto session = session_thread([&] {
+        return jobssh::relay_with_pipes(target, {"cat"}, {in.read, out.write, err.write}, {});
+    });
+    BOOST_REQUIRE(::write(in.write, "piped input\n", 12) == 12);
+    in.close_write();
+    received output(out.read);
+    output.drain(session);
+    auto result = session.join();
+    BOOST_TEST(output.data == "piped input\n");
+    BOOST_TEST(result.exit_status == 0);
+    BOOST_TEST((result.end == session_end::child_exited));
+}
+
+BOOST_AUTO_TEST_CASE(without_a_terminal_stdout_and_stderr_stay_apart) {
+    pipe_pair in, out, err;
+    auto session = session_thread([&] {
+        return jobssh::relay_with_pipes(target, {"apart"}, {in.read, out.write, err.write}, {});
+    });
+    received output(out.read), errors(err.read);
+    output.drain(session);
+    errors.drain(session);
+    auto result = session.join();
+    BOOST_TEST(output.data == "to stdout\n");
+    BOOST_TEST(errors.data == "to stderr\n");
+    BOOST_TEST(result.child_stderr == "to stderr\n");
+}
+
+BOOST_AUTO_TEST_CASE(without_a_terminal_the_exit_status_and_all_output_come_back) {
+    pipe_pair in, out, err;
+    auto session = session_thread([&] {
+        return jobssh::relay_with_pipes(target, {"flood", "500000", "7"},
+                                        {in.read, out.write, err.write}, {});
+    });
+    received output(out.read);
+    output.drain(session);
+    auto result = session.join();
+    BOOST_TEST(output.data.size() == 500000u);
+    BOOST_TEST(result.exit_status == 7);
+}
+
+BOOST_AUTO_TEST_CASE(without_a_terminal_a_reader_gone_away_ends_the_session) {
+    pipe_pair in, out, err;
+    auto session = session_thread([&] {
+        return jobssh::relay_with_pipes(target, {"group"}, {in.read, out.write, err.write}, {});
+    });
+    received output(out.read);
+    output.expect("\n");
+    auto [child, grandchild] = pids_in(output.data);
+    out.close_read();
+    auto result = session.join();
+    BOOST_TEST((result.end == session_end::hangup));
+    BOOST_TEST(!running(child));
+    BOOST_TEST(gone_within(grandchild, 10s));
+}

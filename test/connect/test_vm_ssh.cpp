@@ -1,0 +1,165 @@
+#define BOOST_TEST_MODULE vm_ssh
+#include "run_coroutine.hpp"
+
+#include <algorithm>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/test/unit_test.hpp>
+#include <fstream>
+#include <jobssh/common/config.hpp>
+#include <jobssh/api/runner.hpp>
+#include <jobssh/connect/vm_ssh.hpp>
+#include <sstream>
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using jobssh::testing::run_coroutine;
+
+namespace {
+
+jobssh::job_info vm_on(std::uint16_t port) {
+    jobssh::job_info info;
+    info.port = port;
+    info.ssh_host = "127.0.0.1";
+    return info;
+}
+
+std::uint16_t free_port() {
+    asio::io_context ctx;
+    asio::ip::tcp::acceptor probe(ctx, {asio::ip::address_v4::loopback(), 0});
+    return probe.local_endpoint().port();
+}
+
+bool has(const std::vector<std::string>& argv, const std::string& word) {
+    return std::find(argv.begin(), argv.end(), word) != argv.end();
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_vm_that_accepts_connections_is_up_at_once) {
+    asio::io_context listening;
+    asio::ip::tcp::acceptor vm(listening, {asio::ip::address_v4::loopback(), 0});
+    int told = 0;
+    bool up =
+        run_coroutine(jobssh::wait_for_vm(vm_on(vm.local_endpoint().port()), 5s, [&] { ++told; }));
+    BOOST_TEST(up);
+    BOOST_TEST(told == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_vm_named_localhost_is_reached_on_loopback) {
+    asio::io_context listening;
+    asio::ip::tcp::acceptor vm(listening, {asio::ip::address_v4::loopback(), 0});
+    auto info = vm_on(vm.local_endpoint().port());
+    info.ssh_host = "localhost";
+    int told = 0;
+    BOOST_TEST(run_coroutine(jobssh::wait_for_vm(info, 5s, [&] { ++told; })));
+    BOOST_TEST(told == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_vm_that_never_comes_up_is_given_up_on_and_the_user_told_once) {
+    int told = 0;
+    bool up = run_coroutine(jobssh::wait_for_vm(vm_on(free_port()), 1500ms, [&] { ++told; }));
+    BOOST_TEST(!up);
+    BOOST_TEST(told == 1);
+}
+
+BOOST_AUTO_TEST_CASE(words_are_quoted_so_the_remote_shell_sees_them_unchanged) {
+    BOOST_TEST(jobssh::shell_quote("make") == "make");
+    BOOST_TEST(jobssh::shell_quote("cat; exit 7") == "'cat; exit 7'");
+    BOOST_TEST(jobssh::shell_quote("it's") == "'it'\"'\"'s'");
+    BOOST_TEST(jobssh::shell_quote("") == "''");
+    BOOST_TEST(jobssh::shell_quote("$HOME") == "'$HOME'");
+}
+
+BOOST_AUTO_TEST_CASE(the_ssh_command_line_pins_the_host_keys_when_the_runner_sent_them) {
+    jobssh::config cfg;
+    cfg.vm_identity = "/etc/jobssh/vm_key";
+    auto info = vm_on(2222);
+    info.ssh_host = "localhost";
+    auto argv = jobssh::vm_ssh_argv(cfg, info, true, {}, std::filesystem::path("/run/kh"));
+    BOOST_TEST(argv.front() == "-t");
+    BOOST_TEST(has(argv, "2222"));
+    BOOST_TEST(has(argv, "/etc/jobssh/vm_key"));
+    BOOST_TEST(has(argv, "UserKnownHostsFile=/run/kh"));
+    BOOST_TEST(has(argv, "StrictHostKeyChecking=yes"));
+    BOOST_TEST(has(argv, "BatchMode=yes"));
+    BOOST_TEST(argv[argv.size() - 2] == "build@localhost");
+    BOOST_TEST(argv.back() == "bash");
+
+    auto one = jobssh::vm_ssh_argv(cfg, info, false, {"sh", "-c", "cat; exit 7"}, std::nullopt);
+    BOOST_TEST(one.front() == "-T");
+    BOOST_TEST(has(one, "StrictHostKeyChecking=no"));
+    BOOST_TEST(one.back() == "sh -c 'cat; exit 7'");
+}
+
+BOOST_AUTO_TEST_CASE(a_user_or_host_that_looks_like_an_option_is_refused) {
+    jobssh::config cfg;
+    auto info = vm_on(22);
+    info.ssh_host = "-oProxyCommand=evil";
+    BOOST_CHECK_THROW(jobssh::vm_ssh_argv(cfg, info, true, {}, std::nullopt),
+                      std::invalid_argument);
+    info = vm_on(22);
+    info.ssh_user = "a b";
+    BOOST_CHECK_THROW(jobssh::vm_ssh_argv(cfg, info, true, {}, std::nullopt),
+                      std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(only_plain_names_reach_the_ssh_command_line) {
+    jobssh::config cfg;
+    for (std::string host : {"localhost", "127.0.0.1", "vm-4.runner_2.example", "_x"}) {
+        auto info = vm_on(22);
+        info.ssh_host = host;
+        BOOST_CHECK_NO_THROW(jobssh::vm_ssh_argv(cfg, info, true, {}, std::nullopt));
+    }
+    for (std::string host : {"", ".hidden", "-x", "a;b", "a:b", "[::1]", "host\n", "h\xc3\xa9"}) {
+        auto info = vm_on(22);
+        info.ssh_host = host;
+        BOOST_CHECK_THROW(jobssh::vm_ssh_argv(cfg, info, true, {}, std::nullopt),
+                          std::invalid_argument);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_host_key_is_pinned_only_in_type_and_base64_form) {
+    auto dir = std::filesystem::temp_directory_path() / "jobssh-vm-ssh-keys-test";
+    auto info = vm_on(2222);
+    for (std::string key : {"ssh-ed25519 AAAAC3Nz", "ecdsa-sha2-nistp256 AAAA+/9=",
+                            "sk-ssh-ed25519@openssh.com AAAA==", "ssh-rsa A"}) {
+        info.host_keys = {key};
+        BOOST_CHECK_NO_THROW(jobssh::pinned_host_keys(dir, info));
+    }
+    for (std::string key : {"", "ssh-ed25519", "ssh-ed25519 ", " AAAA", "Ssh-rsa AAAA",
+                            "ssh-rsa AAAA===", "ssh-rsa ==", "ssh-rsa AA AA", "ssh-rsa  AAAA",
+                            "ssh-rsa AA=A", "ssh-rsa AAAA comment", "ssh_rsa AAAA"}) {
+        info.host_keys = {key};
+        BOOST_CHECK_THROW(jobssh::pinned_host_keys(dir, info), std::invalid_argument);
+    }
+    std::filesystem::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(pinned_keys_are_written_in_known_hosts_form_and_removed_after) {
+    auto dir = std::filesystem::temp_directory_path() / "jobssh-vm-ssh-test";
+    auto info = vm_on(2222);
+    info.ssh_host = "localhost";
+    info.host_keys = {"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPin", "ssh-rsa AAAAB3Nza=="};
+    std::filesystem::path file;
+    {
+        jobssh::pinned_host_keys pinned(dir, info);
+        file = pinned.file();
+        std::ifstream in(file);
+        std::stringstream text;
+        text << in.rdbuf();
+        BOOST_TEST(text.str() == "[localhost]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPin\n"
+                                 "[localhost]:2222 ssh-rsa AAAAB3Nza==\n");
+    }
+    BOOST_TEST(!std::filesystem::exists(file));
+    info.host_keys = {"ssh-ed25519 AAAA\nlocalhost ssh-rsa EVIL"};
+    BOOST_CHECK_THROW(jobssh::pinned_host_keys(dir, info), std::invalid_argument);
+    std::filesystem::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(ssh_s_refusal_of_a_changed_host_key_is_recognized) {
+    BOOST_TEST(jobssh::host_key_refused(255, "@@@@\r\n@    WARNING: REMOTE HOST IDENTIFICATION "
+                                             "HAS CHANGED!     @\r\n"));
+    BOOST_TEST(jobssh::host_key_refused(255, "Host key verification failed.\r\n"));
+    BOOST_TEST(!jobssh::host_key_refused(1, "Host key verification failed.\r\n"));
+    BOOST_TEST(!jobssh::host_key_refused(255, "Connection refused"));
+}

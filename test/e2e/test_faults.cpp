@@ -1,0 +1,383 @@
+// Faults of the runner and meta that test_shell does not already cover, and the kernel
+// running out of inotify instances: for each, what the user reads, the exit code, and that
+// nothing of the sandbox is left running. No VMs, no front sshd (test_kill has those).
+#define BOOST_TEST_MODULE faults
+#include "resilience_helpers.hpp"
+#include "sandbox.hpp"
+#include "scratch_dir.hpp"
+
+#include <algorithm>
+#include <boost/test/unit_test.hpp>
+#include <cerrno>
+#include <chrono>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <grp.h>
+#include <jobssh/common/config.hpp>
+#include <memory>
+#include <string>
+#include <sys/inotify.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using jobssh::fixtures::run_result;
+using jobssh::fixtures::sandbox;
+using jobssh::fixtures::sandbox_options;
+using jobssh::testing::eventually;
+using jobssh::testing::shells_of;
+
+namespace {
+
+const char* const users_json =
+    R"({"users": [{"name": "alice", "id": 1}, {"name": "bob", "id": 2}]})";
+
+// 1 is finished; 2 keeps a shell (no VM here) and its task failed.
+const char* const jobs_json = R"({"jobs": [
+  {"id": 1, "owner": "alice", "owner_id": 1, "log": ["one line"],
+   "tasks": [{"name": "build", "log": ["built"]}], "pace_ms": 0, "result": "success"},
+  {"id": 2, "owner": "alice", "owner_id": 1, "log": ["shell job"],
+   "tasks": [{"name": "build", "log": ["error: it broke"]}], "pace_ms": 0, "result": "failed",
+   "shell": true}
+]})";
+
+struct world {
+    jobssh::testing::scratch_dir scratch;
+    std::unique_ptr<sandbox> box;
+    jobssh::config cfg;
+    world() {
+        scratch.write("jobs.json", jobs_json);
+        scratch.write("users.json", users_json);
+        sandbox_options options;
+        options.jobs_file = scratch.path() / "jobs.json";
+        options.users_file = scratch.path() / "users.json";
+        options.front_sshd = false;
+        options.vms = false;
+        options.http_timeout = 1000ms;
+        options.poll_interval = 100ms;
+        box = std::make_unique<sandbox>(options);
+        cfg = jobssh::load_config(box->config_file());
+    }
+};
+
+world& w() {
+    static world instance;
+    return instance;
+}
+
+std::string support_line() {
+    return "Please reach out to " + w().cfg.owner_name + " <" + w().cfg.owner_email +
+           "> for support.\n";
+}
+
+const std::string runner_down = "The build runner cannot be reached right now. Try again later.\n";
+const std::string meta_down = "Temporary authentication failure. Try again later.\n";
+
+// One fault of the runner (or meta) for the length of one run of jobssh-shell.
+run_result with_runner_fault(const std::string& fault, const std::string& command,
+                             std::chrono::seconds bound = 30s) {
+    w().box->runner_fault(fault);
+    auto result = w().box->run_shell("alice", command, std::nullopt, bound);
+    w().box->runner_fault("{}");
+    return result;
+}
+
+run_result with_meta_fault(const std::string& fault, const std::string& command = "tail 1",
+                           std::chrono::seconds bound = 30s) {
+    w().box->meta_fault(fault);
+    auto result = w().box->run_shell("alice", command, std::nullopt, bound);
+    w().box->meta_fault("{}");
+    return result;
+}
+
+bool nothing_left_running() {
+    return eventually([] { return shells_of(w().box->config_file()).empty(); }, 10s);
+}
+
+std::string json_string(const std::string& text) {
+    std::string quoted = "\"";
+    for (char c : text) {
+        if (c == '\n') {
+            quoted += "\\n";
+            continue;
+        }
+        if (c == '"' || c == '\\')
+            quoted += '\\';
+        quoted += c;
+    }
+    return quoted + "\"";
+}
+
+std::string answer(unsigned status, const std::string& body, const std::string& match = "") {
+    std::string fault = R"({"status": )" + std::to_string(status) +
+                        R"(, "content_type": "application/json", "body": )" + json_string(body);
+    if (!match.empty())
+        fault += R"(, "match": )" + json_string(match);
+    return fault + "}";
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(runner)
+
+BOOST_AUTO_TEST_CASE(a_runner_answering_404_for_a_job_is_no_such_job_66) {
+    auto result = with_runner_fault(R"({"status": 404, "body": "404 not found"})", "tail 1");
+    BOOST_TEST(result.exit_code == 66);
+    BOOST_TEST(result.err == "No such job found.\n" + support_line());
+    BOOST_TEST(result.out == "");
+    BOOST_TEST(nothing_left_running());
+}
+
+BOOST_AUTO_TEST_CASE(a_runner_answering_500_is_unreachable_69_and_its_body_stays_private) {
+    auto result = with_runner_fault(R"({"status": 500, "body": "Traceback: secret"})", "tail 1");
+    BOOST_TEST(result.exit_code == 69);
+    BOOST_TEST(result.err == runner_down + support_line());
+    BOOST_TEST(result.out == "");
+    BOOST_TEST(nothing_left_running());
+}
+
+BOOST_AUTO_TEST_CASE(a_runner_answering_truncated_json_is_unreachable_69) {
+    auto whole = w().box->job_info_json(1);
+    auto result = with_runner_fault(answer(200, whole.substr(0, whole.size() / 2)), "tail 1");
+    BOOST_TEST(result.exit_code == 69);
+    BOOST_TEST(result.err == runner_down + support_line());
+    BOOST_TEST(nothing_left_running());
+}
+
+BOOST_AUTO_TEST_CASE(a_runner_answering_json_of_the_wrong_shape_is_unreachable_69) {
+    for (const char* body : {"[]", "null", "42", R"({"status": 5})", R"({"deadline": []})",
+                             R"({"deadline": 1, "manifest": "", "note": null, "owner_id": "1",
+                                 "port": 22, "status": "running", "task": 0, "tasks": 0,
+                                 "username": "alice"})"}) {
+        auto result = with_runner_fault(answer(200, body), "tail 1");
+        BOOST_TEST(result.exit_code == 69, "body: " << body);
+        BOOST_TEST(result.err == runner_down + support_line(), "body: " << body);
+    }
+    BOOST_TEST(nothing_left_running());
+}
+
+BOOST_AUTO_TEST_CASE(a_runner_answering_100_mib_is_unreachable_69_and_not_read_to_its_end) {
+    // 100 MiB (512 KiB, 200 times: the control endpoint takes at most 1 MiB) of a JSON
+    // string that never closes. Bounded at 30 s: a client that read it
+    // all would still finish, so the bound is about not hanging, the code about refusing.
+    auto result = with_runner_fault(
+        R"({"status": 200, "content_type": "application/json", "body": "{\"manifest\": \")" +
+            std::string(512 * 1024, 'x') + R"(", "repeat": 200})",
+        "tail 1");
+    BOOST_TEST(result.exit_code == 69);
+    BOOST_TEST(result.err == runner_down + support_line());
+    BOOST_TEST(nothing_left_running());
+}
+
+BOOST_AUTO_TEST_CASE(a_runner_dropping_the_connection_is_unreachable_69) {
+    auto result = with_runner_fault(R"({"close": true})", "tail 1");
+    BOOST_TEST(result.exit_code == 69);
+    BOOST_TEST(result.err == runner_down + support_line());
+    BOOST_TEST(nothing_left_running());
+}
+
+BOOST_AUTO_TEST_CASE(a_runner_refusing_the_claim_ends_connect_with_69_and_terminates_nothing) {
+    auto result = with_runner_fault(R"({"status": 500, "body": "no", "match": "/claim"})",
+                                    "connect 2 -- echo reached");
+    BOOST_TEST(result.exit_code == 69);
+    BOOST_TEST(result.err.ends_with(runner_down + support_line()));
+    BOOST_TEST(result.out.find("reached") == std::string::npos);
+    auto requests = w().box->runner_requests();
+    BOOST_TEST(std::count(requests.begin(), requests.end(), "POST /job/2/claim") == 1);
+    BOOST_TEST(std::count(requests.begin(), requests.end(), "POST /job/2/terminate") == 0);
+    BOOST_TEST(nothing_left_running());
+}
+
+BOOST_AUTO_TEST_CASE(tail_of_a_shell_job_whose_task_failed_exits_1_while_its_vm_would_stay) {
+    BOOST_REQUIRE(eventually([] {
+        return w().box->job_info_json(2).find(R"("status":"failed")") != std::string::npos;
+    }));
+    auto result = w().box->run_shell("alice", "tail 2");
+    BOOST_TEST(result.exit_code == 1);
+    BOOST_TEST(result.out == "shell job\n[build] error: it broke\n");
+    BOOST_TEST(result.err == "");
+}
+
+// Job 2 has no VM here (the sandbox starts none): its port never accepts. After the last
+// test of job 2, since the session's end terminates the job.
+BOOST_AUTO_TEST_CASE(a_vm_that_never_comes_up_is_unreachable_69_after_the_wait_and_terminated) {
+    auto result = w().box->run_shell("alice", "connect 2 -- echo reached", std::nullopt, 90s);
+    BOOST_TEST(result.exit_code == 69);
+    BOOST_TEST(result.out == "");
+    const std::string waiting = "Waiting for the build VM to come up...\n";
+    auto first = result.err.find(waiting);
+    BOOST_TEST(first != std::string::npos, result.err);
+    BOOST_TEST(result.err.find(waiting, first + 1) == std::string::npos, result.err);
+    BOOST_TEST(result.err.ends_with(
+        "The job's build VM cannot be reached. It may have been terminated.\n" + support_line()));
+    auto requests = w().box->runner_requests();
+    BOOST_TEST(std::count(requests.begin(), requests.end(), "POST /job/2/terminate") == 1);
+    BOOST_TEST(nothing_left_running());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(meta)
+
+BOOST_AUTO_TEST_CASE(meta_answering_404_for_a_known_key_is_an_unknown_key_77) {
+    auto result = with_meta_fault(R"({"status": 404, "body": "{}"})");
+    BOOST_TEST(result.exit_code == 77);
+    BOOST_TEST(result.err.starts_with(
+        "We don't recognize your SSH key. Make sure you've added it to your account.\n"));
+    BOOST_TEST(result.err.ends_with(support_line()));
+    BOOST_TEST(result.out == "");
+    BOOST_TEST(nothing_left_running());
+}
+
+BOOST_AUTO_TEST_CASE(meta_answering_truncated_or_mistyped_json_is_a_temporary_failure_75) {
+    for (const char* body :
+         {R"({"id": 1, "owner": {"canonical_name": "~al)", "[]", R"({"id": 1, "owner": "alice"})",
+          R"({"id": 1, "owner": {"canonical_name": "~alice", "name": 7}})"}) {
+        auto result = with_meta_fault(answer(200, body));
+        BOOST_TEST(result.exit_code == 75, "body: " << body);
+        BOOST_TEST(result.err == meta_down + support_line(), "body: " << body);
+        BOOST_TEST(result.out == "");
+    }
+    BOOST_TEST(nothing_left_running());
+}
+
+BOOST_AUTO_TEST_CASE(meta_answering_100_mib_is_a_temporary_failure_75) {
+    auto result = with_meta_fault(
+        R"({"status": 200, "content_type": "application/json", "body": "{\"comment\": \")" +
+        std::string(512 * 1024, 'x') + R"(", "repeat": 200})");
+    BOOST_TEST(result.exit_code == 75);
+    BOOST_TEST(result.err == meta_down + support_line());
+    BOOST_TEST(nothing_left_running());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(no_inotify_instance_left)
+
+// A user id of nobody's, so that using up its inotify instances troubles no other test.
+uid_t private_uid() {
+    return static_cast<uid_t>(61000 + ::getpid() % 3000);
+}
+
+// Forks a process that runs as `uid` and may raise its descriptor limit first.
+template <typename Child>
+pid_t fork_as(uid_t uid, Child child) {
+    pid_t pid = ::fork();
+    if (pid != 0)
+        return pid;
+    ::setgroups(0, nullptr);
+    if (::setgid(uid) != 0 || ::setuid(uid) != 0)
+        ::_exit(120);
+    child();
+    ::_exit(121);
+}
+
+int waited_status(pid_t pid, std::chrono::seconds bound) {
+    auto until = std::chrono::steady_clock::now() + bound;
+    while (std::chrono::steady_clock::now() < until) {
+        int status = 0;
+        if (::waitpid(pid, &status, WNOHANG) == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        std::this_thread::sleep_for(20ms);
+    }
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return -1;
+}
+
+std::string read_all(const fs::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+BOOST_AUTO_TEST_CASE(a_tail_started_when_the_user_has_no_inotify_instance_left_shows_every_line) {
+    BOOST_REQUIRE_MESSAGE(::geteuid() == 0, "needs root to run as a private user id");
+    auto& box = *w().box;
+    const uid_t uid = private_uid();
+
+    // Somebody else of the same user holds every instance the kernel allows it.
+    int ready[2];
+    BOOST_REQUIRE(::pipe(ready) == 0);
+    pid_t holder = ::fork();
+    if (holder == 0) {
+        rlimit many{1 << 16, 1 << 16};
+        ::setrlimit(RLIMIT_NOFILE, &many);
+        ::setgroups(0, nullptr);
+        if (::setgid(uid) != 0 || ::setuid(uid) != 0)
+            ::_exit(120);
+        int error = 0;
+        for (int i = 0; i < (1 << 16) - 16; ++i)
+            if (::inotify_init1(IN_CLOEXEC) < 0) {
+                error = errno;
+                break;
+            }
+        (void)!::write(ready[1], &error, sizeof error);
+        ::pause();
+        ::_exit(0);
+    }
+    ::close(ready[1]);
+    int holder_error = 0;
+    BOOST_REQUIRE(::read(ready[0], &holder_error, sizeof holder_error) == sizeof holder_error);
+    ::close(ready[0]);
+    BOOST_TEST_MESSAGE("holder stopped with: " << std::strerror(holder_error));
+    BOOST_REQUIRE(holder_error == EMFILE);
+
+    // The same jobssh-shell, run as that user, on a job the test writes while it runs.
+    jobssh::testing::scratch_dir scratch;
+    fs::permissions(scratch.path(), fs::perms::all);
+    auto config = scratch.write("config.ini", read_all(box.config_file()));
+    fs::permissions(config, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+    const fs::path out_file = scratch.path() / "out";
+    const fs::path err_file = scratch.path() / "err";
+    auto job = box.add_job(R"({"id": 50, "owner": "alice", "owner_id": 1, "manual": true,
+                               "tasks": [{"name": "build", "log": []}]})");
+    const fs::path job_dir = box.buildlogs() / std::to_string(job);
+    fs::create_directories(job_dir);
+    std::ofstream(job_dir / "log") << "before the tail\n";
+
+    // Everything the child needs is made before the fork: it only makes system calls.
+    std::string key = box.public_key_b64("alice");
+    std::string program = JOBSSH_SHELL_PROGRAM;
+    std::string config_text = config.string();
+    std::string command = "SSH_ORIGINAL_COMMAND=tail " + std::to_string(job);
+    char* argv[] = {program.data(), const_cast<char*>("--config"), config_text.data(), key.data(),
+                    nullptr};
+    char* envp[] = {command.data(), nullptr};
+    pid_t shell = fork_as(uid, [&] {
+        int out = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int in = ::open("/dev/null", O_RDONLY);
+        if (out < 0 || err < 0 || in < 0)
+            ::_exit(122);
+        ::dup2(in, 0);
+        ::dup2(out, 1);
+        ::dup2(err, 2);
+        ::execve(argv[0], argv, envp);
+    });
+    BOOST_REQUIRE(
+        eventually([&] { return read_all(out_file).find("before") != std::string::npos; }, 10s));
+    std::this_thread::sleep_for(300ms);
+    {
+        std::ofstream(job_dir / "log", std::ios::app) << "while it ran\n";
+        fs::create_directories(job_dir / "build");
+        std::ofstream(job_dir / "build" / "log") << "a task that started late\n";
+    }
+    std::this_thread::sleep_for(500ms);
+    box.set_job(job, R"({"status": "success", "task": 1, "tasks": 1})");
+    int status = waited_status(shell, 30s);
+    ::kill(holder, SIGKILL);
+    ::waitpid(holder, nullptr, 0);
+
+    BOOST_TEST(status == 0, "stderr: " << read_all(err_file));
+    BOOST_TEST(read_all(out_file) ==
+               "before the tail\nwhile it ran\n[build] a task that started late\n");
+    BOOST_TEST(read_all(err_file) == "");
+    BOOST_TEST(nothing_left_running());
+    BOOST_TEST(jobssh::testing::processes_with(config.string()).empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

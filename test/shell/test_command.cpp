@@ -1,0 +1,159 @@
+#define BOOST_TEST_MODULE command
+#include <boost/test/unit_test.hpp>
+#include <jobssh/shell/command.hpp>
+#include <jobssh/common/config.hpp>
+#include <jobssh/common/failure.hpp>
+
+using jobssh::failure;
+using jobssh::failure_error;
+using words = std::vector<std::string>;
+
+namespace jobssh {
+// Failures show in test reports as the exit status the user would see.
+std::ostream& operator<<(std::ostream& out, failure kind) {
+    return out << "failure(exit " << exit_code(kind) << ")";
+}
+} // namespace jobssh
+
+namespace {
+
+// The failure parse_command throws for `text`, which must be one.
+failure refusal(std::string_view text) {
+    try {
+        jobssh::parse_command(text);
+    } catch (const failure_error& error) {
+        return error.kind();
+    }
+    BOOST_FAIL("accepted: " << text);
+    return failure::internal;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(splitting_follows_python_shlex_in_posix_mode) {
+    // Each expectation is what Python 3's shlex.split gives for the same text.
+    const std::vector<std::pair<std::string, words>> cases = {
+        {"connect 42", {"connect", "42"}},
+        {"  tail\t42  ", {"tail", "42"}},
+        {"a 'b c' d", {"a", "b c", "d"}},
+        {"a \"b c\" d", {"a", "b c", "d"}},
+        {"a\\ b", {"a b"}},
+        {"''", {""}},
+        {"a \"\" b", {"a", "", "b"}},
+        {"x'y'z", {"xyz"}},
+        {"a\"b\\\"c\"d", {"ab\"cd"}},
+        {"\"a\\b\"", {"a\\b"}},
+        {"\"a\\\\b\"", {"a\\b"}},
+        {"'a\\b'", {"a\\b"}},
+        {"\"\\$HOME\"", {"\\$HOME"}},
+        {"a\\\nb", {"a\nb"}},
+        {"#c d", {"#c", "d"}},
+        {"it'\"'s", {"it\"s"}},
+        {"\\\"", {"\""}},
+        {"", {}},
+        {" \t\r\n", {}},
+    };
+    for (const auto& [text, expected] : cases) {
+        auto split = jobssh::shlex_split(text);
+        BOOST_TEST_REQUIRE(split.has_value(), "no split for [" << text << "]");
+        BOOST_TEST(*split == expected, "[" << text << "]");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(unbalanced_quotes_and_a_trailing_backslash_do_not_split) {
+    for (std::string text :
+         {"\"abc", "'abc", "a \"b", "connect 1 -- echo 'hi", "x\\", "\\", "\"a\\\""})
+        BOOST_TEST(!jobssh::shlex_split(text).has_value(), "[" << text << "]");
+}
+
+BOOST_AUTO_TEST_CASE(job_ids_are_decimal_numbers_from_1_to_2_63_minus_1) {
+    BOOST_TEST(jobssh::parse_job_id("1").value() == 1);
+    BOOST_TEST(jobssh::parse_job_id("4211").value() == 4211);
+    BOOST_TEST(jobssh::parse_job_id("9223372036854775807").value() == INT64_MAX);
+    for (std::string text : {"-1", "0x10", "1e3", "99999999999999999999", "", "0", "00", "+5", " 5",
+                             "5 ", "9223372036854775808", "4.2", "42a", "\xd9\xa3"})
+        BOOST_TEST(!jobssh::parse_job_id(text).has_value(), "[" << text << "]");
+}
+
+BOOST_AUTO_TEST_CASE(tail_takes_exactly_one_job) {
+    auto tail = std::get<jobssh::tail_command>(jobssh::parse_command("tail 4211"));
+    BOOST_TEST(tail.job == 4211);
+    BOOST_TEST(refusal("tail") == failure::usage);
+    BOOST_TEST(refusal("tail 1 2") == failure::usage);
+}
+
+BOOST_AUTO_TEST_CASE(connect_without_a_command_opens_bash) {
+    auto connect = std::get<jobssh::connect_command>(jobssh::parse_command("connect 4211"));
+    BOOST_TEST(connect.job == 4211);
+    BOOST_TEST(connect.argv.empty());
+}
+
+BOOST_AUTO_TEST_CASE(connect_runs_the_words_after_the_job_with_or_without_a_separator) {
+    auto with = std::get<jobssh::connect_command>(
+        jobssh::parse_command("connect 7 -- make 'check all' --keep-going"));
+    BOOST_TEST(with.job == 7);
+    BOOST_TEST(with.argv == (words{"make", "check all", "--keep-going"}));
+    auto without = std::get<jobssh::connect_command>(jobssh::parse_command("connect 7 ls -l"));
+    BOOST_TEST(without.argv == (words{"ls", "-l"}));
+    // Only the first "--" separates: the command may take one of its own.
+    auto nested = std::get<jobssh::connect_command>(jobssh::parse_command("connect 7 -- -- x"));
+    BOOST_TEST(nested.argv == (words{"--", "x"}));
+}
+
+BOOST_AUTO_TEST_CASE(help_is_a_command_of_its_own) {
+    BOOST_TEST(std::holds_alternative<jobssh::help_command>(jobssh::parse_command("help")));
+}
+
+BOOST_AUTO_TEST_CASE(nothing_unknown_commands_and_unbalanced_quotes_are_usage_errors) {
+    for (std::string text :
+         {"", "   ", "rm -rf /", "connect", "CONNECT 1", "tail 'x", "\\", "connect 1 -- echo \"hi"})
+        BOOST_TEST((refusal(text) == failure::usage), "[" << text << "]");
+    BOOST_TEST(jobssh::exit_code(failure::usage) == 64);
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_job_id_is_refused_with_exit_status_65) {
+    for (std::string job : {"-1", "0x10", "1e3", "99999999999999999999", "''", "0", "abc"}) {
+        BOOST_TEST((refusal("connect " + job) == failure::bad_job_id), job);
+        BOOST_TEST((refusal("tail " + job) == failure::bad_job_id), job);
+        BOOST_TEST((refusal("connect " + job + " -- ls") == failure::bad_job_id), job);
+    }
+    BOOST_TEST(jobssh::exit_code(failure::bad_job_id) == 65);
+}
+
+BOOST_AUTO_TEST_CASE(failures_exit_with_their_sysexits_codes) {
+    BOOST_TEST(jobssh::exit_code(failure::no_such_job) == 66);
+    BOOST_TEST(jobssh::exit_code(failure::unknown_key) == 77);
+    BOOST_TEST(jobssh::exit_code(failure::not_permitted) == 77);
+    BOOST_TEST(jobssh::exit_code(failure::runner_unreachable) == 69);
+    BOOST_TEST(jobssh::exit_code(failure::vm_unreachable) == 69);
+    BOOST_TEST(jobssh::exit_code(failure::vm_host_key) == 69);
+    BOOST_TEST(jobssh::exit_code(failure::temporary) == 75);
+    BOOST_TEST(jobssh::exit_code(failure::config) == 78);
+    BOOST_TEST(jobssh::exit_code(failure::internal) == 70);
+}
+
+BOOST_AUTO_TEST_CASE(users_are_told_what_went_wrong_and_whom_to_ask) {
+    jobssh::config cfg;
+    cfg.owner_name = "Ada Admin";
+    cfg.owner_email = "ada@example.org";
+    cfg.meta_origin = "https://meta.example.org";
+    const std::string support = "Please reach out to Ada Admin <ada@example.org> for support.\n";
+    BOOST_TEST(user_message(failure::no_such_job, cfg) == "No such job found.\n" + support);
+    BOOST_TEST(user_message(failure::unknown_key, cfg) ==
+               "We don't recognize your SSH key. Make sure you've added it to your account.\n"
+               "https://meta.example.org/keys\n" +
+                   support);
+    BOOST_TEST(user_message(failure::temporary, cfg) ==
+               "Temporary authentication failure. Try again later.\n" + support);
+    BOOST_TEST(user_message(failure::not_permitted, cfg) ==
+               "You are not permitted to connect to this job.\n" + support);
+    auto usage = user_message(failure::usage, cfg);
+    BOOST_TEST(usage.starts_with("Usage: ssh ... connect <job ID>\n"));
+    BOOST_TEST(usage.find("ssh ... tail <job ID>\n") != std::string::npos);
+    for (auto kind : {failure::bad_job_id, failure::runner_unreachable, failure::vm_unreachable,
+                      failure::vm_host_key, failure::config, failure::internal}) {
+        auto message = user_message(kind, cfg);
+        BOOST_TEST(message.size() > support.size() + 10);
+        BOOST_TEST(message.ends_with(support));
+    }
+}

@@ -1,0 +1,560 @@
+// The real jobssh-shell binary against the fixtures' runner and meta (no VMs, no front
+// sshd): every message and exit code, and `tail` of finished and running jobs.
+#define BOOST_TEST_MODULE shell
+#include "sandbox.hpp"
+#include "scratch_dir.hpp"
+#include "tail_output.hpp"
+
+#include <algorithm>
+#include <boost/json/parse.hpp>
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <jobssh/common/config.hpp>
+#include <map>
+#include <memory>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using jobssh::fixtures::run_result;
+using jobssh::fixtures::sandbox;
+using jobssh::fixtures::sandbox_options;
+
+extern char** environ;
+
+namespace {
+
+const char* const users_json =
+    R"({"users": [{"name": "alice", "id": 1}, {"name": "bob", "id": 2}]})";
+
+// Job 1 and 2 end by themselves at once; 3 is bob's; 4 is written by the tests; 5 keeps a
+// shell (status stays `running` after its last task).
+const char* const jobs_json = R"({"jobs": [
+  {"id": 1, "owner": "alice", "owner_id": 1, "log": ["cloning into repo", "résumé ✓"],
+   "tasks": [{"name": "build", "log": ["make all", "done"]},
+             {"name": "test", "log": ["ok 1 - works"]}],
+   "pace_ms": 0, "result": "success"},
+  {"id": 2, "owner": "alice", "owner_id": 1, "log": ["starting"],
+   "tasks": [{"name": "build", "log": ["error: it broke"]}],
+   "pace_ms": 0, "result": "failed"},
+  {"id": 3, "owner": "bob", "owner_id": 2, "log": ["bob's secret"],
+   "tasks": [{"name": "build", "log": ["x"]}], "pace_ms": 0, "result": "success"},
+  {"id": 4, "owner": "alice", "owner_id": 1, "manual": true,
+   "tasks": [{"name": "build", "log": []}, {"name": "test", "log": []}]},
+  {"id": 5, "owner": "alice", "owner_id": 1, "log": ["shell job"],
+   "tasks": [{"name": "build", "log": ["built"]}], "pace_ms": 0, "result": "success",
+   "shell": true}
+]})";
+
+struct data_files {
+    jobssh::testing::scratch_dir scratch;
+    fs::path dir = scratch.path();
+    data_files() {
+        scratch.write("jobs.json", jobs_json);
+        scratch.write("users.json", users_json);
+    }
+};
+
+std::unique_ptr<sandbox> start_sandbox(const data_files& data) {
+    sandbox_options options;
+    options.jobs_file = data.dir / "jobs.json";
+    options.users_file = data.dir / "users.json";
+    options.front_sshd = false;
+    options.vms = false;
+    options.http_timeout = 1000ms;
+    options.poll_interval = 100ms;
+    return std::make_unique<sandbox>(options);
+}
+
+// One sandbox for the tests that leave it as they found it.
+struct shared_world {
+    data_files data;
+    std::unique_ptr<sandbox> world = start_sandbox(data);
+    jobssh::config cfg = jobssh::load_config(world->config_file());
+};
+
+shared_world& shared() {
+    static shared_world instance;
+    return instance;
+}
+
+std::string support_line(const jobssh::config& cfg) {
+    return "Please reach out to " + cfg.owner_name + " <" + cfg.owner_email + "> for support.\n";
+}
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+std::string lines_of(const std::string& output, const std::string& task = "") {
+    return jobssh::testing::lines_of(output, {"build", "test"}, task);
+}
+
+// Waits (bounded) until the runner reports the job finished, so a tail sees it ended.
+void wait_until_finished(const sandbox& world, std::int64_t job) {
+    for (int i = 0; i < 200; ++i) {
+        auto info = boost::json::parse(world.job_info_json(job)).as_object();
+        if (info.at("status") != "running" ||
+            info.at("task").to_number<std::int64_t>() == info.at("tasks").to_number<std::int64_t>())
+            return;
+        std::this_thread::sleep_for(50ms);
+    }
+    BOOST_FAIL("job " << job << " did not finish");
+}
+
+// jobssh-shell started by hand, for what run_shell cannot do: signals, a reader that goes
+// away or does not read, stdout on a regular file.
+class started_shell {
+public:
+    // stdout_file empty: stdout is a pipe we hold.
+    started_shell(const sandbox& world, std::string_view command,
+                  const fs::path& stdout_file = {}) {
+        int out[2], err[2];
+        BOOST_REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+        BOOST_REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+        if (stdout_file.empty())
+            posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+        else
+            posix_spawn_file_actions_addopen(&actions, 1, stdout_file.c_str(),
+                                             O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+        std::string program = JOBSSH_SHELL_PROGRAM;
+        std::string config = world.config_file().string();
+        std::string key = world.public_key_b64("alice");
+        std::vector<char*> argv{program.data(), const_cast<char*>("--config"), config.data(),
+                                key.data(), nullptr};
+        std::string env_command = "SSH_ORIGINAL_COMMAND=" + std::string(command);
+        std::vector<char*> envp{env_command.data(), nullptr};
+        BOOST_REQUIRE(::posix_spawn(&pid_, program.c_str(), &actions, nullptr, argv.data(),
+                                    envp.data()) == 0);
+        posix_spawn_file_actions_destroy(&actions);
+        ::close(out[1]);
+        ::close(err[1]);
+        out_ = out[0];
+        err_ = err[0];
+    }
+    ~started_shell() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+        close_stdout();
+        ::close(err_);
+    }
+
+    pid_t pid() const { return pid_; }
+
+    // Reads stdout until `text` has come (bounded by the test's patience).
+    std::string read_until(std::string_view text) {
+        std::string seen;
+        for (int i = 0; i < 300 && seen.find(text) == std::string::npos; ++i) {
+            pollfd ready{out_, POLLIN, 0};
+            if (::poll(&ready, 1, 100) <= 0)
+                continue;
+            char buffer[4096];
+            ssize_t n = ::read(out_, buffer, sizeof buffer);
+            if (n <= 0)
+                break;
+            seen.append(buffer, static_cast<std::size_t>(n));
+        }
+        return seen;
+    }
+
+    void close_stdout() {
+        if (out_ >= 0)
+            ::close(out_);
+        out_ = -1;
+    }
+
+    // The exit status (128+N for signal N), or -1 when it did not end within 10 s.
+    int wait() {
+        for (int i = 0; i < 200; ++i) {
+            int status = 0;
+            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+                pid_ = -1;
+                return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            }
+            std::this_thread::sleep_for(50ms);
+        }
+        return -1;
+    }
+
+    std::string stderr_text() {
+        std::string text;
+        char buffer[4096];
+        ssize_t n;
+        while ((n = ::read(err_, buffer, sizeof buffer)) > 0)
+            text.append(buffer, static_cast<std::size_t>(n));
+        return text;
+    }
+
+    // Resident memory in KiB, from /proc.
+    long resident_kib() const {
+        std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+        std::string line;
+        while (std::getline(status, line))
+            if (line.starts_with("VmRSS:"))
+                return std::atol(line.c_str() + 6);
+        return -1;
+    }
+
+private:
+    pid_t pid_ = -1;
+    int out_ = -1;
+    int err_ = -1;
+};
+
+// A job that runs until the test ends it; its log is written by the test.
+std::int64_t add_manual_job(sandbox& world, std::int64_t id) {
+    return world.add_job(R"({"id": )" + std::to_string(id) +
+                         R"(, "owner": "alice", "owner_id": 1, "manual": true,
+                            "tasks": [{"name": "build", "log": []}]})");
+}
+
+void append_to(const fs::path& file, std::string_view bytes) {
+    fs::create_directories(file.parent_path());
+    std::ofstream out(file, std::ios::binary | std::ios::app);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// A tail of a job that runs until the test ends it, once it has shown `first_line`.
+std::unique_ptr<started_shell> tail_of_a_running_job(sandbox& world, std::int64_t id,
+                                                     const std::string& first_line) {
+    auto job = add_manual_job(world, id);
+    append_to(world.buildlogs() / std::to_string(job) / "log", first_line);
+    auto shell = std::make_unique<started_shell>(world, "tail " + std::to_string(job));
+    BOOST_TEST(contains(shell->read_until(first_line), first_line));
+    return shell;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(messages_and_exit_codes)
+
+BOOST_AUTO_TEST_CASE(help_prints_the_usage_and_exits_0) {
+    auto result = shared().world->run_shell("alice", "help");
+    BOOST_TEST(result.exit_code == 0);
+    BOOST_TEST(result.out.starts_with("Usage: ssh ... connect <job ID>\n"));
+    BOOST_TEST(contains(result.out, "tail <job ID>"));
+    BOOST_TEST(result.err == "");
+}
+
+BOOST_AUTO_TEST_CASE(no_command_or_an_unknown_one_prints_the_usage_and_exits_64) {
+    for (const char* command : {"", "frobnicate 3", "tail", "connect"}) {
+        auto result = shared().world->run_shell("alice", command);
+        BOOST_TEST(result.exit_code == 64, "command: " << command);
+        BOOST_TEST(result.err.starts_with("Usage: ssh ... connect <job ID>\n"));
+        BOOST_TEST(contains(result.err, "tail <job ID>"));
+        BOOST_TEST(result.err.ends_with(support_line(shared().cfg)));
+        BOOST_TEST(result.out == "");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_job_id_that_is_not_a_number_exits_65) {
+    for (const char* command : {"tail abc", "tail -1", "connect 0x10", "tail 1e3"}) {
+        auto result = shared().world->run_shell("alice", command);
+        BOOST_TEST(result.exit_code == 65, "command: " << command);
+        BOOST_TEST(result.err.ends_with(support_line(shared().cfg)));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_job_is_no_such_job_and_exits_66) {
+    auto result = shared().world->run_shell("alice", "tail 999");
+    BOOST_TEST(result.exit_code == 66);
+    BOOST_TEST(result.err == "No such job found.\n" + support_line(shared().cfg));
+    BOOST_TEST(result.out == "");
+}
+
+BOOST_AUTO_TEST_CASE(another_users_job_is_not_permitted_and_shows_nothing_of_it) {
+    for (const char* command : {"tail 3", "connect 3"}) {
+        auto result = shared().world->run_shell("alice", command);
+        BOOST_TEST(result.exit_code == 77);
+        BOOST_TEST(result.err ==
+                   "You are not permitted to connect to this job.\n" + support_line(shared().cfg));
+        BOOST_TEST(!contains(result.out, "bob's secret"));
+    }
+    // connect was refused before the job was claimed.
+    for (const std::string& request : shared().world->runner_requests())
+        BOOST_TEST(!contains(request, "/job/3/claim"));
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_key_is_told_where_keys_are_added_and_exits_77) {
+    auto result = shared().world->run_shell("stranger", "tail 1");
+    BOOST_TEST(result.exit_code == 77);
+    BOOST_TEST(result.err ==
+               "We don't recognize your SSH key. Make sure you've added it to your account.\n" +
+                   shared().cfg.meta_origin + "/keys\n" + support_line(shared().cfg));
+    BOOST_TEST(result.out == "");
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_key_hears_nothing_about_whether_the_job_exists) {
+    auto result = shared().world->run_shell("stranger", "tail 999");
+    BOOST_TEST(result.exit_code == 77);
+    BOOST_TEST(!contains(result.err, "No such job"));
+}
+
+BOOST_AUTO_TEST_CASE(meta_answering_500_is_a_temporary_failure_75) {
+    auto& world = *shared().world;
+    world.meta_fault(R"({"status": 500, "body": "oops"})");
+    auto result = world.run_shell("alice", "tail 1");
+    world.meta_fault("{}");
+    BOOST_TEST(result.exit_code == 75);
+    BOOST_TEST(result.err ==
+               "Temporary authentication failure. Try again later.\n" + support_line(shared().cfg));
+    BOOST_TEST(!contains(result.err, "oops"));
+}
+
+BOOST_AUTO_TEST_CASE(meta_answering_malformed_json_is_a_temporary_failure_75) {
+    auto& world = *shared().world;
+    world.meta_fault(R"({"status": 200, "body": "{\"id\": ", "content_type": "application/json"})");
+    auto result = world.run_shell("alice", "tail 1");
+    world.meta_fault("{}");
+    BOOST_TEST(result.exit_code == 75);
+    BOOST_TEST(result.err.starts_with("Temporary authentication failure. Try again later.\n"));
+}
+
+BOOST_AUTO_TEST_CASE(meta_answering_after_the_timeout_is_a_temporary_failure_75) {
+    auto& world = *shared().world;
+    world.meta_fault(R"({"delay_ms": 30000})");
+    // http-timeout is 1 s here: a shell that waited for meta's answer would be killed by the
+    // 3 s bound and exit 137, not 75.
+    auto result = world.run_shell("alice", "tail 1", std::nullopt, 3s);
+    world.meta_fault("{}");
+    BOOST_TEST(result.exit_code == 75);
+    BOOST_TEST(result.err ==
+               "Temporary authentication failure. Try again later.\n" + support_line(shared().cfg));
+}
+
+BOOST_AUTO_TEST_CASE(meta_dropping_the_connection_is_a_temporary_failure_75) {
+    auto& world = *shared().world;
+    world.meta_fault(R"({"close": true})");
+    auto result = world.run_shell("alice", "tail 1");
+    world.meta_fault("{}");
+    BOOST_TEST(result.exit_code == 75);
+}
+
+BOOST_AUTO_TEST_CASE(a_runner_answering_malformed_json_is_unavailable_69) {
+    auto& world = *shared().world;
+    world.runner_fault(
+        R"({"status": 200, "body": "{\"deadline\": \"soon\"", "content_type": "application/json"})");
+    auto result = world.run_shell("alice", "tail 1");
+    world.runner_fault("{}");
+    BOOST_TEST(result.exit_code == 69);
+    BOOST_TEST(result.err.ends_with(support_line(shared().cfg)));
+    BOOST_TEST(!contains(result.err, "deadline"));
+    BOOST_TEST(!contains(result.err, "JSON"));
+}
+
+BOOST_AUTO_TEST_CASE(a_runner_answering_a_mistyped_field_is_unavailable_69) {
+    auto& world = *shared().world;
+    world.set_job(1, R"({"task": "two"})");
+    auto result = world.run_shell("alice", "tail 1");
+    world.set_job(1, R"({"task": 2})");
+    BOOST_TEST(result.exit_code == 69);
+    BOOST_TEST(!contains(result.err, "task"));
+}
+
+BOOST_AUTO_TEST_CASE(a_slow_runner_is_a_temporary_failure_75) {
+    auto& world = *shared().world;
+    world.runner_fault(R"({"delay_ms": 30000})");
+    auto result = world.run_shell("alice", "tail 1", std::nullopt, 3s);
+    world.runner_fault("{}");
+    BOOST_TEST(result.exit_code == 75);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(services_down)
+
+BOOST_AUTO_TEST_CASE(meta_that_is_down_is_a_temporary_failure_75) {
+    data_files data;
+    auto world = start_sandbox(data);
+    auto cfg = jobssh::load_config(world->config_file());
+    world->stop_meta();
+    auto result = world->run_shell("alice", "tail 1");
+    BOOST_TEST(result.exit_code == 75);
+    BOOST_TEST(result.err ==
+               "Temporary authentication failure. Try again later.\n" + support_line(cfg));
+}
+
+BOOST_AUTO_TEST_CASE(a_runner_that_is_down_is_unavailable_69) {
+    data_files data;
+    auto world = start_sandbox(data);
+    auto cfg = jobssh::load_config(world->config_file());
+    world->stop_runner();
+    auto result = world->run_shell("alice", "tail 1");
+    BOOST_TEST(result.exit_code == 69);
+    BOOST_TEST(result.err.ends_with(support_line(cfg)));
+}
+
+BOOST_AUTO_TEST_CASE(a_runner_that_goes_away_during_a_tail_ends_it_with_69) {
+    data_files data;
+    auto world = start_sandbox(data);
+    auto shell = tail_of_a_running_job(*world, 40, "still going\n");
+    world->stop_runner();
+    int status = shell->wait();
+    std::string err = shell->stderr_text();
+    BOOST_TEST(status == 69, "stderr: " << err);
+    BOOST_TEST(err.starts_with("The build runner cannot be reached right now. Try again later.\n"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(tail)
+
+BOOST_AUTO_TEST_CASE(tail_of_a_job_that_succeeded_prints_every_log_and_exits_0) {
+    auto& world = *shared().world;
+    wait_until_finished(world, 1);
+    auto result = world.run_shell("alice", "tail 1");
+    BOOST_TEST(result.exit_code == 0);
+    BOOST_TEST(result.err == "");
+    BOOST_TEST(lines_of(result.out) == "cloning into repo\nrésumé ✓\n");
+    BOOST_TEST(lines_of(result.out, "build") == "make all\ndone\n");
+    BOOST_TEST(lines_of(result.out, "test") == "ok 1 - works\n");
+    BOOST_TEST(result.out.size() ==
+               std::string("cloning into repo\nrésumé ✓\n[build] make all\n[build] done\n"
+                           "[test] ok 1 - works\n")
+                   .size());
+}
+
+BOOST_AUTO_TEST_CASE(tail_of_a_job_that_failed_prints_every_log_and_exits_1) {
+    auto& world = *shared().world;
+    wait_until_finished(world, 2);
+    auto result = world.run_shell("alice", "tail 2");
+    BOOST_TEST(result.exit_code == 1);
+    BOOST_TEST(lines_of(result.out) == "starting\n");
+    BOOST_TEST(lines_of(result.out, "build") == "error: it broke\n");
+}
+
+BOOST_AUTO_TEST_CASE(tail_of_a_shell_job_past_its_last_task_exits_0) {
+    auto& world = *shared().world;
+    wait_until_finished(world, 5);
+    auto result = world.run_shell("alice", "tail 5");
+    BOOST_TEST(result.exit_code == 0);
+    BOOST_TEST(lines_of(result.out, "build") == "built\n");
+}
+
+BOOST_AUTO_TEST_CASE(tail_of_a_running_job_shows_every_byte_written_in_pieces_then_its_result) {
+    auto& world = *shared().world;
+    const fs::path job_dir = world.buildlogs() / "4";
+    auto write = [&](const fs::path& file, std::string_view bytes) {
+        fs::create_directories(file.parent_path());
+        std::ofstream out(file, std::ios::binary | std::ios::app);
+        out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        out.close();
+        // Let the tail see each piece on its own.
+        std::this_thread::sleep_for(150ms);
+    };
+    write(job_dir / "log", "job starts\n");
+    auto tail = std::async(std::launch::async, [&] { return world.run_shell("alice", "tail 4"); });
+    std::this_thread::sleep_for(300ms);
+
+    write(job_dir / "log", "a line split ");
+    write(job_dir / "log", "across writes\n");
+    write(job_dir / "build" / "log", "caf\xC3");
+    write(job_dir / "build" / "log", "\xA9 and a euro \xE2\x82");
+    write(job_dir / "build" / "log", "\xAC\nbuild done\n");
+    world.set_job(4, R"({"task": 1})");
+    // A task that starts late, long after the tail began.
+    write(job_dir / "test" / "log", "ok 1\nok ");
+    write(job_dir / "test" / "log", "2\n");
+    write(job_dir / "log", "job ends\n");
+    world.set_job(4, R"({"task": 2, "status": "success"})");
+
+    run_result result = tail.get();
+    BOOST_TEST(result.exit_code == 0);
+    BOOST_TEST(result.err == "");
+    BOOST_TEST(lines_of(result.out) == "job starts\na line split across writes\njob ends\n");
+    BOOST_TEST(lines_of(result.out, "build") ==
+               "caf\xC3\xA9 and a euro \xE2\x82\xAC\nbuild done\n");
+    BOOST_TEST(lines_of(result.out, "test") == "ok 1\nok 2\n");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(the_user_goes_away)
+
+BOOST_AUTO_TEST_CASE(sighup_or_sigterm_ends_a_tail_at_once_and_quietly) {
+    for (int signal : {SIGHUP, SIGTERM}) {
+        auto shell = tail_of_a_running_job(*shared().world, 30 + signal, "waiting for the user\n");
+        ::kill(shell->pid(), signal);
+        BOOST_TEST(shell->wait() == 128 + signal);
+        BOOST_TEST(shell->stderr_text() == "");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_reader_that_goes_away_ends_an_idle_tail_quietly) {
+    auto shell = tail_of_a_running_job(*shared().world, 60, "nothing more will come\n");
+    // No more log lines: only noticing the closed pipe can end it.
+    shell->close_stdout();
+    BOOST_TEST(shell->wait() == 128 + SIGPIPE);
+    BOOST_TEST(shell->stderr_text() == "");
+}
+
+BOOST_AUTO_TEST_CASE(a_reader_that_goes_away_mid_write_ends_the_tail_quietly) {
+    auto& world = *shared().world;
+    auto shell = tail_of_a_running_job(world, 61, "first\n");
+    shell->close_stdout();
+    append_to(world.buildlogs() / "61" / "log", std::string(1 << 20, 'x') + "\n");
+    BOOST_TEST(shell->wait() == 128 + SIGPIPE);
+    BOOST_TEST(shell->stderr_text() == "");
+}
+
+BOOST_AUTO_TEST_CASE(a_reader_that_does_not_read_does_not_make_the_shell_buffer_the_log) {
+    auto& world = *shared().world;
+    auto job = add_manual_job(world, 34);
+    const fs::path log = world.buildlogs() / std::to_string(job) / "log";
+    std::string line(1023, 'y');
+    line += '\n';
+    {
+        std::string chunk;
+        for (int i = 0; i < 1024; ++i)
+            chunk += line;
+        for (int i = 0; i < 128; ++i) // 128 MiB of log
+            append_to(log, chunk);
+    }
+    started_shell shell(world, "tail " + std::to_string(job));
+    shell.read_until(line); // it is writing; now nobody reads
+    std::this_thread::sleep_for(1500ms);
+    long kib = shell.resident_kib();
+    BOOST_TEST_MESSAGE("resident with a stalled reader: " << kib << " KiB");
+    BOOST_TEST(kib > 0);
+    BOOST_TEST(kib < 64 * 1024, "jobssh-shell holds " << kib << " KiB of a 128 MiB log");
+    ::kill(shell.pid(), SIGTERM);
+    BOOST_TEST(shell.wait() == 128 + SIGTERM);
+}
+
+BOOST_AUTO_TEST_CASE(tail_into_a_regular_file_writes_every_line) {
+    auto& world = *shared().world;
+    wait_until_finished(world, 1);
+    data_files scratch;
+    const fs::path file = scratch.dir / "out.txt";
+    int status;
+    {
+        started_shell shell(world, "tail 1", file);
+        status = shell.wait();
+    }
+    BOOST_TEST(status == 0);
+    std::ifstream in(file, std::ios::binary);
+    std::string written((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    BOOST_TEST(lines_of(written) == "cloning into repo\nrésumé ✓\n");
+    BOOST_TEST(lines_of(written, "build") == "make all\ndone\n");
+    BOOST_TEST(lines_of(written, "test") == "ok 1 - works\n");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
