@@ -3,8 +3,8 @@
 // shlex_split; and shlex_split reads back every word it split, once quoted for a POSIX shell.
 #include "check.hpp"
 
-#include <jobssh/shell/command.hpp>
 #include <jobssh/common/failure.hpp>
+#include <jobssh/shell/command.hpp>
 #include <string>
 #include <variant>
 

@@ -12,8 +12,8 @@
 #include <filesystem>
 #include <fstream>
 #include <jobssh/keys/authorized_keys.hpp>
-#include <jobssh/shell/command.hpp>
 #include <jobssh/keys/keys.hpp>
+#include <jobssh/shell/command.hpp>
 #include <sstream>
 #include <string>
 #include <vector>

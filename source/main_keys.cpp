@@ -2,8 +2,8 @@
 #include <exception>
 #include <filesystem>
 #include <iostream>
-#include <jobssh/keys/keys.hpp>
 #include <jobssh/common/syslog.hpp>
+#include <jobssh/keys/keys.hpp>
 #include <string_view>
 #include <system_error>
 #include <vector>

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/value_to.hpp>
-#include <jobssh/common/config.hpp>
-#include <jobssh/common/failure.hpp>
 #include <jobssh/api/http_client.hpp>
 #include <jobssh/api/meta.hpp>
+#include <jobssh/common/config.hpp>
+#include <jobssh/common/failure.hpp>
 
 namespace jobssh {
 

@@ -2,10 +2,10 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value_to.hpp>
-#include <jobssh/common/config.hpp>
-#include <jobssh/common/failure.hpp>
 #include <jobssh/api/http_client.hpp>
 #include <jobssh/api/runner.hpp>
+#include <jobssh/common/config.hpp>
+#include <jobssh/common/failure.hpp>
 
 namespace jobssh {
 

@@ -11,9 +11,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 #include <fcntl.h>
-#include <jobssh/common/ssh_key_format.hpp>
-#include <jobssh/common/config.hpp>
 #include <jobssh/api/runner.hpp>
+#include <jobssh/common/config.hpp>
+#include <jobssh/common/ssh_key_format.hpp>
 #include <jobssh/connect/vm_ssh.hpp>
 #include <optional>
 #include <stdexcept>

@@ -1,6 +1,6 @@
 #include <algorithm>
-#include <jobssh/keys/authorized_keys.hpp>
 #include <jobssh/common/shell_quote.hpp>
+#include <jobssh/keys/authorized_keys.hpp>
 
 namespace jobssh {
 

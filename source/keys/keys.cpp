@@ -1,10 +1,10 @@
 #include <algorithm>
 #include <fstream>
 #include <iterator>
-#include <jobssh/keys/authorized_keys.hpp>
 #include <jobssh/common/config.hpp>
-#include <jobssh/keys/keys.hpp>
 #include <jobssh/common/syslog.hpp>
+#include <jobssh/keys/authorized_keys.hpp>
+#include <jobssh/keys/keys.hpp>
 #include <optional>
 #include <ostream>
 #include <string>

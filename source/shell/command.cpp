@@ -1,6 +1,6 @@
 #include <charconv>
-#include <jobssh/shell/command.hpp>
 #include <jobssh/common/failure.hpp>
+#include <jobssh/shell/command.hpp>
 
 namespace jobssh {
 

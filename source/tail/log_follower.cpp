@@ -14,8 +14,8 @@
 #include <emmintrin.h>
 #endif
 #include <jobssh/common/failure.hpp>
-#include <jobssh/tail/log_follower.hpp>
 #include <jobssh/common/syslog.hpp>
+#include <jobssh/tail/log_follower.hpp>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <system_error>

@@ -5,10 +5,10 @@
 #include <boost/system/system_error.hpp>
 #include <jobssh/common/config.hpp>
 #include <jobssh/common/failure.hpp>
-#include <jobssh/tail/log_follower.hpp>
 #include <jobssh/common/syslog.hpp>
-#include <jobssh/tail/tail.hpp>
 #include <jobssh/common/user_output.hpp>
+#include <jobssh/tail/log_follower.hpp>
+#include <jobssh/tail/tail.hpp>
 #include <optional>
 #include <string>
 #include <unistd.h>

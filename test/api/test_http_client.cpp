@@ -15,11 +15,11 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
-#include <jobssh/common/config.hpp>
-#include <jobssh/common/failure.hpp>
 #include <jobssh/api/http_client.hpp>
 #include <jobssh/api/meta.hpp>
 #include <jobssh/api/runner.hpp>
+#include <jobssh/common/config.hpp>
+#include <jobssh/common/failure.hpp>
 #include <list>
 #include <optional>
 #include <string>

@@ -1,8 +1,8 @@
 #define BOOST_TEST_MODULE connect
 #include <boost/test/unit_test.hpp>
+#include <jobssh/api/runner.hpp>
 #include <jobssh/common/config.hpp>
 #include <jobssh/connect/connect.hpp>
-#include <jobssh/api/runner.hpp>
 
 using namespace std::chrono_literals;
 using clock_type = std::chrono::system_clock;

@@ -5,8 +5,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/test/unit_test.hpp>
 #include <fstream>
-#include <jobssh/common/config.hpp>
 #include <jobssh/api/runner.hpp>
+#include <jobssh/common/config.hpp>
 #include <jobssh/connect/vm_ssh.hpp>
 #include <sstream>
 

@@ -1,8 +1,8 @@
 #define BOOST_TEST_MODULE command
 #include <boost/test/unit_test.hpp>
-#include <jobssh/shell/command.hpp>
 #include <jobssh/common/config.hpp>
 #include <jobssh/common/failure.hpp>
+#include <jobssh/shell/command.hpp>
 
 using jobssh::failure;
 using jobssh::failure_error;

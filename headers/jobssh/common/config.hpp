@@ -36,8 +36,9 @@ struct config {
     std::string login_user = "builds";
     std::filesystem::path shell; // empty: jobssh-shell next to jobssh-keys
     std::chrono::milliseconds http_timeout{5000};
-    std::chrono::milliseconds poll_interval{1000}; // how often tail asks the runner for the job's state
-    std::filesystem::path vm_identity;              // empty: ssh's defaults for the running user
+    std::chrono::milliseconds poll_interval{
+        1000};                         // how often tail asks the runner for the job's state
+    std::filesystem::path vm_identity; // empty: ssh's defaults for the running user
     std::filesystem::path state_dir = "/var/lib/jobssh";
 };
 

@@ -34,7 +34,8 @@ std::string user_message(failure kind, const config& cfg);
 class failure_error : public std::runtime_error {
 public:
     failure_error(failure kind, std::string detail)
-        : std::runtime_error(std::move(detail)), kind_(kind) {}
+        : std::runtime_error(std::move(detail))
+        , kind_(kind) {}
     failure kind() const noexcept { return kind_; }
 
 private:

@@ -3,13 +3,12 @@
 // How jobssh reaches a job's VM: the OpenSSH client's command line, the VM's pinned host
 // keys, and waiting for a VM whose sshd is not up yet.
 
-#include <jobssh/common/shell_quote.hpp>
-
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <jobssh/common/shell_quote.hpp>
 #include <optional>
 #include <string>
 #include <string_view>

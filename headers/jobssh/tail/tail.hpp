@@ -3,8 +3,8 @@
 // `tail <job>`: the job's logs from byte 0, followed until the job is finished.
 
 #include <boost/asio/awaitable.hpp>
-#include <jobssh/common/job_id.hpp>
 #include <jobssh/api/runner.hpp>
+#include <jobssh/common/job_id.hpp>
 
 namespace jobssh {
 
