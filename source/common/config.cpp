@@ -252,6 +252,12 @@ config load_config(const std::filesystem::path& file) {
     cfg.poll_interval = read_seconds(jobssh, "poll-interval", cfg.poll_interval);
     jobssh.read("vm-identity", cfg.vm_identity);
     jobssh.read("state-dir", cfg.state_dir);
+    jobssh.read("syslog-socket", cfg.syslog_socket);
+    // sockaddr_un holds 108 bytes with the terminating NUL.
+    if (!cfg.syslog_socket.empty() &&
+        (cfg.syslog_socket.is_relative() || cfg.syslog_socket.string().size() > 107))
+        jobssh.bad_value("syslog-socket", cfg.syslog_socket.string(),
+                         "expected an absolute path of at most 107 bytes");
     return cfg;
 }
 

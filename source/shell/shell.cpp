@@ -297,6 +297,7 @@ int run_shell(int argc, char** argv) {
 
     try {
         cfg = find_config(args->config_file);
+        send_syslog_to(cfg.syslog_socket);
         const char* original = std::getenv("SSH_ORIGINAL_COMMAND");
         record.command = original ? original : "";
         command cmd = parse_command(record.command);
