@@ -40,16 +40,28 @@ void open_syslog(const char* ident) {
     ::openlog(ident, LOG_PID, LOG_DAEMON);
 }
 
-void log_auth(std::string_view line) {
-    emit(LOG_AUTHPRIV | LOG_INFO, line);
-}
-
-void log_info(std::string_view line) {
+void log(log_level level, std::string_view line) {
+    switch (level) {
+    case log_level::auth:
+        return emit(LOG_AUTHPRIV | LOG_INFO, line);
+    case log_level::error:
+        return emit(LOG_DAEMON | LOG_ERR, line);
+    case log_level::info:
+        break;
+    }
     emit(LOG_DAEMON | LOG_INFO, line);
 }
 
+void log_auth(std::string_view line) {
+    log(log_level::auth, line);
+}
+
+void log_info(std::string_view line) {
+    log(log_level::info, line);
+}
+
 void log_error(std::string_view line) {
-    emit(LOG_DAEMON | LOG_ERR, line);
+    log(log_level::error, line);
 }
 
 } // namespace jobssh

@@ -48,37 +48,10 @@ struct session_record {
     std::string user;
     std::string fingerprint;
     std::string command;
-    std::string outcome;
+    std::string outcome;           // when the session did not fail
+    std::optional<failure> failed; // outcome and log level then come from the table
     int exit_code = 0;
 };
-
-std::string_view failure_name(failure kind) {
-    switch (kind) {
-    case failure::usage:
-        return "usage";
-    case failure::bad_job_id:
-        return "bad_job_id";
-    case failure::no_such_job:
-        return "no_such_job";
-    case failure::unknown_key:
-        return "unknown_key";
-    case failure::not_permitted:
-        return "not_permitted";
-    case failure::runner_unreachable:
-        return "runner_unreachable";
-    case failure::vm_unreachable:
-        return "vm_unreachable";
-    case failure::vm_host_key:
-        return "vm_host_key";
-    case failure::temporary:
-        return "temporary";
-    case failure::config:
-        return "config";
-    case failure::internal:
-        return "internal";
-    }
-    return "internal";
-}
 
 // key=value; values with spaces or quotes are quoted so the line still splits cleanly.
 void append_field(std::string& line, std::string_view key, std::string_view value) {
@@ -106,20 +79,14 @@ void log_session(const session_record& record, std::chrono::steady_clock::durati
     append_field(line, "user", record.user.empty() ? "-" : record.user);
     append_field(line, "key", record.fingerprint.empty() ? "-" : record.fingerprint);
     append_field(line, "command", record.command.empty() ? "-" : record.command);
-    append_field(line, "outcome", record.outcome);
+    append_field(line, "outcome", record.failed ? failure_name(*record.failed) : record.outcome);
     append_field(line, "exit", std::to_string(record.exit_code));
     append_field(
         line, "duration_ms",
         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
     if (!detail.empty())
         append_field(line, "detail", detail);
-    if (record.outcome == "unknown_key" || record.outcome == "not_permitted")
-        log_auth(line);
-    else if (record.outcome == "internal" || record.outcome == "runner_unreachable" ||
-             record.outcome == "temporary" || record.outcome == "config")
-        log_error(line);
-    else
-        log_info(line);
+    log(record.failed ? traits(*record.failed).level : log_level::info, line);
 }
 
 // One concurrent lookup's result, kept instead of thrown, so that the order in which
@@ -283,7 +250,7 @@ int run_shell(int argc, char** argv) {
     std::string detail;
     config cfg;
     auto finish = [&](failure kind, std::string why) {
-        record.outcome = std::string(failure_name(kind));
+        record.failed = kind;
         record.exit_code = tell_user(kind, cfg);
         detail = std::move(why);
     };

@@ -7,9 +7,16 @@
 
 namespace jobssh {
 
-void open_syslog(const char* ident);   // "jobssh-keys", "jobssh-shell"
-void log_auth(std::string_view line);  // LOG_AUTHPRIV | LOG_INFO: authentication decisions
-void log_info(std::string_view line);  // LOG_DAEMON | LOG_INFO
-void log_error(std::string_view line); // LOG_DAEMON | LOG_ERR
+enum class log_level {
+    info,  // LOG_DAEMON | LOG_INFO
+    auth,  // LOG_AUTHPRIV | LOG_INFO: authentication decisions
+    error, // LOG_DAEMON | LOG_ERR
+};
+
+void open_syslog(const char* ident); // "jobssh-keys", "jobssh-shell"
+void log(log_level level, std::string_view line);
+void log_auth(std::string_view line);
+void log_info(std::string_view line);
+void log_error(std::string_view line);
 
 } // namespace jobssh
