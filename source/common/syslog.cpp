@@ -36,6 +36,29 @@ void emit(int priority, std::string_view line) {
 
 } // namespace
 
+log_fields& log_fields::add(std::string_view key, std::string_view value) {
+    if (!line_.empty())
+        line_ += ' ';
+    line_ += key;
+    line_ += '=';
+    if (!value.empty() && value.find_first_of(" \"\\=") == std::string_view::npos) {
+        line_ += value;
+        return *this;
+    }
+    line_ += '"';
+    for (char c : value) {
+        if (c == '"' || c == '\\')
+            line_ += '\\';
+        line_ += (static_cast<unsigned char>(c) < 0x20) ? '?' : c;
+    }
+    line_ += '"';
+    return *this;
+}
+
+log_fields& log_fields::add(std::string_view key, std::int64_t value) {
+    return add(key, std::string_view(std::to_string(value)));
+}
+
 void open_syslog(const char* ident) {
     ::openlog(ident, LOG_PID, LOG_DAEMON);
 }

@@ -58,16 +58,9 @@ const char* end_name(session_end end) {
     return "unknown";
 }
 
-std::string log_line(job_id job, const ssh_key& key, std::string_view rest) {
-    return "job=" + std::to_string(job) + " user=" + key.owner.name + " " + std::string(rest);
-}
-
-// One log line: control characters and quotes become spaces.
-std::string printable(std::string_view text) {
-    std::string line(text);
-    for (char& c : line)
-        if (static_cast<unsigned char>(c) < 0x20 || c == '"')
-            c = ' ';
+log_fields log_line(job_id job, const ssh_key& key) {
+    log_fields line;
+    line.add("job", job).add("user", key.owner.name);
     return line;
 }
 
@@ -85,7 +78,7 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
         if (!info.host_keys.empty())
             pinned.emplace(cfg.state_dir / "known_hosts", info);
         else
-            log_info(log_line(job, key, "host_keys=none vm_host_key=unchecked"));
+            log_info(log_line(job, key).add("host_keys", "none").add("vm_host_key", "unchecked"));
     } catch (const std::invalid_argument& e) {
         throw failure_error(failure::internal, std::string("runner sent bad VM data: ") + e.what());
     }
@@ -184,7 +177,7 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
     } catch (const std::system_error& e) {
         throw failure_error(failure::internal, std::string("session registry: ") + e.what());
     }
-    log_info(log_line(job, key, tty ? "event=connect tty=yes" : "event=connect tty=no"));
+    log_info(log_line(job, key).add("event", "connect").add("tty", tty ? "yes" : "no"));
 
     std::exception_ptr failed;
     session_outcome outcome;
@@ -200,25 +193,27 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
         // one job, only when the last of them ends.
         try {
             co_await terminate_job(cfg, job);
-            log_info(log_line(job, key, "event=terminate"));
+            log_info(log_line(job, key).add("event", "terminate"));
         } catch (const failure_error& e) {
-            log_error(log_line(job, key,
-                               std::string("event=terminate outcome=failed detail=\"") + e.what() +
-                                   "\""));
+            log_error(log_line(job, key)
+                          .add("event", "terminate")
+                          .add("outcome", "failed")
+                          .add("detail", e.what()));
         }
     }
     if (failed)
         std::rethrow_exception(failed);
 
     const auto& result = outcome.result;
-    log_info(log_line(job, key,
-                      std::string("event=disconnect end=") + end_name(result.end) + " status=" +
-                          std::to_string(result.exit_status) + (last ? " last=yes" : " last=no")));
+    log_info(log_line(job, key)
+                 .add("event", "disconnect")
+                 .add("end", end_name(result.end))
+                 .add("status", result.exit_status)
+                 .add("last", last ? "yes" : "no"));
     if (outcome.host_key_refused) {
         // ssh's own account of it names our temporary files and suggests removing the
         // pinned key: the operator's log gets it, the user our message.
-        log_error(
-            log_line(job, key, "event=vm_host_key ssh=\"" + printable(result.child_stderr) + "\""));
+        log_error(log_line(job, key).add("event", "vm_host_key").add("ssh", result.child_stderr));
         throw failure_error(failure::vm_host_key, "the VM presented a host key not in host_keys");
     }
     write_all(STDERR_FILENO, result.held_stderr);

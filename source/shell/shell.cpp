@@ -53,39 +53,18 @@ struct session_record {
     int exit_code = 0;
 };
 
-// key=value; values with spaces or quotes are quoted so the line still splits cleanly.
-void append_field(std::string& line, std::string_view key, std::string_view value) {
-    if (!line.empty())
-        line += ' ';
-    line += key;
-    line += '=';
-    if (!value.empty() && value.find_first_of(" \"\\=") == std::string_view::npos) {
-        line += value;
-        return;
-    }
-    line += '"';
-    for (char c : value) {
-        if (c == '"' || c == '\\')
-            line += '\\';
-        line += (static_cast<unsigned char>(c) < 0x20) ? '?' : c;
-    }
-    line += '"';
-}
-
 void log_session(const session_record& record, std::chrono::steady_clock::duration took,
                  const std::string& detail) {
-    std::string line;
-    append_field(line, "job", record.job ? std::to_string(*record.job) : "-");
-    append_field(line, "user", record.user.empty() ? "-" : record.user);
-    append_field(line, "key", record.fingerprint.empty() ? "-" : record.fingerprint);
-    append_field(line, "command", record.command.empty() ? "-" : record.command);
-    append_field(line, "outcome", record.failed ? failure_name(*record.failed) : record.outcome);
-    append_field(line, "exit", std::to_string(record.exit_code));
-    append_field(
-        line, "duration_ms",
-        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+    log_fields line;
+    line.add("job", record.job ? std::to_string(*record.job) : "-")
+        .add("user", record.user.empty() ? "-" : record.user)
+        .add("key", record.fingerprint.empty() ? "-" : record.fingerprint)
+        .add("command", record.command.empty() ? "-" : record.command)
+        .add("outcome", record.failed ? failure_name(*record.failed) : record.outcome)
+        .add("exit", record.exit_code)
+        .add("duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
     if (!detail.empty())
-        append_field(line, "detail", detail);
+        line.add("detail", detail);
     log(record.failed ? traits(*record.failed).level : log_level::info, line);
 }
 
