@@ -7,6 +7,7 @@
 #include <boost/asio/write.hpp>
 #include <cerrno>
 #include <fcntl.h>
+#include <jobssh/common/posix.hpp>
 #include <jobssh/common/user_output.hpp>
 #include <limits>
 #include <optional>
@@ -17,23 +18,6 @@
 namespace jobssh {
 
 namespace asio = boost::asio;
-
-bool write_blocking(int fd, std::string_view bytes) {
-    while (!bytes.empty()) {
-        ssize_t n = ::write(fd, bytes.data(), bytes.size());
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            pollfd wait{fd, POLLOUT, 0};
-            ::poll(&wait, 1, -1);
-            continue;
-        }
-        if (n <= 0)
-            return false;
-        bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-}
 
 namespace {
 
@@ -121,7 +105,7 @@ asio::awaitable<void> user_output::write(std::string_view bytes) {
     if (bytes.empty())
         co_return;
     if (!impl_->stream) {
-        if (!write_blocking(impl_->fd, bytes))
+        if (write_all(impl_->fd, bytes))
             throw user_hung_up();
         co_return;
     }

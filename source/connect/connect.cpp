@@ -3,7 +3,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <cerrno>
 #include <cmath>
 #include <csignal>
 #include <exception>
@@ -11,6 +10,7 @@
 #include <jobssh/api/runner.hpp>
 #include <jobssh/common/config.hpp>
 #include <jobssh/common/failure.hpp>
+#include <jobssh/common/posix.hpp>
 #include <jobssh/common/syslog.hpp>
 #include <jobssh/connect/connect.hpp>
 #include <jobssh/connect/relay.hpp>
@@ -30,17 +30,6 @@ using namespace asio::experimental::awaitable_operators;
 namespace {
 
 constexpr std::chrono::seconds vm_boot_bound{30};
-
-void write_all(int fd, std::string_view text) {
-    while (!text.empty()) {
-        auto n = ::write(fd, text.data(), text.size());
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (n <= 0)
-            return; // the user is gone; the session notices on its own
-        text.remove_prefix(static_cast<std::size_t>(n));
-    }
-}
 
 std::string counted(long long n, const char* one, const char* unit) {
     return n == 1 ? one : std::to_string(n) + " " + unit;
@@ -163,7 +152,6 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
                                    const ssh_key& key, const std::vector<std::string>& argv) {
     // From here on a hang-up is ours to handle: it must not kill us before we cleaned up.
     asio::signal_set hangup(co_await asio::this_coro::executor, SIGHUP, SIGTERM);
-    std::signal(SIGPIPE, SIG_IGN);
     bool tty = is_terminal(STDIN_FILENO);
 
     // With one command, stdout carries that command's output and nothing else.

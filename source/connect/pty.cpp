@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <fcntl.h>
+#include <jobssh/common/posix.hpp>
 #include <pty.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -30,10 +31,6 @@ namespace asio = boost::asio;
 namespace bp = boost::process::v2;
 
 namespace {
-
-[[noreturn]] void throw_errno(const char* what) {
-    throw std::system_error(errno, std::generic_category(), what);
-}
 
 void set_cloexec(int fd) {
     if (::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
@@ -82,21 +79,19 @@ struct child_setup {
 pty::pty(const asio::any_io_executor& executor)
     : master_(executor) {
     int master = -1;
-    if (::openpty(&master, &slave_, nullptr, nullptr, nullptr) != 0)
+    int slave = -1;
+    if (::openpty(&master, &slave, nullptr, nullptr, nullptr) != 0)
         throw_errno("openpty");
     master_.assign(master);
+    slave_.reset(slave);
     set_cloexec(master);
-    set_cloexec(slave_);
+    set_cloexec(slave);
 }
 
-pty::~pty() {
-    close_slave();
-}
+pty::~pty() = default;
 
 void pty::close_slave() {
-    if (slave_ >= 0)
-        ::close(slave_);
-    slave_ = -1;
+    slave_.reset();
 }
 
 void pty::resize(window_size size) {

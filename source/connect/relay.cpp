@@ -12,6 +12,7 @@
 #include <csignal>
 #include <fcntl.h>
 #include <functional>
+#include <jobssh/common/posix.hpp>
 #include <jobssh/connect/pty.hpp>
 #include <jobssh/connect/relay.hpp>
 #include <jobssh/connect/terminal.hpp>
@@ -224,7 +225,7 @@ struct pipe_ends {
 pipe_ends make_pipe() {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0)
-        throw std::system_error(errno, std::generic_category(), "pipe2");
+        throw_errno("pipe2");
     return {fds[0], fds[1]};
 }
 
@@ -232,20 +233,16 @@ pipe_ends make_pipe() {
 child start_then_close(const asio::any_io_executor& executor, const std::filesystem::path& program,
                        const std::vector<std::string>& args, child_stdio stdio,
                        std::initializer_list<int> child_ends) {
-    struct closer {
-        std::initializer_list<int> fds;
-        ~closer() {
-            for (int fd : fds)
-                ::close(fd);
-        }
-    } close_after{child_ends};
+    std::vector<unique_fd> close_after;
+    for (int fd : child_ends)
+        close_after.emplace_back(fd);
     return start_child(executor, program, args, stdio);
 }
 
 int duplicate(int fd) {
     int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
     if (copy < 0)
-        throw std::system_error(errno, std::generic_category(), "dup");
+        throw_errno("dup");
     return copy;
 }
 
@@ -291,8 +288,8 @@ struct signals_holder {
             own.emplace(executor, SIGHUP, SIGTERM);
             signals = &*own;
         }
-        // A write to a pipe or terminal whose reader is gone fails with EPIPE instead.
-        std::signal(SIGPIPE, SIG_IGN);
+        // The relay is entered without jobssh-shell's main too (tests).
+        ignore_sigpipe();
     }
 };
 
@@ -313,7 +310,7 @@ awaitable<session_result> relay_on_pty(std::filesystem::path program, std::vecto
         terminal.resize(*size);
     int packet_mode = 1;
     if (::ioctl(terminal.master().native_handle(), TIOCPKT, &packet_mode) != 0)
-        throw std::system_error(errno, std::generic_category(), "TIOCPKT");
+        throw_errno("TIOCPKT");
     // The pty is the child's terminal: its stdin, its controlling tty, the window size, the
     // keys. What the child writes to stdout goes straight to the user's terminal: the
     // screen's bytes take the path they would take without jobssh, with no second pty and

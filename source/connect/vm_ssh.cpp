@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <jobssh/api/runner.hpp>
 #include <jobssh/common/config.hpp>
+#include <jobssh/common/posix.hpp>
 #include <jobssh/common/ssh_key_format.hpp>
 #include <jobssh/connect/vm_ssh.hpp>
 #include <optional>
@@ -81,24 +82,12 @@ pinned_host_keys::pinned_host_keys(const fs::path& directory, const job_info& in
     static std::atomic<unsigned> serial{0};
     file_ =
         directory / ("known_hosts-" + std::to_string(::getpid()) + "-" + std::to_string(serial++));
-    int fd = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        throw std::system_error(errno, std::generic_category(), "create " + file_.string());
-    const char* data = text.data();
-    std::size_t left = text.size();
-    while (left > 0) {
-        auto n = ::write(fd, data, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int error = errno;
-            ::close(fd);
-            throw std::system_error(error, std::generic_category(), "write " + file_.string());
-        }
-        data += n;
-        left -= static_cast<std::size_t>(n);
-    }
-    ::close(fd);
+    unique_fd fd(
+        ::open(file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd)
+        throw_errno("create " + file_.string());
+    if (auto ec = write_all(fd.get(), text))
+        throw std::system_error(ec, "write " + file_.string());
 }
 
 pinned_host_keys::~pinned_host_keys() {

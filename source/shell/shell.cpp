@@ -12,6 +12,7 @@
 #include <jobssh/api/runner.hpp>
 #include <jobssh/common/config.hpp>
 #include <jobssh/common/failure.hpp>
+#include <jobssh/common/posix.hpp>
 #include <jobssh/common/syslog.hpp>
 #include <jobssh/common/user_output.hpp>
 #include <jobssh/connect/connect.hpp>
@@ -208,7 +209,7 @@ std::optional<arguments> parse_arguments(int argc, char** argv) {
 }
 
 int tell_user(failure kind, const config& cfg) {
-    write_blocking(STDERR_FILENO, user_message(kind, cfg));
+    write_all(STDERR_FILENO, user_message(kind, cfg));
     return exit_code(kind);
 }
 
@@ -216,12 +217,12 @@ int tell_user(failure kind, const config& cfg) {
 
 int run_shell(int argc, char** argv) {
     // A user who hangs up must not kill us mid-write: EPIPE is handled where we write.
-    std::signal(SIGPIPE, SIG_IGN);
+    ignore_sigpipe();
     const auto started = std::chrono::steady_clock::now();
     open_syslog("jobssh-shell");
 
     if (argc == 2 && std::string_view(argv[1]) == "--version") {
-        write_blocking(STDOUT_FILENO, "jobssh-shell " JOBSSH_VERSION "\n");
+        write_all(STDOUT_FILENO, "jobssh-shell " JOBSSH_VERSION "\n");
         return 0;
     }
 
@@ -247,7 +248,7 @@ int run_shell(int argc, char** argv) {
         record.command = original ? original : "";
         command cmd = parse_command(record.command);
         if (std::holds_alternative<help_command>(cmd)) {
-            write_blocking(STDOUT_FILENO, usage_text());
+            write_all(STDOUT_FILENO, usage_text());
             record.outcome = "help";
         } else {
             asio::io_context io;

@@ -5,6 +5,7 @@
 #include <boost/system/system_error.hpp>
 #include <jobssh/common/config.hpp>
 #include <jobssh/common/failure.hpp>
+#include <jobssh/common/posix.hpp>
 #include <jobssh/common/syslog.hpp>
 #include <jobssh/common/user_output.hpp>
 #include <jobssh/tail/log_follower.hpp>
@@ -38,7 +39,7 @@ asio::awaitable<void> show_logs(log_follower& follower, user_output& out) {
         for (;;) {
             follow_output ready = co_await follower.next();
             for (const std::string& notice : ready.notices)
-                write_blocking(STDERR_FILENO, "jobssh: " + notice + "\n");
+                write_all(STDERR_FILENO, "jobssh: " + notice + "\n");
             if (ready.lines.empty() && ready.notices.empty() && follower.stopped())
                 co_return;
             co_await out.write(ready.lines);
