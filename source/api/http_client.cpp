@@ -1,6 +1,5 @@
 #include "../common/known_endpoints.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -18,6 +17,7 @@
 #include <boost/beast/http/write.hpp>
 #include <charconv>
 #include <jobssh/api/http_client.hpp>
+#include <jobssh/common/default_token.hpp>
 #include <variant>
 
 namespace jobssh {
@@ -107,9 +107,9 @@ resolve(const http_origin& origin, std::chrono::milliseconds timeout, const std:
         co_return *known;
     tcp::resolver resolver(executor);
     asio::steady_timer timer(executor, timeout);
-    auto result = co_await (resolver.async_resolve(origin.host, std::to_string(origin.port),
-                                                   asio::as_tuple(asio::use_awaitable)) ||
-                            timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+    auto result = co_await (
+        resolver.async_resolve(origin.host, std::to_string(origin.port), default_token()) ||
+        timer.async_wait(default_token()));
     if (result.index() == 1)
         throw http_error(http_failure::timeout, what + ": resolving took too long");
     auto [ec, endpoints] = std::get<0>(std::move(result));
@@ -128,8 +128,7 @@ asio::awaitable<http_response> send_request(const http_origin& origin,
 
     beast::tcp_stream stream(executor);
     stream.expires_after(request.timeout);
-    auto [connect_ec, endpoint] =
-        co_await stream.async_connect(endpoints, asio::as_tuple(asio::use_awaitable));
+    auto [connect_ec, endpoint] = co_await stream.async_connect(endpoints, default_token());
     if (connect_ec)
         fail(connect_ec, "connect", what);
 
@@ -142,8 +141,7 @@ asio::awaitable<http_response> send_request(const http_origin& origin,
     message.set(http::field::connection, "close");
     message.prepare_payload();
     stream.expires_after(request.timeout);
-    auto [write_ec, written] =
-        co_await http::async_write(stream, message, asio::as_tuple(asio::use_awaitable));
+    auto [write_ec, written] = co_await http::async_write(stream, message, default_token());
     if (write_ec)
         fail(write_ec, "write", what);
 
@@ -151,8 +149,7 @@ asio::awaitable<http_response> send_request(const http_origin& origin,
     http::response_parser<http::string_body> parser;
     parser.body_limit(request.body_limit);
     stream.expires_after(request.timeout);
-    auto [read_ec, read] =
-        co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+    auto [read_ec, read] = co_await http::async_read(stream, buffer, parser, default_token());
     if (read_ec)
         fail(read_ec, "read", what);
 

@@ -1,4 +1,3 @@
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -9,6 +8,7 @@
 #include <jobssh/api/meta.hpp>
 #include <jobssh/api/runner.hpp>
 #include <jobssh/common/config.hpp>
+#include <jobssh/common/default_token.hpp>
 #include <jobssh/common/failure.hpp>
 #include <jobssh/common/posix.hpp>
 #include <jobssh/common/syslog.hpp>
@@ -76,7 +76,7 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
     auto waited = co_await (
         wait_for_vm(info, vm_boot_bound,
                     [] { write_all(STDERR_FILENO, "Waiting for the build VM to come up...\n"); }) ||
-        hangup.async_wait(asio::as_tuple(asio::use_awaitable)));
+        hangup.async_wait(default_token()));
     session_outcome outcome;
     if (waited.index() == 1) {
         outcome.result.end = session_end::hangup;

@@ -8,13 +8,13 @@
 #pragma GCC diagnostic ignored "-Wrestrict"
 #endif
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/process/v2/environment.hpp>
 #include <boost/process/v2/process.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <fcntl.h>
+#include <jobssh/common/default_token.hpp>
 #include <jobssh/common/posix.hpp>
 #include <pty.h>
 #include <signal.h>
@@ -146,7 +146,7 @@ void child::signal_group(int signal) noexcept {
 asio::awaitable<int> child::wait() {
     if (impl_->exited)
         co_return impl_->status;
-    auto [ec, code] = co_await impl_->process.async_wait(asio::as_tuple(asio::use_awaitable));
+    auto [ec, code] = co_await impl_->process.async_wait(default_token());
     if (ec == asio::error::operation_aborted)
         throw std::system_error(ec, "waiting for the child was cancelled");
     if (ec) // ECHILD: someone else reaped it; we cannot know more

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -13,6 +12,7 @@
 #include <fcntl.h>
 #include <jobssh/api/runner.hpp>
 #include <jobssh/common/config.hpp>
+#include <jobssh/common/default_token.hpp>
 #include <jobssh/common/posix.hpp>
 #include <jobssh/common/ssh_key_format.hpp>
 #include <jobssh/connect/vm_ssh.hpp>
@@ -162,13 +162,12 @@ asio::awaitable<bool> wait_for_vm(const job_info& info, std::chrono::millisecond
             endpoints = *known;
         else
             std::tie(resolve_error, endpoints) = co_await resolver.async_resolve(
-                info.ssh_host, std::to_string(info.port), asio::as_tuple(asio::use_awaitable));
+                info.ssh_host, std::to_string(info.port), default_token());
         if (!resolve_error) {
             asio::ip::tcp::socket socket(executor);
             asio::steady_timer attempt(executor, std::chrono::seconds(3));
-            auto outcome = co_await (
-                asio::async_connect(socket, endpoints, asio::as_tuple(asio::use_awaitable)) ||
-                attempt.async_wait(asio::as_tuple(asio::use_awaitable)));
+            auto outcome = co_await (asio::async_connect(socket, endpoints, default_token()) ||
+                                     attempt.async_wait(default_token()));
             if (outcome.index() == 0 && !std::get<0>(std::get<0>(outcome)))
                 co_return true;
         }

@@ -1,4 +1,3 @@
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
@@ -11,6 +10,7 @@
 #include <jobssh/api/meta.hpp>
 #include <jobssh/api/runner.hpp>
 #include <jobssh/common/config.hpp>
+#include <jobssh/common/default_token.hpp>
 #include <jobssh/common/failure.hpp>
 #include <jobssh/common/posix.hpp>
 #include <jobssh/common/syslog.hpp>
@@ -94,8 +94,7 @@ asio::awaitable<int> until_hangup(user_output& out) {
     asio::signal_set signals(co_await asio::this_coro::executor, SIGHUP, SIGTERM);
     // Both waits end without an exception when the session ends otherwise (cancelled): the
     // value is not used then.
-    auto ended =
-        co_await (signals.async_wait(asio::as_tuple(asio::use_awaitable)) || out.wait_hangup());
+    auto ended = co_await (signals.async_wait(default_token()) || out.wait_hangup());
     if (ended.index() == 0)
         co_return 128 + std::get<1>(std::get<0>(ended));
     co_return 128 + SIGPIPE;
