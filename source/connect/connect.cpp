@@ -96,8 +96,8 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
     }
 
     session_options options;
-    if (info.deadline > 0)
-        options.deadline = std::chrono::system_clock::from_time_t(info.deadline);
+    if (info.deadline != std::chrono::sys_seconds{})
+        options.deadline = info.deadline;
     options.hangup_signals = &hangup;
     try {
         // Two statements: GCC 12 miscompiles co_await inside a conditional expression.
@@ -142,9 +142,9 @@ std::string humanize_from_now(std::chrono::system_clock::time_point when,
 std::string connect_banner(const config& cfg, job_id job, const job_info& info,
                            std::chrono::system_clock::time_point now) {
     auto id = std::to_string(job);
-    return "Connected to build job #" + id + " (" + info.status + "): " + cfg.builds_origin + "/~" +
-           info.username + "/job/" + id + "\n" + "Your VM will be terminated " +
-           humanize_from_now(std::chrono::system_clock::from_time_t(info.deadline), now) +
+    return "Connected to build job #" + id + " (" + std::string(to_string(info.status)) +
+           "): " + cfg.builds_origin + "/~" + info.username + "/job/" + id + "\n" +
+           "Your VM will be terminated " + humanize_from_now(info.deadline, now) +
            ", or when you log out.\n\n";
 }
 

@@ -177,9 +177,8 @@ asio::awaitable<bool> wait_for_vm(const job_info& info, std::chrono::millisecond
                                   std::function<void()> on_first_retry) {
     auto executor = co_await asio::this_coro::executor;
     auto give_up = std::chrono::steady_clock::now() + bound;
-    if (info.deadline > 0) {
-        auto to_deadline = std::chrono::system_clock::from_time_t(info.deadline) -
-                           std::chrono::system_clock::now();
+    if (info.deadline != std::chrono::sys_seconds{}) {
+        auto to_deadline = info.deadline - std::chrono::system_clock::now();
         give_up = std::min(give_up,
                            std::chrono::steady_clock::now() +
                                std::chrono::duration_cast<std::chrono::milliseconds>(to_deadline));

@@ -170,7 +170,8 @@ asio::awaitable<int> run_session(const config& cfg, std::string b64key, command 
             co_return gone->exit_code;
         }
         const tail_result& result = std::get<tail_result>(tailed);
-        record.outcome = result.exit_code == 0 ? "success" : "job_" + result.info.status;
+        record.outcome =
+            result.exit_code == 0 ? "success" : "job_" + std::string(to_string(result.info.status));
         co_return result.exit_code;
     }
 

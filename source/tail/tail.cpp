@@ -20,7 +20,8 @@ namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
 
 bool job_succeeded(const job_info& info) {
-    return info.status == "success" || (info.status == "running" && job_finished(info));
+    return info.status == job_status::success ||
+           (info.status == job_status::running && job_finished(info));
 }
 
 namespace {
