@@ -1,5 +1,3 @@
-#include "../common/known_endpoints.hpp"
-
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -18,6 +16,7 @@
 #include <charconv>
 #include <jobssh/api/http_client.hpp>
 #include <jobssh/common/default_token.hpp>
+#include <jobssh/common/resolve.hpp>
 #include <variant>
 
 namespace jobssh {
@@ -99,23 +98,14 @@ http_failure classify(const beast::error_code& ec) {
     throw http_error(classify(ec), what + ": " + step + ": " + ec.message());
 }
 
-// Name resolution has no deadline of its own: race it against a timer.
 asio::awaitable<tcp::resolver::results_type>
 resolve(const http_origin& origin, std::chrono::milliseconds timeout, const std::string& what) {
-    auto executor = co_await asio::this_coro::executor;
-    if (auto known = known_endpoints(origin.host, origin.port))
-        co_return *known;
-    tcp::resolver resolver(executor);
-    asio::steady_timer timer(executor, timeout);
-    auto result = co_await (
-        resolver.async_resolve(origin.host, std::to_string(origin.port), default_token()) ||
-        timer.async_wait(default_token()));
-    if (result.index() == 1)
+    resolved host = co_await resolve_within(origin.host, origin.port, timeout);
+    if (host.error == asio::error::timed_out)
         throw http_error(http_failure::timeout, what + ": resolving took too long");
-    auto [ec, endpoints] = std::get<0>(std::move(result));
-    if (ec)
-        fail(ec, "resolve", what);
-    co_return endpoints;
+    if (host.error)
+        fail(host.error, "resolve", what);
+    co_return host.endpoints;
 }
 
 } // namespace

@@ -1,5 +1,3 @@
-#include "../common/known_endpoints.hpp"
-
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/connect.hpp>
@@ -14,6 +12,7 @@
 #include <jobssh/common/config.hpp>
 #include <jobssh/common/default_token.hpp>
 #include <jobssh/common/posix.hpp>
+#include <jobssh/common/resolve.hpp>
 #include <jobssh/common/ssh_key_format.hpp>
 #include <jobssh/connect/vm_ssh.hpp>
 #include <memory>
@@ -64,38 +63,6 @@ std::string known_hosts_name(const job_info& info) {
     if (info.port == 22)
         return info.ssh_host;
     return "[" + info.ssh_host + "]:" + std::to_string(info.port);
-}
-
-// host:port's addresses, nullopt when they are not known within `bound`. Asio 1.81 runs
-// getaddrinfo on a thread and cannot cancel one resolve, so racing it with `||` would still
-// wait for getaddrinfo: a timer is waited on instead, which the answer cuts short, and an
-// answer that comes too late is dropped.
-asio::awaitable<std::optional<asio::ip::tcp::resolver::results_type>>
-resolve_within(asio::ip::tcp::resolver& resolver, const std::string& host, std::uint16_t port,
-               std::chrono::steady_clock::duration bound) {
-    // Shared with the handler, which may run after this coroutine returned.
-    struct answer {
-        explicit answer(const asio::any_io_executor& executor)
-            : timer(executor) {}
-        asio::steady_timer timer;
-        boost::system::error_code error;
-        asio::ip::tcp::resolver::results_type endpoints;
-        bool arrived = false;
-    };
-    auto result = std::make_shared<answer>(co_await asio::this_coro::executor);
-    result->timer.expires_after(bound);
-    resolver.async_resolve(
-        host, std::to_string(port),
-        [result](boost::system::error_code error, asio::ip::tcp::resolver::results_type endpoints) {
-            result->error = error;
-            result->endpoints = std::move(endpoints);
-            result->arrived = true;
-            result->timer.cancel();
-        });
-    co_await result->timer.async_wait(default_token());
-    if (!result->arrived || result->error)
-        co_return std::nullopt;
-    co_return std::move(result->endpoints);
 }
 
 } // namespace
@@ -183,18 +150,15 @@ asio::awaitable<bool> wait_for_vm(const job_info& info, std::chrono::millisecond
                            std::chrono::steady_clock::now() +
                                std::chrono::duration_cast<std::chrono::milliseconds>(to_deadline));
     }
-    asio::ip::tcp::resolver resolver(executor);
     std::chrono::milliseconds backoff{100};
     bool told = false;
     for (;;) {
         constexpr std::chrono::seconds attempt_bound{3};
-        auto endpoints = known_endpoints(info.ssh_host, info.port);
-        if (!endpoints)
-            endpoints = co_await resolve_within(resolver, info.ssh_host, info.port, attempt_bound);
-        if (endpoints) {
+        resolved vm = co_await resolve_within(info.ssh_host, info.port, attempt_bound);
+        if (!vm.error) {
             asio::ip::tcp::socket socket(executor);
             asio::steady_timer attempt(executor, attempt_bound);
-            auto outcome = co_await (asio::async_connect(socket, *endpoints, default_token()) ||
+            auto outcome = co_await (asio::async_connect(socket, vm.endpoints, default_token()) ||
                                      attempt.async_wait(default_token()));
             if (outcome.index() == 0 && !std::get<0>(std::get<0>(outcome)))
                 co_return true;
