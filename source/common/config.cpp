@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <jobssh/common/config.hpp>
+#include <jobssh/common/posix.hpp>
 #include <map>
 #include <system_error>
 #include <unistd.h>
@@ -33,25 +34,21 @@ struct ini_file {
 }
 
 std::string read_whole(const std::filesystem::path& file) {
-    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    unique_fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd)
         throw config_error(file.string() + ": cannot open file: " + std::strerror(errno));
     std::string text;
     char buffer[8192];
     for (;;) {
-        ssize_t n = ::read(fd, buffer, sizeof buffer);
+        ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0) {
-            int error = errno;
-            ::close(fd);
-            throw config_error(file.string() + ": cannot read file: " + std::strerror(error));
-        }
+        if (n < 0)
+            throw config_error(file.string() + ": cannot read file: " + std::strerror(errno));
         if (n == 0)
             break;
         text.append(buffer, static_cast<std::size_t>(n));
     }
-    ::close(fd);
     return text;
 }
 

@@ -70,6 +70,29 @@ void emit(int priority, std::string_view line) {
 
 } // namespace
 
+log_fields& log_fields::add(std::string_view key, std::string_view value) {
+    if (!line_.empty())
+        line_ += ' ';
+    line_ += key;
+    line_ += '=';
+    if (!value.empty() && value.find_first_of(" \"\\=") == std::string_view::npos) {
+        line_ += value;
+        return *this;
+    }
+    line_ += '"';
+    for (char c : value) {
+        if (c == '"' || c == '\\')
+            line_ += '\\';
+        line_ += (static_cast<unsigned char>(c) < 0x20) ? '?' : c;
+    }
+    line_ += '"';
+    return *this;
+}
+
+log_fields& log_fields::add(std::string_view key, std::int64_t value) {
+    return add(key, std::string_view(std::to_string(value)));
+}
+
 void open_syslog(const char* ident) {
     where().ident = ident;
     ::openlog(ident, LOG_PID, LOG_DAEMON);
@@ -89,16 +112,28 @@ void send_syslog_to(const std::filesystem::path& socket) {
     d.socket = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 }
 
-void log_auth(std::string_view line) {
-    emit(LOG_AUTHPRIV | LOG_INFO, line);
-}
-
-void log_info(std::string_view line) {
+void log(log_level level, std::string_view line) {
+    switch (level) {
+    case log_level::auth:
+        return emit(LOG_AUTHPRIV | LOG_INFO, line);
+    case log_level::error:
+        return emit(LOG_DAEMON | LOG_ERR, line);
+    case log_level::info:
+        break;
+    }
     emit(LOG_DAEMON | LOG_INFO, line);
 }
 
+void log_auth(std::string_view line) {
+    log(log_level::auth, line);
+}
+
+void log_info(std::string_view line) {
+    log(log_level::info, line);
+}
+
 void log_error(std::string_view line) {
-    emit(LOG_DAEMON | LOG_ERR, line);
+    log(log_level::error, line);
 }
 
 } // namespace jobssh

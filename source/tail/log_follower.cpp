@@ -14,6 +14,7 @@
 #include <emmintrin.h>
 #endif
 #include <jobssh/common/failure.hpp>
+#include <jobssh/common/posix.hpp>
 #include <jobssh/common/syslog.hpp>
 #include <jobssh/tail/log_follower.hpp>
 #include <sys/inotify.h>
@@ -32,31 +33,6 @@ namespace {
 constexpr std::uint32_t directory_events = IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM;
 // Files in a watched directory report their writes to the directory's watch.
 constexpr std::uint32_t watch_mask = directory_events | IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB;
-
-class file_descriptor {
-public:
-    file_descriptor() = default;
-    explicit file_descriptor(int fd)
-        : fd_(fd) {}
-    file_descriptor(file_descriptor&& other) noexcept
-        : fd_(std::exchange(other.fd_, -1)) {}
-    file_descriptor& operator=(file_descriptor&& other) noexcept {
-        reset();
-        fd_ = std::exchange(other.fd_, -1);
-        return *this;
-    }
-    ~file_descriptor() { reset(); }
-    void reset() {
-        if (fd_ >= 0)
-            ::close(fd_);
-        fd_ = -1;
-    }
-    int get() const { return fd_; }
-    explicit operator bool() const { return fd_ >= 0; }
-
-private:
-    int fd_ = -1;
-};
 
 // A continuation byte of a UTF-8 sequence (10xxxxxx).
 bool continuation_byte(char c) {
@@ -156,7 +132,7 @@ struct followed_log {
     fs::path path;
     std::string name;   // "log" or "<task>/log", for notices
     std::string prefix; // "" or "[<task>] "
-    file_descriptor fd;
+    unique_fd fd;
     dev_t device = 0;
     ino_t inode = 0;
     off_t offset = 0;
@@ -348,7 +324,7 @@ struct log_follower::impl {
     }
 
     void open(followed_log& log) {
-        log.fd = file_descriptor(::open(log.path.c_str(), O_RDONLY | O_CLOEXEC));
+        log.fd = unique_fd(::open(log.path.c_str(), O_RDONLY | O_CLOEXEC));
         struct stat st {};
         if (log.fd && ::fstat(log.fd.get(), &st) == 0) {
             log.device = st.st_dev;
