@@ -609,7 +609,7 @@ BOOST_AUTO_TEST_CASE(an_owner_name_that_is_not_a_sr_ht_user_name_is_a_malformed_
              "alice\"", "alice'", "al,ice", "alice bob", "alice\nrestrict ssh-ed25519 AAAA",
              "$(touch " + mark + ")", "`touch " + mark + "`", "alice;touch " + mark, "Alice",
              "-oProxyCommand=x", "--config", "", std::string(31, 'a'), "al\\ice",
-             "\" ; touch " + mark + " ; \"", "ali\xc3\xa7e", "alice\r", "~alice"}) {
+             "\" ; touch " + mark + " ; \"", "ali\xc3\xa7" "e", "alice\r", "~alice"}) {
         auto result = keys_with_meta_fault(answer_owned_by(name));
         BOOST_TEST(result.status == 0, "[" << name << "]");
         // Exactly the line without --owner: nothing of the name, quoted or not.
