@@ -271,6 +271,8 @@ BOOST_AUTO_TEST_CASE(the_installed_jobssh_keys_prints_the_forced_command_sshd_ne
     machine.install();
 
     // As sshd runs it: the AuthorizedKeysCommandUser of the snippet, nothing configured.
+    // No meta answers at the default origin (http://localhost): the key is let in without
+    // --owner, for jobssh-shell to ask meta itself.
     auto line = machine.sh("setpriv --reuid=nobody --regid=nogroup --clear-groups "
                            "/usr/bin/jobssh-keys builds /home/builds ssh-ed25519 " +
                            ed25519);
