@@ -2,6 +2,7 @@
 #include <fstream>
 #include <iterator>
 #include <jobssh/common/config.hpp>
+#include <jobssh/common/ssh_key_format.hpp>
 #include <jobssh/common/syslog.hpp>
 #include <jobssh/keys/authorized_keys.hpp>
 #include <jobssh/keys/keys.hpp>
@@ -114,15 +115,14 @@ int run_keys(std::span<const std::string_view> args, std::ostream& out, std::ost
             break;
         case meta_verdict::kind::unknown:
             // Nothing printed: sshd goes on to the client's next key.
-            log_auth("user=" + user + " key_type=" + std::string(key_type) +
-                     " outcome=unknown_key");
+            log_auth("user=" + user + " key=" + key_fingerprint(key) + " outcome=unknown_key");
             return ex_ok;
         case meta_verdict::kind::unsure:
             // Let the key in without an owner: jobssh-shell asks meta again and tells the
             // user of a temporary failure, which a bare `Permission denied` would not.
             err << "jobssh-keys: user=" << user << " outcome=meta_unsure detail=" << verdict.detail
                 << '\n';
-            log_error("user=" + user + " key_type=" + std::string(key_type) +
+            log_error("user=" + user + " key=" + key_fingerprint(key) +
                       " outcome=meta_unsure detail=" + verdict.detail);
             break;
         }
