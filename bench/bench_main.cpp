@@ -70,6 +70,8 @@ int main(int argc, char** argv) {
         options.jobs_file = data / "jobs.json";
         options.front_sshd = false; // jobssh-shell is run as sshd runs it; the hop is common
         options.poll_interval = std::chrono::milliseconds(1000); // jobssh's default
+        // jobssh-keys' start-up alone; keys_with_meta measures it with its meta call.
+        options.authenticate = "shell";
         std::cerr << "jobssh-bench: starting the sandbox\n";
         jobssh::fixtures::sandbox world(options);
         if (world.vm_kind() == "none")
@@ -109,6 +111,7 @@ int main(int argc, char** argv) {
             std::cerr << "  (" << fixed((now_ns() - start) / 1e9, 1) << " s)\n";
         };
         measure("jobssh-keys vs cat", [&] { return std::vector{keys_vs_cat(ctx)}; });
+        measure("jobssh-keys with meta", [&] { return keys_with_meta(ctx); });
         measure("jobssh-shell's own work", [&] { return std::vector{shell_work_before_ssh(ctx)}; });
         measure("connect N -- true", [&] { return std::vector{connect_true_vs_ssh(ctx)}; });
         measure("pty proxy", [&] { return pty_throughput_and_keystrokes(ctx); });

@@ -215,6 +215,18 @@ void read_bind_address(const section_reader& section, config& cfg) {
     cfg.runner_port = static_cast<std::uint16_t>(port);
 }
 
+void read_authenticate(const section_reader& section, config& cfg) {
+    auto value = section.get("authenticate");
+    if (!value || value->empty())
+        return;
+    if (*value == "keys")
+        cfg.authenticate = authenticate_mode::keys;
+    else if (*value == "shell")
+        cfg.authenticate = authenticate_mode::shell;
+    else
+        section.bad_value("authenticate", *value, "expected keys or shell");
+}
+
 } // namespace
 
 config load_config(const std::filesystem::path& file) {
@@ -245,6 +257,8 @@ config load_config(const std::filesystem::path& file) {
     section_reader jobssh(root, "jobssh", file);
     jobssh.read("user", cfg.login_user);
     jobssh.read("shell", cfg.shell);
+    read_authenticate(jobssh, cfg);
+    cfg.keys_timeout = read_seconds(jobssh, "keys-timeout", cfg.keys_timeout);
     cfg.http_timeout = read_seconds(jobssh, "http-timeout", cfg.http_timeout);
     cfg.poll_interval = read_seconds(jobssh, "poll-interval", cfg.poll_interval);
     jobssh.read("vm-identity", cfg.vm_identity);

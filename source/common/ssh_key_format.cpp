@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <cstdint>
+#include <jobssh/common/sha256.hpp>
 #include <jobssh/common/ssh_key_format.hpp>
 
 namespace jobssh {
@@ -21,6 +23,49 @@ bool valid_key(std::string_view b64key) {
         return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                c == '+' || c == '/';
     });
+}
+
+namespace {
+
+constexpr std::string_view base64_alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string base64_decode(std::string_view text) {
+    std::string bytes;
+    std::uint32_t bits = 0;
+    int count = 0;
+    for (char c : text) {
+        auto value = base64_alphabet.find(c);
+        if (value == std::string_view::npos)
+            break; // '=' padding
+        bits = (bits << 6) | static_cast<std::uint32_t>(value);
+        count += 6;
+        if (count >= 8) {
+            count -= 8;
+            bytes += static_cast<char>((bits >> count) & 0xff);
+        }
+    }
+    return bytes;
+}
+
+} // namespace
+
+std::string key_fingerprint(std::string_view b64key) {
+    auto digest = sha256(base64_decode(b64key));
+    std::string text = "SHA256:";
+    std::uint32_t bits = 0;
+    int count = 0;
+    for (auto byte : digest) {
+        bits = (bits << 8) | byte;
+        count += 8;
+        while (count >= 6) {
+            count -= 6;
+            text += base64_alphabet[(bits >> count) & 0x3f];
+        }
+    }
+    if (count > 0)
+        text += base64_alphabet[(bits << (6 - count)) & 0x3f];
+    return text;
 }
 
 } // namespace jobssh

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <jobssh/common/shell_quote.hpp>
+#include <jobssh/common/user_name.hpp>
 #include <jobssh/keys/authorized_keys.hpp>
 
 namespace jobssh {
@@ -31,10 +32,16 @@ std::string sshd_option_value(std::string_view text) {
 
 std::string authorized_keys_line(const std::filesystem::path& shell,
                                  const std::optional<std::filesystem::path>& config_file,
-                                 std::string_view key_type, std::string_view b64key) {
+                                 std::string_view key_type, std::string_view b64key,
+                                 std::optional<std::string_view> owner) {
     std::string command = one_line_word(shell, "the shell");
     if (config_file)
         command += " --config " + one_line_word(*config_file, "the config file");
+    // A user name's shape needs no quoting; anything else never gets into the line.
+    if (owner && !valid_user_name(*owner))
+        throw authorized_keys_error("the owner is not a sr.ht user name");
+    if (owner)
+        command += " --owner " + std::string(*owner);
     // The key is quoted even though base64 needs no quoting, as buildsrht-keys does.
     command += " '" + std::string(b64key) + "'";
     return "restrict,pty,command=" + sshd_option_value(command) + " " + std::string(key_type) +

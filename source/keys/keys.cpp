@@ -2,9 +2,11 @@
 #include <fstream>
 #include <iterator>
 #include <jobssh/common/config.hpp>
+#include <jobssh/common/ssh_key_format.hpp>
 #include <jobssh/common/syslog.hpp>
 #include <jobssh/keys/authorized_keys.hpp>
 #include <jobssh/keys/keys.hpp>
+#include <jobssh/keys/meta_check.hpp>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -105,8 +107,29 @@ int run_keys(std::span<const std::string_view> args, std::ostream& out, std::ost
     if (config_file)
         config_file = std::filesystem::absolute(*config_file);
     const auto shell = cfg.shell.empty() ? program_dir / "jobssh-shell" : cfg.shell;
+    std::optional<std::string> owner;
+    if (cfg.authenticate == authenticate_mode::keys) {
+        meta_verdict verdict = ask_meta(cfg, key);
+        switch (verdict.what) {
+        case meta_verdict::kind::known:
+            owner = std::move(verdict.owner);
+            break;
+        case meta_verdict::kind::unknown:
+            // Nothing printed: sshd goes on to the client's next key.
+            log_auth("user=" + user + " key=" + key_fingerprint(key) + " outcome=unknown_key");
+            return ex_ok;
+        case meta_verdict::kind::unsure:
+            // Let the key in without an owner: jobssh-shell asks meta again and tells the
+            // user of a temporary failure, which a bare `Permission denied` would not.
+            err << "jobssh-keys: user=" << user << " outcome=meta_unsure detail=" << verdict.detail
+                << '\n';
+            log_error("user=" + user + " key=" + key_fingerprint(key) +
+                      " outcome=meta_unsure detail=" + verdict.detail);
+            break;
+        }
+    }
     try {
-        out << authorized_keys_line(shell, config_file, key_type, key);
+        out << authorized_keys_line(shell, config_file, key_type, key, owner);
     } catch (const authorized_keys_error& error) {
         return refuse(err, ex_config, error.what());
     }

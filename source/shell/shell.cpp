@@ -13,7 +13,9 @@
 #include <jobssh/common/default_token.hpp>
 #include <jobssh/common/failure.hpp>
 #include <jobssh/common/posix.hpp>
+#include <jobssh/common/ssh_key_format.hpp>
 #include <jobssh/common/syslog.hpp>
+#include <jobssh/common/user_name.hpp>
 #include <jobssh/common/user_output.hpp>
 #include <jobssh/connect/connect.hpp>
 #include <jobssh/shell/command.hpp>
@@ -139,7 +141,23 @@ asio::awaitable<std::variant<tail_result, hung_up>> tail_phase(const config& cfg
     co_return std::get<tail_result>(std::move(tail));
 }
 
-asio::awaitable<int> run_session(const config& cfg, std::string b64key, command cmd,
+// Whose key it is: told by jobssh-keys (`--owner`, it asked meta a moment ago), or asked
+// of meta here. The fingerprint is the one sshd logs, so both records name the same key.
+asio::awaitable<std::optional<ssh_key>> key_of(const config& cfg, std::string b64key,
+                                               std::optional<std::string> owner) {
+    if (!owner)
+        co_return co_await lookup_key(cfg, b64key);
+    if (!valid_key(b64key)) // as lookup_key: not a key anyone has
+        co_return std::nullopt;
+    ssh_key key;
+    key.fingerprint = key_fingerprint(b64key);
+    key.key = std::move(b64key);
+    key.owner = key_owner{"~" + *owner, *owner};
+    co_return key;
+}
+
+asio::awaitable<int> run_session(const config& cfg, std::string b64key,
+                                 std::optional<std::string> owner, command cmd,
                                  session_record& record) {
     job_id job = std::holds_alternative<tail_command>(cmd) ? std::get<tail_command>(cmd).job
                                                            : std::get<connect_command>(cmd).job;
@@ -147,7 +165,7 @@ asio::awaitable<int> run_session(const config& cfg, std::string b64key, command 
 
     // Who is asking, and about what: both questions at once.
     auto [job_lookup, key_lookup] =
-        co_await (attempt(fetch_job_info(cfg, job)) && attempt(lookup_key(cfg, b64key)));
+        co_await (attempt(fetch_job_info(cfg, job)) && attempt(key_of(cfg, b64key, owner)));
     if (key_lookup.error)
         std::rethrow_exception(key_lookup.error);
     if (!key_lookup.value)
@@ -191,15 +209,23 @@ asio::awaitable<int> run_session(const config& cfg, std::string b64key, command 
 
 struct arguments {
     std::optional<std::filesystem::path> config_file;
+    std::optional<std::string> owner;
     std::string b64key;
 };
 
-// `[--config FILE] B64KEY`; nullopt for anything else.
+// `[--config FILE] [--owner NAME] B64KEY`; nullopt for anything else, an owner that is
+// not a sr.ht user name included.
 std::optional<arguments> parse_arguments(int argc, char** argv) {
     arguments parsed;
     int at = 1;
     if (at + 1 < argc && std::string_view(argv[at]) == "--config") {
         parsed.config_file = argv[at + 1];
+        at += 2;
+    }
+    if (at + 1 < argc && std::string_view(argv[at]) == "--owner") {
+        if (!valid_user_name(argv[at + 1]))
+            return std::nullopt;
+        parsed.owner = argv[at + 1];
         at += 2;
     }
     if (at + 1 != argc || std::string_view(argv[at]).starts_with("-"))
@@ -237,7 +263,7 @@ int run_shell(int argc, char** argv) {
 
     std::optional<arguments> args = parse_arguments(argc, argv);
     if (!args) {
-        finish(failure::usage, "jobssh-shell [--config FILE] B64KEY: bad arguments");
+        finish(failure::usage, "jobssh-shell [--config FILE] [--owner NAME] B64KEY: bad arguments");
         log_session(record, std::chrono::steady_clock::now() - started, detail);
         return record.exit_code;
     }
@@ -254,7 +280,7 @@ int run_shell(int argc, char** argv) {
         } else {
             asio::io_context io;
             std::exception_ptr error;
-            asio::co_spawn(io, run_session(cfg, args->b64key, std::move(cmd), record),
+            asio::co_spawn(io, run_session(cfg, args->b64key, args->owner, std::move(cmd), record),
                            [&](std::exception_ptr e, int status) {
                                error = e;
                                record.exit_code = status;

@@ -68,6 +68,8 @@ user = ci
 shell = /opt/jobssh/bin/jobssh-shell
 http-timeout = 2.5
 poll-interval = 0.5
+authenticate = shell
+keys-timeout = 0.75
 vm-identity = /var/lib/jobssh/id_ed25519
 state-dir = /run/jobssh
 )");
@@ -85,6 +87,8 @@ state-dir = /run/jobssh
     BOOST_TEST(cfg.shell == "/opt/jobssh/bin/jobssh-shell");
     BOOST_TEST(cfg.http_timeout.count() == 2500);
     BOOST_TEST(cfg.poll_interval.count() == 500);
+    BOOST_TEST((cfg.authenticate == jobssh::authenticate_mode::shell));
+    BOOST_TEST(cfg.keys_timeout.count() == 750);
     BOOST_TEST(cfg.vm_identity == "/var/lib/jobssh/id_ed25519");
     BOOST_TEST(cfg.state_dir == "/run/jobssh");
 }
@@ -102,6 +106,20 @@ BOOST_AUTO_TEST_CASE(keys_a_file_does_not_set_keep_their_defaults) {
     BOOST_TEST(cfg.shell.empty());
     BOOST_TEST(cfg.http_timeout.count() == defaults.http_timeout.count());
     BOOST_TEST(cfg.state_dir == defaults.state_dir);
+    // DESIGN.md: jobssh-keys asks meta by default, for at most 2 s.
+    BOOST_TEST((cfg.authenticate == jobssh::authenticate_mode::keys));
+    BOOST_TEST(cfg.keys_timeout.count() == 2000);
+}
+
+BOOST_AUTO_TEST_CASE(authenticate_is_keys_or_shell_and_anything_else_names_the_line) {
+    scratch_dir dir;
+    const auto file = (dir.path() / "config.ini").string();
+    for (std::string word : {"Keys", "yes", "both", "keys shell"}) {
+        auto error = load_error(dir, "[jobssh]\nauthenticate = " + word + "\n");
+        BOOST_TEST(error == file + ":2: [jobssh] authenticate = \"" + word +
+                                "\": expected keys or shell",
+                   word);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(meta_api_calls_use_the_public_origin_when_no_internal_origin_is_set) {
@@ -167,7 +185,7 @@ BOOST_AUTO_TEST_CASE(a_bad_timeout_is_an_error_naming_the_file_line_and_value) {
     const auto file = (dir.path() / "config.ini").string();
     for (std::string seconds :
          {"-1", "0", "0x10", "1e3", "five", "nan", "inf", "5s", "1,5", "99999999999999999999"}) {
-        for (std::string key : {"http-timeout", "poll-interval"}) {
+        for (std::string key : {"http-timeout", "poll-interval", "keys-timeout"}) {
             auto error = load_error(dir, "[jobssh]\nuser = b\n  " + key + " = " + seconds + "\n");
             BOOST_TEST(error.starts_with(file + ":3: [jobssh] " + key + " = \"" + seconds + "\""),
                        key << " \"" << seconds << "\": " << error);

@@ -406,7 +406,8 @@ BOOST_AUTO_TEST_CASE(the_forced_command_gives_jobssh_shell_the_key_as_one_word_f
     write_file(printer, "#!/bin/sh\nfor a; do printf '[%s]\\n' \"$a\"; done\n", fs::perms::all);
     const fs::path config = awkward / "config.ini";
     write_file(config,
-               "[jobssh]\nuser = " + w().sb->login_user() + "\nshell = " + printer.string() + "\n",
+               "[jobssh]\nuser = " + w().sb->login_user() + "\nshell = " + printer.string() +
+                   "\nauthenticate = shell\n",
                fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read);
     const std::string key = w().sb->public_key_b64("alice");
     auto line =

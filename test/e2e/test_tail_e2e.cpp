@@ -39,6 +39,9 @@ struct world {
         options.front_sshd = true;
         options.vms = false;
         options.poll_interval = 200ms;
+        // The 2019 design, kept by `authenticate = shell`: every key gets in and jobssh-shell
+        // tells a stranger to add it. test_keys_e2e covers the default, `keys`.
+        options.authenticate = "shell";
         sb = std::make_unique<sandbox>(options);
     }
 };

@@ -1,5 +1,7 @@
 #define BOOST_TEST_MODULE authorized_keys
 #include <boost/test/unit_test.hpp>
+#include <jobssh/common/sha256.hpp>
+#include <jobssh/common/user_name.hpp>
 #include <jobssh/keys/authorized_keys.hpp>
 #include <jobssh/shell/command.hpp>
 
@@ -41,6 +43,83 @@ BOOST_AUTO_TEST_CASE(a_config_file_travels_into_the_forced_command) {
                                     "ssh-ed25519", ed25519) ==
                "restrict,pty,command=\"/usr/bin/jobssh-shell --config /etc/jobssh/config.ini '" +
                    ed25519 + "'\" ssh-ed25519 " + ed25519 + " somebody\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_known_owner_travels_into_the_forced_command_before_the_key) {
+    auto line = authorized_keys_line("/usr/bin/jobssh-shell", "/etc/jobssh/config.ini",
+                                     "ssh-ed25519", ed25519, "alice");
+    BOOST_TEST(line == "restrict,pty,command=\"/usr/bin/jobssh-shell --config "
+                       "/etc/jobssh/config.ini --owner alice '" +
+                           ed25519 + "'\" ssh-ed25519 " + ed25519 + " somebody\n");
+    auto argv = jobssh::shlex_split(sshd_command_of(line));
+    BOOST_TEST_REQUIRE(argv.has_value());
+    BOOST_TEST(*argv == (words{"/usr/bin/jobssh-shell", "--config", "/etc/jobssh/config.ini",
+                               "--owner", "alice", ed25519}));
+}
+
+// What meta might answer as an owner's name that must never reach the line, quoted or not.
+const std::vector<std::string> malformed_names = {"",
+                                                  "alice bob",
+                                                  "alice\"",
+                                                  "alice'",
+                                                  "al,ice",
+                                                  "alice\n",
+                                                  "a\nrestrict",
+                                                  "$(id)",
+                                                  "`id`",
+                                                  "alice;id",
+                                                  "Alice",
+                                                  "-alice",
+                                                  "--config",
+                                                  "al\\ice",
+                                                  std::string("al\0ice", 6),
+                                                  "al\xc3\xa9",
+                                                  "alice\r",
+                                                  "a b,c=\"d",
+                                                  std::string(31, 'a'),
+                                                  "~alice",
+                                                  "alice/../x",
+                                                  "\"; touch x; \""};
+
+BOOST_AUTO_TEST_CASE(an_owner_that_is_not_a_sr_ht_user_name_never_reaches_the_line) {
+    for (const auto& name : malformed_names) {
+        BOOST_TEST(!jobssh::valid_user_name(name), "[" << name << "]");
+        BOOST_CHECK_THROW(authorized_keys_line("/usr/bin/jobssh-shell", std::nullopt, "ssh-ed25519",
+                                               ed25519, name),
+                          jobssh::authorized_keys_error);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(sr_ht_user_names_are_owners) {
+    for (std::string name : std::vector<std::string>{"alice", "bob", "_x", "a", "a-b_c", "x0",
+                                                     "sir-hat_99", std::string(30, 'z')})
+        BOOST_TEST(jobssh::valid_user_name(name), name);
+}
+
+BOOST_AUTO_TEST_CASE(a_key_fingerprint_is_the_one_ssh_keygen_prints) {
+    // ssh-keygen -l of "ssh-ed25519 <ed25519>"
+    BOOST_TEST(jobssh::key_fingerprint(ed25519) ==
+               "SHA256:HmGOS+7+13AhFjrGc2BkrX8cwaFR2NrY2P3G0My0z1w");
+}
+
+BOOST_AUTO_TEST_CASE(sha256_gives_the_fips_180_test_vectors) {
+    auto hex = [](const std::array<std::uint8_t, 32>& digest) {
+        std::string text;
+        for (auto byte : digest) {
+            text += "0123456789abcdef"[byte >> 4];
+            text += "0123456789abcdef"[byte & 15];
+        }
+        return text;
+    };
+    BOOST_TEST(hex(jobssh::sha256("")) ==
+               "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    BOOST_TEST(hex(jobssh::sha256("abc")) ==
+               "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    // 56 bytes: the length no longer fits in the last block.
+    BOOST_TEST(hex(jobssh::sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")) ==
+               "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    BOOST_TEST(hex(jobssh::sha256(std::string(1000000, 'a'))) ==
+               "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
 BOOST_AUTO_TEST_CASE(awkward_paths_reach_the_shell_as_they_are) {

@@ -1,12 +1,18 @@
 #define BOOST_TEST_MODULE keys
+#include "sandbox.hpp"
 #include "scratch_dir.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <cstdio>
 #include <fcntl.h>
 #include <fstream>
+#include <jobssh/common/config.hpp>
+#include <memory>
 #include <netinet/in.h>
+#include <optional>
 #include <poll.h>
 #include <pwd.h>
 #include <shadow.h>
@@ -177,8 +183,8 @@ std::string read_file(const fs::path& file) {
 
 BOOST_AUTO_TEST_CASE(the_login_user_gets_a_line_forcing_jobssh_shell_with_the_key) {
     scratch_dir dir;
-    auto config =
-        dir.write("config.ini", "[jobssh]\nuser = builds\nshell = /usr/bin/jobssh-shell\n");
+    auto config = dir.write("config.ini", "[jobssh]\nuser = builds\nshell = /usr/bin/jobssh-shell\n"
+                                          "authenticate = shell\n");
     auto result =
         run_keys({"--config", config.string(), "builds", "/home/builds", "ssh-ed25519", ed25519});
     BOOST_TEST(result.status == 0);
@@ -190,7 +196,7 @@ BOOST_AUTO_TEST_CASE(the_login_user_gets_a_line_forcing_jobssh_shell_with_the_ke
 
 BOOST_AUTO_TEST_CASE(the_default_shell_is_the_jobssh_shell_beside_jobssh_keys) {
     scratch_dir dir;
-    auto config = dir.write("config.ini", "[jobssh]\nuser = ci\n");
+    auto config = dir.write("config.ini", "[jobssh]\nuser = ci\nauthenticate = shell\n");
     auto result =
         run_keys({"ci", "/home/ci", "ssh-ed25519", ed25519}, {"JOBSSH_CONFIG=" + config.string()});
     BOOST_TEST(result.status == 0);
@@ -202,7 +208,7 @@ BOOST_AUTO_TEST_CASE(the_default_shell_is_the_jobssh_shell_beside_jobssh_keys) {
 
 BOOST_AUTO_TEST_CASE(a_relative_config_path_is_made_absolute_for_the_forced_command) {
     scratch_dir dir;
-    dir.write("config.ini", "[jobssh]\nshell = /bin/jobssh-shell\n");
+    dir.write("config.ini", "[jobssh]\nshell = /bin/jobssh-shell\nauthenticate = shell\n");
     auto result = run({"/bin/sh", "-c",
                        "cd \"$1\" && exec \"$2\" --config config.ini builds /x ssh-ed25519 AAAA",
                        "sh", dir.path().string(), keys_program});
@@ -439,8 +445,9 @@ BOOST_AUTO_TEST_CASE(openssh_accepts_the_line_and_runs_the_forced_command_with_t
                            "printf 'command=%s\\n' \"$SSH_ORIGINAL_COMMAND\"\n");
     fs::permissions(shell, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                                fs::perms::others_read | fs::perms::others_exec);
-    auto config = dir.write("conf dir/it's.ini",
-                            "[jobssh]\nuser = " + login + "\nshell = " + shell.string() + "\n");
+    auto config =
+        dir.write("conf dir/it's.ini", "[jobssh]\nuser = " + login + "\nshell = " + shell.string() +
+                                           "\nauthenticate = shell\n");
     auto key = make_key(dir.path() / "user_ed25519");
     auto stranger = make_key(dir.path() / "stranger_ed25519");
 
@@ -460,3 +467,193 @@ BOOST_AUTO_TEST_CASE(openssh_accepts_the_line_and_runs_the_forced_command_with_t
     BOOST_TEST(refused.status == 255);
     BOOST_TEST(refused.out == "");
 }
+
+// `authenticate = keys`, the default: jobssh-keys asks the fixtures' fake meta.
+namespace {
+
+struct meta_world {
+    scratch_dir scratch;
+    std::unique_ptr<jobssh::fixtures::sandbox> box;
+    meta_world() {
+        scratch.write("users.json",
+                      R"({"users": [{"name": "alice", "id": 1}, {"name": "bob", "id": 2}]})");
+        scratch.write("jobs.json", R"({"jobs": []})");
+        jobssh::fixtures::sandbox_options options;
+        options.jobs_file = scratch.path() / "jobs.json";
+        options.users_file = scratch.path() / "users.json";
+        options.front_sshd = false;
+        options.vms = false;
+        options.http_timeout = 1000ms;
+        options.keys_timeout = 500ms;
+        box = std::make_unique<jobssh::fixtures::sandbox>(options);
+    }
+};
+
+meta_world& meta() {
+    static meta_world world;
+    return world;
+}
+
+// jobssh-keys for the login user and `user`'s key, as sshd runs it with the sandbox's config.
+outcome keys_for(std::string_view user) {
+    auto& box = *meta().box;
+    return run_keys({"--config", box.config_file().string(), box.login_user(), "/nonexistent",
+                     "ssh-ed25519", box.public_key_b64(user)});
+}
+
+// The line for `user`'s key, with `--owner NAME` when given one.
+std::string line_for(std::string_view user, std::optional<std::string> owner) {
+    auto& box = *meta().box;
+    const auto key = box.public_key_b64(user);
+    auto command = jobssh::load_config(box.config_file()).shell.string() + " --config " +
+                   box.config_file().string();
+    if (owner)
+        command += " --owner " + *owner;
+    return "restrict,pty,command=\"" + command + " '" + key + "'\" ssh-ed25519 " + key +
+           " somebody\n";
+}
+
+std::size_t meta_requests_for(std::string_view user) {
+    auto seen = meta().box->meta_requests();
+    return static_cast<std::size_t>(std::count(
+        seen.begin(), seen.end(), "GET /api/ssh-key/" + meta().box->public_key_b64(user)));
+}
+
+// One meta fault for the length of one run of jobssh-keys.
+outcome keys_with_meta_fault(const std::string& fault, std::string_view user = "alice") {
+    meta().box->meta_fault(fault);
+    auto result = keys_for(user);
+    meta().box->meta_fault("{}");
+    return result;
+}
+
+std::string json_quoted(const std::string& text) {
+    std::string quoted = "\"";
+    for (unsigned char c : text) {
+        if (c == '"' || c == '\\') {
+            quoted += '\\';
+            quoted += static_cast<char>(c);
+        } else if (c < 0x20) {
+            char escape[8];
+            std::snprintf(escape, sizeof escape, "\\u%04x", c);
+            quoted += escape;
+        } else {
+            quoted += static_cast<char>(c);
+        }
+    }
+    return quoted + "\"";
+}
+
+// A 200 answer of meta for alice's key whose owner is named `name`, as a fault to inject.
+std::string answer_owned_by(const std::string& name) {
+    auto body = R"({"id": 1, "authorized": "2024-01-01T00:00:00+00:00", "comment": "x", )"
+                R"("fingerprint": "SHA256:x", "key": "ssh-ed25519 AAAA x", "owner": )"
+                R"({"canonical_name": )" +
+                json_quoted("~" + name) + R"(, "name": )" + json_quoted(name) + "}}";
+    return R"({"status": 200, "content_type": "application/json", "body": )" + json_quoted(body) +
+           "}";
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(authenticate_keys)
+
+BOOST_AUTO_TEST_CASE(a_key_meta_knows_gets_the_forced_command_naming_its_owner) {
+    const auto before = meta_requests_for("alice");
+    auto result = keys_for("alice");
+    BOOST_TEST(result.status == 0, result.err);
+    BOOST_TEST(result.out == line_for("alice", "alice"));
+    BOOST_TEST(result.err == "");
+    BOOST_TEST(meta_requests_for("alice") == before + 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_key_meta_does_not_know_gets_nothing_so_sshd_tries_the_next_key) {
+    auto result = keys_for("stranger");
+    BOOST_TEST(result.status == 0);
+    BOOST_TEST(result.out == "");
+}
+
+BOOST_AUTO_TEST_CASE(meta_failing_lets_the_key_in_without_an_owner_for_jobssh_shell_to_ask_again) {
+    for (std::string fault :
+         {R"({"status": 500, "body": "oops"})", R"({"status": 503, "body": ""})",
+          R"({"close": true})", R"({"status": 403, "body": "{}"})",
+          R"({"status": 200, "content_type": "application/json", "body": "{\"id\": "})",
+          R"({"status": 200, "content_type": "application/json", "body": "[]"})",
+          R"({"status": 200, "content_type": "text/html", "body": "<html>"})",
+          R"({"status": 200, "content_type": "application/json",)"
+          R"( "body": "{\"id\": 1, \"owner\": {\"canonical_name\": \"~alice\"}}"})"}) {
+        auto result = keys_with_meta_fault(fault);
+        BOOST_TEST(result.status == 0, fault);
+        BOOST_TEST(result.out == line_for("alice", std::nullopt), fault);
+        // sshd's log (and the syslog) say why.
+        BOOST_TEST(result.err.find("outcome=meta_unsure") != std::string::npos, result.err);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(meta_slower_than_keys_timeout_lets_the_key_in_without_an_owner) {
+    meta().box->meta_fault(R"({"delay_ms": 60000})");
+    child keys({keys_program, "--config", meta().box->config_file().string(),
+                meta().box->login_user(), "/nonexistent", "ssh-ed25519",
+                meta().box->public_key_b64("alice")});
+    // Bounded by keys-timeout (0.5 s here), not by meta's minute.
+    int status = keys.finish(20s);
+    meta().box->meta_fault("{}");
+    BOOST_TEST(status == 0);
+    BOOST_TEST(keys.out == line_for("alice", std::nullopt));
+    BOOST_TEST(keys.err.find("keys-timeout") != std::string::npos, keys.err);
+}
+
+BOOST_AUTO_TEST_CASE(an_owner_name_that_is_not_a_sr_ht_user_name_is_a_malformed_answer) {
+    const std::string mark = (meta().scratch.path() / "owned").string();
+    for (std::string name : std::vector<std::string>{
+             "alice\"", "alice'", "al,ice", "alice bob", "alice\nrestrict ssh-ed25519 AAAA",
+             "$(touch " + mark + ")", "`touch " + mark + "`", "alice;touch " + mark, "Alice",
+             "-oProxyCommand=x", "--config", "", std::string(31, 'a'), "al\\ice",
+             "\" ; touch " + mark + " ; \"", "ali\xc3\xa7" "e", "alice\r", "~alice"}) {
+        auto result = keys_with_meta_fault(answer_owned_by(name));
+        BOOST_TEST(result.status == 0, "[" << name << "]");
+        // Exactly the line without --owner: nothing of the name, quoted or not.
+        BOOST_TEST(result.out == line_for("alice", std::nullopt), "[" << name << "]");
+    }
+    BOOST_TEST(!fs::exists(mark));
+    // The fault itself is not the cause: a plain name in the same answer is taken.
+    auto plain = keys_with_meta_fault(answer_owned_by("a-b_c9"));
+    BOOST_TEST(plain.out == line_for("alice", "a-b_c9"));
+}
+
+BOOST_AUTO_TEST_CASE(other_users_and_malformed_keys_make_no_call_to_meta) {
+    auto& box = *meta().box;
+    scratch_dir home;
+    home.write(".ssh/authorized_keys", "ssh-ed25519 AAAAmine admin@laptop\n");
+    const auto before = box.meta_requests().size();
+    auto other = run_keys({"--config", box.config_file().string(), "admin", home.path().string(),
+                           "ssh-ed25519", box.public_key_b64("alice")});
+    BOOST_TEST(other.status == 0);
+    BOOST_TEST(other.out == "ssh-ed25519 AAAAmine admin@laptop\n");
+    auto malformed = run_keys({"--config", box.config_file().string(), box.login_user(),
+                               "/nonexistent", "ssh-ed25519", box.public_key_b64("alice") + "'"});
+    BOOST_TEST(malformed.status == 65);
+    BOOST_TEST(malformed.out == "");
+    BOOST_TEST(box.meta_requests().size() == before);
+}
+
+BOOST_AUTO_TEST_CASE(authenticate_shell_makes_no_call_to_meta_and_lets_every_key_in) {
+    auto& box = *meta().box;
+    scratch_dir dir;
+    auto cfg = jobssh::load_config(box.config_file());
+    auto config =
+        dir.write("config.ini", "[meta.sr.ht]\ninternal-origin = " + cfg.meta_api_origin +
+                                    "\n[jobssh]\nuser = " + box.login_user() +
+                                    "\nshell = " + cfg.shell.string() + "\nauthenticate = shell\n");
+    const auto before = box.meta_requests().size();
+    for (std::string user : {"alice", "stranger"}) {
+        auto result = run_keys({"--config", config.string(), box.login_user(), "/nonexistent",
+                                "ssh-ed25519", box.public_key_b64(user)});
+        BOOST_TEST(result.status == 0);
+        BOOST_TEST(result.out.find(" --owner ") == std::string::npos, result.out);
+        BOOST_TEST(result.out.find("'" + box.public_key_b64(user) + "'") != std::string::npos);
+    }
+    BOOST_TEST(box.meta_requests().size() == before);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -12,6 +12,11 @@
 
 namespace jobssh {
 
+// Where a key is checked (DESIGN.md, "Where the key is checked"): `keys` asks meta in
+// jobssh-keys, so that sshd can go on to the client's next key; `shell` is the 2019 design,
+// every key let in and checked by jobssh-shell.
+enum class authenticate_mode { keys, shell };
+
 struct config {
     std::filesystem::path file; // where it was read from; empty when only defaults apply
 
@@ -35,6 +40,8 @@ struct config {
     // [jobssh]
     std::string login_user = "builds";
     std::filesystem::path shell; // empty: jobssh-shell next to jobssh-keys
+    authenticate_mode authenticate = authenticate_mode::keys;
+    std::chrono::milliseconds keys_timeout{2000}; // bound on jobssh-keys' whole meta call
     std::chrono::milliseconds http_timeout{5000};
     std::chrono::milliseconds poll_interval{
         1000};                         // how often tail asks the runner for the job's state

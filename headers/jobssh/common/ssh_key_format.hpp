@@ -4,6 +4,7 @@
 // as a VM's host key: the shapes checked before either goes into a line or a file.
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace jobssh {
@@ -16,5 +17,9 @@ bool valid_key_type(std::string_view key_type);
 
 // sshd's %k: padded base64 of at most longest_key characters.
 bool valid_key(std::string_view b64key);
+
+// OpenSSH's fingerprint of a valid key, "SHA256:<base64 of the digest, unpadded>", as
+// `ssh-keygen -l` prints it and sshd logs it.
+std::string key_fingerprint(std::string_view b64key);
 
 } // namespace jobssh

@@ -18,12 +18,14 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-// `restrict,pty,command="<shell> [--config FILE] '<b64key>'" <type> <b64key> somebody`,
-// newline-terminated. The command survives both sshd's unquoting of command="" and the
-// login shell that runs it, whatever characters the paths hold. Expects a valid type and
-// key; throws authorized_keys_error for paths that cannot be written on one line.
+// `restrict,pty,command="<shell> [--config FILE] [--owner NAME] '<b64key>'" <type> <b64key>
+// somebody`, newline-terminated. The command survives both sshd's unquoting of command=""
+// and the login shell that runs it, whatever characters the paths hold. Expects a valid
+// type and key; throws authorized_keys_error for paths that cannot be written on one line
+// and for an owner that is not a sr.ht user name (valid_user_name).
 std::string authorized_keys_line(const std::filesystem::path& shell,
                                  const std::optional<std::filesystem::path>& config_file,
-                                 std::string_view key_type, std::string_view b64key);
+                                 std::string_view key_type, std::string_view b64key,
+                                 std::optional<std::string_view> owner = std::nullopt);
 
 } // namespace jobssh

@@ -1,7 +1,8 @@
 #pragma once
 
-// jobssh-keys, sshd's AuthorizedKeysCommand (`%u %h %t %k`). It starts on every login
-// attempt, so it stays free of Asio, Beast and the network.
+// jobssh-keys, sshd's AuthorizedKeysCommand (`%u %h %t %k`). It starts for every key a
+// client offers: with `authenticate = keys` it makes one bounded call to meta, and nothing
+// else; other users and malformed keys make none.
 
 #include <filesystem>
 #include <iosfwd>

@@ -1,7 +1,7 @@
 #pragma once
 
 // jobssh-shell: the forced command sshd runs for every login of the builds user.
-// `jobssh-shell [--config FILE] B64KEY`, the command in $SSH_ORIGINAL_COMMAND.
+// `jobssh-shell [--config FILE] [--owner NAME] B64KEY`, the command in $SSH_ORIGINAL_COMMAND.
 
 #include <string>
 
