@@ -1,7 +1,11 @@
 #include <algorithm>
-#include <cstdint>
-#include <jobssh/common/sha256.hpp>
+#include <cstddef>
 #include <jobssh/common/ssh_key_format.hpp>
+// OpenSSL 3 marks SHA256_Init/Update/Final deprecated in favour of EVP (see below).
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <string>
 
 namespace jobssh {
 
@@ -25,47 +29,34 @@ bool valid_key(std::string_view b64key) {
     });
 }
 
-namespace {
-
-constexpr std::string_view base64_alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string base64_decode(std::string_view text) {
-    std::string bytes;
-    std::uint32_t bits = 0;
-    int count = 0;
-    for (char c : text) {
-        auto value = base64_alphabet.find(c);
-        if (value == std::string_view::npos)
-            break; // '=' padding
-        bits = (bits << 6) | static_cast<std::uint32_t>(value);
-        count += 6;
-        if (count >= 8) {
-            count -= 8;
-            bytes += static_cast<char>((bits >> count) & 0xff);
-        }
-    }
-    return bytes;
-}
-
-} // namespace
-
 std::string key_fingerprint(std::string_view b64key) {
-    auto digest = sha256(base64_decode(b64key));
-    std::string text = "SHA256:";
-    std::uint32_t bits = 0;
-    int count = 0;
-    for (auto byte : digest) {
-        bits = (bits << 8) | byte;
-        count += 8;
-        while (count >= 6) {
-            count -= 6;
-            text += base64_alphabet[(bits >> count) & 0x3f];
-        }
-    }
-    if (count > 0)
-        text += base64_alphabet[(bits << (6 - count)) & 0x3f];
-    return text;
+    // OpenSSL's base64 and SHA-256 (libcrypto, which OpenSSH itself links; the programs take
+    // its archive, so that only these few objects are loaded). The decoder counts '='
+    // padding as zero bytes, so they are taken off again.
+    std::string key((b64key.size() / 4) * 3, '\0');
+    int length = ::EVP_DecodeBlock(reinterpret_cast<unsigned char*>(key.data()),
+                                   reinterpret_cast<const unsigned char*>(b64key.data()),
+                                   static_cast<int>(b64key.size()));
+    if (length < 0)
+        return "SHA256:?";
+    auto padding = b64key.size() - (b64key.find_last_not_of('=') + 1);
+    key.resize(static_cast<std::size_t>(length) - std::min<std::size_t>(padding, length));
+
+    // The digest's own functions, not EVP: EVP would load OpenSSL's providers and its config
+    // file, costing jobssh-keys (started for every key a client offers) its start-up time.
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256_CTX context;
+    ::SHA256_Init(&context);
+    ::SHA256_Update(&context, key.data(), key.size());
+    ::SHA256_Final(digest, &context);
+    const unsigned int digest_length = SHA256_DIGEST_LENGTH;
+    std::string text(4 * ((digest_length + 2) / 3) + 1, '\0');
+    int written = ::EVP_EncodeBlock(reinterpret_cast<unsigned char*>(text.data()), digest,
+                                    static_cast<int>(digest_length));
+    text.resize(static_cast<std::size_t>(written));
+    // OpenSSH prints the digest's base64 without padding.
+    text.erase(text.find_last_not_of('=') + 1);
+    return "SHA256:" + text;
 }
 
 } // namespace jobssh
