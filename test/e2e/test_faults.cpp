@@ -3,33 +3,22 @@
 // nothing of the sandbox is left running. No VMs, no front sshd (test_kill has those).
 #define BOOST_TEST_MODULE faults
 #include "resilience_helpers.hpp"
-#include "sandbox.hpp"
-#include "scratch_dir.hpp"
+#include "sandbox_world.hpp"
+#include "wait_status.hpp"
 
 #include <algorithm>
-#include <boost/test/unit_test.hpp>
 #include <cerrno>
-#include <chrono>
 #include <fcntl.h>
-#include <filesystem>
 #include <fstream>
 #include <grp.h>
 #include <jobssh/common/config.hpp>
-#include <memory>
-#include <string>
 #include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
-namespace fs = std::filesystem;
-using namespace std::chrono_literals;
-using jobssh::fixtures::run_result;
-using jobssh::fixtures::sandbox;
-using jobssh::fixtures::sandbox_options;
-using jobssh::testing::eventually;
-using jobssh::testing::shells_of;
+using namespace jobssh::testing;
 
 namespace {
 
@@ -45,28 +34,15 @@ const char* const jobs_json = R"({"jobs": [
    "shell": true}
 ]})";
 
-struct world {
-    jobssh::testing::scratch_dir scratch;
-    std::unique_ptr<sandbox> box;
-    jobssh::config cfg;
-    world() {
-        scratch.write("jobs.json", jobs_json);
-        scratch.write("users.json", users_json);
-        sandbox_options options;
-        options.jobs_file = scratch.path() / "jobs.json";
-        options.users_file = scratch.path() / "users.json";
-        options.front_sshd = false;
-        options.vms = false;
-        options.http_timeout = 1000ms;
-        options.poll_interval = 100ms;
-        box = std::make_unique<sandbox>(options);
-        cfg = jobssh::load_config(box->config_file());
-    }
+struct world : jobssh::testing::sandbox_world {
+    world()
+        : sandbox_world(jobs_json, users_json, jobssh::testing::shell_against_runner_and_meta) {}
+    jobssh::config cfg = jobssh::load_config(box->config_file());
 };
+JOBSSH_MODULE_WORLD(world);
 
 world& w() {
-    static world instance;
-    return instance;
+    return world_of_the_module::get();
 }
 
 std::string support_line() {
@@ -281,7 +257,7 @@ int waited_status(pid_t pid, std::chrono::seconds bound) {
     while (std::chrono::steady_clock::now() < until) {
         int status = 0;
         if (::waitpid(pid, &status, WNOHANG) == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            return jobssh::fixtures::exit_code_of(status);
         std::this_thread::sleep_for(20ms);
     }
     ::kill(pid, SIGKILL);
