@@ -194,6 +194,9 @@ std::optional<failure> failure_of(F&& attempt) {
     return std::nullopt;
 }
 
+// The failure cases below keep their try / BOOST_FAIL / catch whole and alike on purpose:
+// each names the answer it expected and what getting none means; `duplicates` lists them.
+
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(plain_http, io_context_fixture)

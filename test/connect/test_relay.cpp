@@ -192,6 +192,9 @@ std::pair<pid_t, pid_t> pids_in(const std::string& text) {
     return {child, grandchild};
 }
 
+// The cases below read alike on purpose (start a session, drain what it wrote, join, check):
+// each tells one thing a user would notice whole, and `duplicates` lists their shape.
+
 } // namespace
 
 BOOST_AUTO_TEST_CASE(every_byte_the_child_wrote_reaches_the_user_before_the_session_ends) {

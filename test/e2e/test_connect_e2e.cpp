@@ -14,7 +14,8 @@ using namespace jobssh::testing;
 namespace {
 
 // Every job is done stepping at once and keeps its VM for a shell; each test has its own
-// job, since a session's end terminates the VM.
+// job, since a session's end terminates the VM. Written out whole (alike but for the log
+// and the host key, and listed by `duplicates`): the runner's data as each test sees it.
 const char* const jobs_json = R"({"jobs": [
   {"id": 1, "owner": "alice", "owner_id": 1, "log": ["interactive"],
    "tasks": [{"name": "build", "log": ["built"]}], "pace_ms": 0, "result": "success",
@@ -40,14 +41,10 @@ const char* const users_json =
     R"({"users": [{"name": "alice", "id": 1}, {"name": "bob", "id": 2}]})";
 
 // One sandbox for the module: starting VMs is the slow part.
-struct world : jobssh::testing::sandbox_world {
-    world()
-        : sandbox_world(jobs_json, users_json) {}
-};
-JOBSSH_MODULE_WORLD(world);
+JOBSSH_MODULE_WORLD(sandbox_world, jobs_json, users_json);
 
 sandbox& box() {
-    return *world_of_the_module::get().box;
+    return *sandbox_world_of_the_module::get().box;
 }
 
 std::size_t count(const std::vector<std::string>& requests, const std::string& request) {

@@ -34,15 +34,10 @@ const char* const jobs_json = R"({"jobs": [
    "shell": true}
 ]})";
 
-struct world : jobssh::testing::sandbox_world {
-    world()
-        : sandbox_world(jobs_json, users_json, jobssh::testing::shell_against_runner_and_meta) {}
-    jobssh::config cfg = jobssh::load_config(box->config_file());
-};
-JOBSSH_MODULE_WORLD(world);
+JOBSSH_MODULE_WORLD(shell_world, jobs_json, users_json);
 
-world& w() {
-    return world_of_the_module::get();
+shell_world& w() {
+    return shell_world_of_the_module::get();
 }
 
 std::string support_line() {
@@ -265,11 +260,6 @@ int waited_status(pid_t pid, std::chrono::seconds bound) {
     return -1;
 }
 
-std::string read_all(const fs::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 BOOST_AUTO_TEST_CASE(a_tail_started_when_the_user_has_no_inotify_instance_left_shows_every_line) {
     BOOST_REQUIRE_MESSAGE(::geteuid() == 0, "needs root to run as a private user id");
     auto& box = *w().box;
@@ -305,7 +295,7 @@ BOOST_AUTO_TEST_CASE(a_tail_started_when_the_user_has_no_inotify_instance_left_s
     // The same jobssh-shell, run as that user, on a job the test writes while it runs.
     jobssh::testing::scratch_dir scratch;
     fs::permissions(scratch.path(), fs::perms::all);
-    auto config = scratch.write("config.ini", read_all(box.config_file()));
+    auto config = scratch.write("config.ini", read_file(box.config_file()));
     fs::permissions(config, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
     const fs::path out_file = scratch.path() / "out";
     const fs::path err_file = scratch.path() / "err";
@@ -335,7 +325,7 @@ BOOST_AUTO_TEST_CASE(a_tail_started_when_the_user_has_no_inotify_instance_left_s
         ::execve(argv[0], argv, envp);
     });
     BOOST_REQUIRE(
-        eventually([&] { return read_all(out_file).find("before") != std::string::npos; }, 10s));
+        eventually([&] { return read_file(out_file).find("before") != std::string::npos; }, 10s));
     std::this_thread::sleep_for(300ms);
     {
         std::ofstream(job_dir / "log", std::ios::app) << "while it ran\n";
@@ -348,10 +338,10 @@ BOOST_AUTO_TEST_CASE(a_tail_started_when_the_user_has_no_inotify_instance_left_s
     ::kill(holder, SIGKILL);
     ::waitpid(holder, nullptr, 0);
 
-    BOOST_TEST(status == 0, "stderr: " << read_all(err_file));
-    BOOST_TEST(read_all(out_file) ==
+    BOOST_TEST(status == 0, "stderr: " << read_file(err_file));
+    BOOST_TEST(read_file(out_file) ==
                "before the tail\nwhile it ran\n[build] a task that started late\n");
-    BOOST_TEST(read_all(err_file) == "");
+    BOOST_TEST(read_file(err_file) == "");
     BOOST_TEST(nothing_left_running());
     BOOST_TEST(jobssh::testing::processes_with(config.string()).empty());
 }

@@ -32,15 +32,11 @@ const char* const jobs_json = R"({"jobs": [
 
 const char* const users_json = R"({"users": [{"name": "alice", "id": 1}]})";
 
-struct world : jobssh::testing::sandbox_world {
-    world()
-        : sandbox_world(jobs_json, users_json,
-                        [](sandbox_options& options) { options.poll_interval = 200ms; }) {}
-};
-JOBSSH_MODULE_WORLD(world);
+JOBSSH_MODULE_WORLD(sandbox_world, jobs_json, users_json,
+                    [](sandbox_options& options) { options.poll_interval = 200ms; });
 
 sandbox& box() {
-    return *world_of_the_module::get().box;
+    return *sandbox_world_of_the_module::get().box;
 }
 
 std::size_t terminates_of(std::int64_t job) {

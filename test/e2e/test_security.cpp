@@ -45,11 +45,6 @@ bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
 }
 
-std::string read_file(const fs::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 void write_file(const fs::path& file, const std::string& text, fs::perms mode) {
     std::ofstream(file, std::ios::binary | std::ios::trunc) << text;
     fs::permissions(file, mode);

@@ -14,20 +14,15 @@ namespace {
 const char* const users_json =
     R"({"users": [{"name": "alice", "id": 1}, {"name": "bob", "id": 2}]})";
 
-struct world : jobssh::testing::sandbox_world {
-    world()
-        : sandbox_world(R"({"jobs": [
-          {"id": 1, "owner": "bob", "owner_id": 2, "log": ["bob's private log"],
-           "tasks": [{"name": "build", "log": ["bob builds"]}], "pace_ms": 0}]})",
-                        users_json, [](sandbox_options& options) {
-                            options.vms = false;
-                            options.poll_interval = 200ms;
-                        }) {}
-};
-JOBSSH_MODULE_WORLD(world);
+const char* const jobs_json = R"({"jobs": [
+  {"id": 1, "owner": "bob", "owner_id": 2, "log": ["bob's private log"],
+   "tasks": [{"name": "build", "log": ["bob builds"]}], "pace_ms": 0}]})";
 
-world& shared() {
-    return world_of_the_module::get();
+JOBSSH_MODULE_WORLD(sandbox_world, jobs_json, users_json,
+                    [](sandbox_options& options) { options.vms = false; });
+
+sandbox_world& shared() {
+    return sandbox_world_of_the_module::get();
 }
 
 // A job that writes its logs while the user watches: a line every 150 ms.
@@ -46,6 +41,9 @@ bool contains(const std::string& text, const std::string& part) {
 std::string lines_of(const std::string& output, const std::string& task = "") {
     return jobssh::testing::lines_of(output, {"build", "test"}, task);
 }
+
+// The cases below read alike on purpose (ssh, then the exit code and what was printed): each
+// is one user's session whole; `duplicates` lists their shape.
 
 } // namespace
 

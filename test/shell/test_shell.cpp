@@ -48,14 +48,9 @@ const char* const jobs_json = R"({"jobs": [
    "shell": true}
 ]})";
 
-// This file's jobs and users behind jobssh-shell: one world for the tests that leave it as they
-// found it (the module's), one each for those that stop the runner or meta.
-struct shell_world : jobssh::testing::sandbox_world {
-    shell_world()
-        : sandbox_world(jobs_json, users_json, jobssh::testing::shell_against_runner_and_meta) {}
-    jobssh::config cfg = jobssh::load_config(box->config_file());
-};
-JOBSSH_MODULE_WORLD(shell_world);
+// One world for the tests that leave it as they found it; those that stop the runner or meta
+// make their own.
+JOBSSH_MODULE_WORLD(shell_world, jobs_json, users_json);
 
 shell_world& shared() {
     return shell_world_of_the_module::get();
@@ -215,6 +210,9 @@ std::unique_ptr<started_shell> tail_of_a_running_job(sandbox& world, std::int64_
 
 } // namespace
 
+// The fault cases read alike on purpose (inject a fault, run the shell, lift the fault,
+// check the message and exit code): each is one row of the failure table as the user sees
+// it, and `duplicates` lists their shape.
 BOOST_AUTO_TEST_SUITE(messages_and_exit_codes)
 
 BOOST_AUTO_TEST_CASE(help_prints_the_usage_and_exits_0) {
@@ -353,7 +351,7 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(services_down)
 
 BOOST_AUTO_TEST_CASE(meta_that_is_down_is_a_temporary_failure_75) {
-    shell_world own;
+    shell_world own(jobs_json, users_json);
     auto& world = own.box;
     auto cfg = jobssh::load_config(world->config_file());
     world->stop_meta();
@@ -364,7 +362,7 @@ BOOST_AUTO_TEST_CASE(meta_that_is_down_is_a_temporary_failure_75) {
 }
 
 BOOST_AUTO_TEST_CASE(a_runner_that_is_down_is_unavailable_69) {
-    shell_world own;
+    shell_world own(jobs_json, users_json);
     auto& world = own.box;
     auto cfg = jobssh::load_config(world->config_file());
     world->stop_runner();
@@ -374,7 +372,7 @@ BOOST_AUTO_TEST_CASE(a_runner_that_is_down_is_unavailable_69) {
 }
 
 BOOST_AUTO_TEST_CASE(a_runner_that_goes_away_during_a_tail_ends_it_with_69) {
-    shell_world own;
+    shell_world own(jobs_json, users_json);
     auto& world = own.box;
     auto shell = tail_of_a_running_job(*world, 40, "still going\n");
     world->stop_runner();

@@ -13,9 +13,11 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <jobssh/common/config.hpp>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace jobssh::testing {
@@ -46,20 +48,30 @@ struct sandbox_world {
 };
 
 // jobssh-shell run directly against the runner and meta: no front sshd, no VMs, and short
-// HTTP timeouts and polls, so that faults show quickly.
-inline void shell_against_runner_and_meta(sandbox_options& options) {
-    options.front_sshd = false;
-    options.vms = false;
-    options.http_timeout = 1000ms;
-    options.poll_interval = 100ms;
-}
+// HTTP timeouts and polls, so that faults show quickly; `cfg` is the configuration the shell
+// reads, for the messages that name the operator.
+struct shell_world : sandbox_world {
+    shell_world(std::string_view jobs_json, std::string_view users_json)
+        : sandbox_world(jobs_json, users_json, [](sandbox_options& options) {
+            options.front_sshd = false;
+            options.vms = false;
+            options.http_timeout = 1000ms;
+            options.poll_interval = 100ms;
+        }) {}
 
-// One World for the whole test module: made before the first test, gone after the last (a
-// Boost.Test global fixture; module_world<World>::get() reaches it from the tests).
+    jobssh::config cfg = jobssh::load_config(box->config_file());
+};
+
+// One World for the whole test module: made (from `args`) before the first test, gone after
+// the last; get() reaches it from the tests. JOBSSH_MODULE_WORLD makes it a Boost.Test global
+// fixture.
 template <class World>
 class module_world {
 public:
-    module_world() { slot() = std::make_unique<World>(); }
+    template <class... Args>
+    explicit module_world(Args&&... args) {
+        slot() = std::make_unique<World>(std::forward<Args>(args)...);
+    }
     ~module_world() { slot().reset(); }
 
     static World& get() { return *slot(); }
@@ -73,7 +85,12 @@ private:
 
 } // namespace jobssh::testing
 
-// BOOST_TEST_GLOBAL_FIXTURE names a variable after its argument, which cannot be a template.
-#define JOBSSH_MODULE_WORLD(World)                                                                 \
-    using World##_of_the_module = ::jobssh::testing::module_world<World>;                          \
+// JOBSSH_MODULE_WORLD(World, args...): one World(args...) for the module, reached with
+// World_of_the_module::get(). (BOOST_TEST_GLOBAL_FIXTURE names a variable after its
+// argument, which cannot be a template.)
+#define JOBSSH_MODULE_WORLD(World, ...)                                                            \
+    struct World##_of_the_module : ::jobssh::testing::module_world<World> {                        \
+        World##_of_the_module()                                                                    \
+            : module_world(__VA_ARGS__) {}                                                         \
+    };                                                                                             \
     BOOST_TEST_GLOBAL_FIXTURE(World##_of_the_module)
