@@ -54,7 +54,8 @@ double mean(const std::vector<double>& v);
 std::vector<double> ratios(const std::vector<double>& a, const std::vector<double>& b);
 std::vector<double> differences(const std::vector<double>& a, const std::vector<double>& b);
 
-// Stdout of a program we read ourselves, line by line, as it comes.
+// Stdout of a program we read ourselves, line by line, as it comes. (Its declaration starts
+// like any class owning a resource, sandbox's among them; `duplicates` lists the two.)
 class pipe_reader {
 public:
     explicit pipe_reader(int fd);

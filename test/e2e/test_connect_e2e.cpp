@@ -37,11 +37,8 @@ const char* const jobs_json = R"({"jobs": [
    "shell": true, "deadline_s": 14400, "wrong_host_key": true}
 ]})";
 
-const char* const users_json =
-    R"({"users": [{"name": "alice", "id": 1}, {"name": "bob", "id": 2}]})";
-
 // One sandbox for the module: starting VMs is the slow part.
-JOBSSH_MODULE_WORLD(sandbox_world, jobs_json, users_json);
+JOBSSH_MODULE_WORLD(sandbox_world, jobs_json, alice_and_bob);
 
 sandbox& box() {
     return *sandbox_world_of_the_module::get().box;

@@ -22,9 +22,6 @@ using namespace jobssh::testing;
 
 namespace {
 
-const char* const users_json =
-    R"({"users": [{"name": "alice", "id": 1}, {"name": "bob", "id": 2}]})";
-
 // 1 is finished; 2 keeps a shell (no VM here) and its task failed.
 const char* const jobs_json = R"({"jobs": [
   {"id": 1, "owner": "alice", "owner_id": 1, "log": ["one line"],
@@ -34,15 +31,11 @@ const char* const jobs_json = R"({"jobs": [
    "shell": true}
 ]})";
 
-JOBSSH_MODULE_WORLD(shell_world, jobs_json, users_json);
+// Declared as test_shell's world is (`duplicates` lists the two): the same kind of world.
+JOBSSH_MODULE_WORLD(shell_world, jobs_json, alice_and_bob);
 
 shell_world& w() {
     return shell_world_of_the_module::get();
-}
-
-std::string support_line() {
-    return "Please reach out to " + w().cfg.owner_name + " <" + w().cfg.owner_email +
-           "> for support.\n";
 }
 
 const std::string runner_down = "The build runner cannot be reached right now. Try again later.\n";
@@ -98,7 +91,7 @@ BOOST_AUTO_TEST_SUITE(runner)
 BOOST_AUTO_TEST_CASE(a_runner_answering_404_for_a_job_is_no_such_job_66) {
     auto result = with_runner_fault(R"({"status": 404, "body": "404 not found"})", "tail 1");
     BOOST_TEST(result.exit_code == 66);
-    BOOST_TEST(result.err == "No such job found.\n" + support_line());
+    BOOST_TEST(result.err == "No such job found.\n" + support_line(w().cfg));
     BOOST_TEST(result.out == "");
     BOOST_TEST(nothing_left_running());
 }
@@ -106,7 +99,7 @@ BOOST_AUTO_TEST_CASE(a_runner_answering_404_for_a_job_is_no_such_job_66) {
 BOOST_AUTO_TEST_CASE(a_runner_answering_500_is_unreachable_69_and_its_body_stays_private) {
     auto result = with_runner_fault(R"({"status": 500, "body": "Traceback: secret"})", "tail 1");
     BOOST_TEST(result.exit_code == 69);
-    BOOST_TEST(result.err == runner_down + support_line());
+    BOOST_TEST(result.err == runner_down + support_line(w().cfg));
     BOOST_TEST(result.out == "");
     BOOST_TEST(nothing_left_running());
 }
@@ -115,7 +108,7 @@ BOOST_AUTO_TEST_CASE(a_runner_answering_truncated_json_is_unreachable_69) {
     auto whole = w().box->job_info_json(1);
     auto result = with_runner_fault(answer(200, whole.substr(0, whole.size() / 2)), "tail 1");
     BOOST_TEST(result.exit_code == 69);
-    BOOST_TEST(result.err == runner_down + support_line());
+    BOOST_TEST(result.err == runner_down + support_line(w().cfg));
     BOOST_TEST(nothing_left_running());
 }
 
@@ -126,7 +119,7 @@ BOOST_AUTO_TEST_CASE(a_runner_answering_json_of_the_wrong_shape_is_unreachable_6
                                  "username": "alice"})"}) {
         auto result = with_runner_fault(answer(200, body), "tail 1");
         BOOST_TEST(result.exit_code == 69, "body: " << body);
-        BOOST_TEST(result.err == runner_down + support_line(), "body: " << body);
+        BOOST_TEST(result.err == runner_down + support_line(w().cfg), "body: " << body);
     }
     BOOST_TEST(nothing_left_running());
 }
@@ -140,14 +133,14 @@ BOOST_AUTO_TEST_CASE(a_runner_answering_100_mib_is_unreachable_69_and_not_read_t
             std::string(512 * 1024, 'x') + R"(", "repeat": 200})",
         "tail 1");
     BOOST_TEST(result.exit_code == 69);
-    BOOST_TEST(result.err == runner_down + support_line());
+    BOOST_TEST(result.err == runner_down + support_line(w().cfg));
     BOOST_TEST(nothing_left_running());
 }
 
 BOOST_AUTO_TEST_CASE(a_runner_dropping_the_connection_is_unreachable_69) {
     auto result = with_runner_fault(R"({"close": true})", "tail 1");
     BOOST_TEST(result.exit_code == 69);
-    BOOST_TEST(result.err == runner_down + support_line());
+    BOOST_TEST(result.err == runner_down + support_line(w().cfg));
     BOOST_TEST(nothing_left_running());
 }
 
@@ -155,7 +148,7 @@ BOOST_AUTO_TEST_CASE(a_runner_refusing_the_claim_ends_connect_with_69_and_termin
     auto result = with_runner_fault(R"({"status": 500, "body": "no", "match": "/claim"})",
                                     "connect 2 -- echo reached");
     BOOST_TEST(result.exit_code == 69);
-    BOOST_TEST(result.err.ends_with(runner_down + support_line()));
+    BOOST_TEST(result.err.ends_with(runner_down + support_line(w().cfg)));
     BOOST_TEST(result.out.find("reached") == std::string::npos);
     auto requests = w().box->runner_requests();
     BOOST_TEST(std::count(requests.begin(), requests.end(), "POST /job/2/claim") == 1);
@@ -184,7 +177,8 @@ BOOST_AUTO_TEST_CASE(a_vm_that_never_comes_up_is_unreachable_69_after_the_wait_a
     BOOST_TEST(first != std::string::npos, result.err);
     BOOST_TEST(result.err.find(waiting, first + 1) == std::string::npos, result.err);
     BOOST_TEST(result.err.ends_with(
-        "The job's build VM cannot be reached. It may have been terminated.\n" + support_line()));
+        "The job's build VM cannot be reached. It may have been terminated.\n" +
+        support_line(w().cfg)));
     auto requests = w().box->runner_requests();
     BOOST_TEST(std::count(requests.begin(), requests.end(), "POST /job/2/terminate") == 1);
     BOOST_TEST(nothing_left_running());
@@ -199,7 +193,7 @@ BOOST_AUTO_TEST_CASE(meta_answering_404_for_a_known_key_is_an_unknown_key_77) {
     BOOST_TEST(result.exit_code == 77);
     BOOST_TEST(result.err.starts_with(
         "We don't recognize your SSH key. Make sure you've added it to your account.\n"));
-    BOOST_TEST(result.err.ends_with(support_line()));
+    BOOST_TEST(result.err.ends_with(support_line(w().cfg)));
     BOOST_TEST(result.out == "");
     BOOST_TEST(nothing_left_running());
 }
@@ -210,7 +204,7 @@ BOOST_AUTO_TEST_CASE(meta_answering_truncated_or_mistyped_json_is_a_temporary_fa
           R"({"id": 1, "owner": {"canonical_name": "~alice", "name": 7}})"}) {
         auto result = with_meta_fault(answer(200, body));
         BOOST_TEST(result.exit_code == 75, "body: " << body);
-        BOOST_TEST(result.err == meta_down + support_line(), "body: " << body);
+        BOOST_TEST(result.err == meta_down + support_line(w().cfg), "body: " << body);
         BOOST_TEST(result.out == "");
     }
     BOOST_TEST(nothing_left_running());
@@ -221,7 +215,7 @@ BOOST_AUTO_TEST_CASE(meta_answering_100_mib_is_a_temporary_failure_75) {
         R"({"status": 200, "content_type": "application/json", "body": "{\"comment\": \")" +
         std::string(512 * 1024, 'x') + R"(", "repeat": 200})");
     BOOST_TEST(result.exit_code == 75);
-    BOOST_TEST(result.err == meta_down + support_line());
+    BOOST_TEST(result.err == meta_down + support_line(w().cfg));
     BOOST_TEST(nothing_left_running());
 }
 

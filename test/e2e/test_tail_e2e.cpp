@@ -11,14 +11,11 @@ using namespace jobssh::testing;
 
 namespace {
 
-const char* const users_json =
-    R"({"users": [{"name": "alice", "id": 1}, {"name": "bob", "id": 2}]})";
-
 const char* const jobs_json = R"({"jobs": [
   {"id": 1, "owner": "bob", "owner_id": 2, "log": ["bob's private log"],
    "tasks": [{"name": "build", "log": ["bob builds"]}], "pace_ms": 0}]})";
 
-JOBSSH_MODULE_WORLD(sandbox_world, jobs_json, users_json,
+JOBSSH_MODULE_WORLD(sandbox_world, jobs_json, alice_and_bob,
                     [](sandbox_options& options) { options.vms = false; });
 
 sandbox_world& shared() {
@@ -108,7 +105,7 @@ BOOST_AUTO_TEST_CASE(tail_over_ssh_on_a_terminal_shows_the_same_lines) {
 
 BOOST_AUTO_TEST_CASE(
     connect_to_a_running_job_tails_it_until_its_tasks_are_done_then_runs_the_command) {
-    jobssh::testing::sandbox_world with_vms(R"({"jobs": []})", users_json);
+    jobssh::testing::sandbox_world with_vms(R"({"jobs": []})", alice_and_bob);
     sandbox& sb = *with_vms.box;
     std::string job = R"({"id": 20, "owner": "alice", "owner_id": 1, "pace_ms": 150, "shell": true,
       "log": ["booting", "cloning ✓"],

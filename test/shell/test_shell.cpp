@@ -26,9 +26,6 @@ extern char** environ;
 
 namespace {
 
-const char* const users_json =
-    R"({"users": [{"name": "alice", "id": 1}, {"name": "bob", "id": 2}]})";
-
 // Job 1 and 2 end by themselves at once; 3 is bob's; 4 is written by the tests; 5 keeps a
 // shell (status stays `running` after its last task).
 const char* const jobs_json = R"({"jobs": [
@@ -50,14 +47,10 @@ const char* const jobs_json = R"({"jobs": [
 
 // One world for the tests that leave it as they found it; those that stop the runner or meta
 // make their own.
-JOBSSH_MODULE_WORLD(shell_world, jobs_json, users_json);
+JOBSSH_MODULE_WORLD(shell_world, jobs_json, alice_and_bob);
 
 shell_world& shared() {
     return shell_world_of_the_module::get();
-}
-
-std::string support_line(const jobssh::config& cfg) {
-    return "Please reach out to " + cfg.owner_name + " <" + cfg.owner_email + "> for support.\n";
 }
 
 bool contains(const std::string& text, const std::string& part) {
@@ -84,7 +77,9 @@ void wait_until_finished(const sandbox& world, std::int64_t job) {
 // away or does not read, stdout on a regular file.
 class started_shell {
 public:
-    // stdout_file empty: stdout is a pipe we hold.
+    // stdout_file empty: stdout is a pipe we hold. Spawned like resilience_helpers.hpp's
+    // started_program (`duplicates` lists the two), but as sshd starts jobssh-shell: its
+    // environment only SSH_ORIGINAL_COMMAND, stdout a file when asked.
     started_shell(const sandbox& world, std::string_view command,
                   const fs::path& stdout_file = {}) {
         int out[2], err[2];
@@ -351,7 +346,7 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(services_down)
 
 BOOST_AUTO_TEST_CASE(meta_that_is_down_is_a_temporary_failure_75) {
-    shell_world own(jobs_json, users_json);
+    shell_world own(jobs_json, alice_and_bob);
     auto& world = own.box;
     auto cfg = jobssh::load_config(world->config_file());
     world->stop_meta();
@@ -362,7 +357,7 @@ BOOST_AUTO_TEST_CASE(meta_that_is_down_is_a_temporary_failure_75) {
 }
 
 BOOST_AUTO_TEST_CASE(a_runner_that_is_down_is_unavailable_69) {
-    shell_world own(jobs_json, users_json);
+    shell_world own(jobs_json, alice_and_bob);
     auto& world = own.box;
     auto cfg = jobssh::load_config(world->config_file());
     world->stop_runner();
@@ -372,7 +367,7 @@ BOOST_AUTO_TEST_CASE(a_runner_that_is_down_is_unavailable_69) {
 }
 
 BOOST_AUTO_TEST_CASE(a_runner_that_goes_away_during_a_tail_ends_it_with_69) {
-    shell_world own(jobs_json, users_json);
+    shell_world own(jobs_json, alice_and_bob);
     auto& world = own.box;
     auto shell = tail_of_a_running_job(*world, 40, "still going\n");
     world->stop_runner();

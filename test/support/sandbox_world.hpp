@@ -29,6 +29,10 @@ using fixtures::sandbox;
 using fixtures::sandbox_options;
 using namespace std::chrono_literals;
 
+// The users most worlds have: alice (id 1) and bob (id 2), each with a key meta knows.
+inline constexpr std::string_view alice_and_bob =
+    R"({"users": [{"name": "alice", "id": 1}, {"name": "bob", "id": 2}]})";
+
 struct sandbox_world {
     // The sandbox's options are the defaults, with jobs_file and users_file the two files
     // written here, as `adjust` leaves them.
@@ -61,6 +65,21 @@ struct shell_world : sandbox_world {
 
     jobssh::config cfg = jobssh::load_config(box->config_file());
 };
+
+// The options of the fixtures' own tests: the sample users of fixtures/data/users.json, no
+// jobs until a test adds them, VMs and a front sshd as asked.
+inline sandbox_options sample_users(bool vms, bool front_sshd) {
+    sandbox_options options;
+    options.users_file = fs::path(JOBSSH_SOURCE_DIR) / "fixtures/data/users.json";
+    options.vms = vms;
+    options.front_sshd = front_sshd;
+    return options;
+}
+
+// The last line of the messages of failures the user cannot fix alone.
+inline std::string support_line(const jobssh::config& cfg) {
+    return "Please reach out to " + cfg.owner_name + " <" + cfg.owner_email + "> for support.\n";
+}
 
 // One World for the whole test module: made (from `args`) before the first test, gone after
 // the last; get() reaches it from the tests. JOBSSH_MODULE_WORLD makes it a Boost.Test global
