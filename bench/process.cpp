@@ -1,5 +1,7 @@
 #include "process.hpp"
 
+#include "wait_status.hpp"
+
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -56,7 +58,7 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 
 exit_info from_wait(int status, const rusage& usage) {
     exit_info info;
-    info.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    info.status = fixtures::exit_code_of(status);
     info.max_rss_kib = usage.ru_maxrss;
     info.cpu_seconds = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
                        (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;

@@ -1,6 +1,8 @@
 // The HTTP client and the runner and meta clients on it, against a small Beast server that
 // misbehaves on request, on its own io_context.
 #define BOOST_TEST_MODULE http_client
+#include "io_context_fixture.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -30,6 +32,7 @@ namespace http = boost::beast::http;
 using asio::ip::tcp;
 using namespace std::chrono_literals;
 using namespace jobssh;
+using jobssh::testing::io_context_fixture;
 
 namespace {
 
@@ -129,8 +132,8 @@ private:
     std::vector<std::string> requests_;
 };
 
-// Runs one client coroutine against the server to its end, then stops the server; asserts
-// nothing is left pending on the test's own io_context.
+// Runs one client coroutine against the server to its end, then stops the server (the
+// io_context_fixture checks that nothing was left pending).
 template <class T>
 T run(asio::io_context& ctx, fake_server& server, asio::awaitable<T> operation) {
     std::optional<T> result;
@@ -142,7 +145,6 @@ T run(asio::io_context& ctx, fake_server& server, asio::awaitable<T> operation) 
         server.stop();
     });
     ctx.run();
-    BOOST_TEST(ctx.stopped());
     if (error)
         std::rethrow_exception(error);
     return std::move(*result);
@@ -155,7 +157,6 @@ void run_void(asio::io_context& ctx, fake_server& server, asio::awaitable<void> 
         server.stop();
     });
     ctx.run();
-    BOOST_TEST(ctx.stopped());
     if (error)
         std::rethrow_exception(error);
 }
@@ -193,12 +194,14 @@ std::optional<failure> failure_of(F&& attempt) {
     return std::nullopt;
 }
 
+// The failure cases below keep their try / BOOST_FAIL / catch whole and alike on purpose:
+// each names the answer it expected and what getting none means; `duplicates` lists them.
+
 } // namespace
 
-BOOST_AUTO_TEST_SUITE(plain_http)
+BOOST_FIXTURE_TEST_SUITE(plain_http, io_context_fixture)
 
 BOOST_AUTO_TEST_CASE(an_answer_comes_back_with_its_status_and_body) {
-    asio::io_context ctx;
     fake_server server(ctx, reply(201, "hello"));
     auto response = run(ctx, server, send_request(origin_of(server), {"POST", "/job/3/claim", 2s}));
     BOOST_TEST(response.status == 201u);
@@ -207,7 +210,6 @@ BOOST_AUTO_TEST_CASE(an_answer_comes_back_with_its_status_and_body) {
 }
 
 BOOST_AUTO_TEST_CASE(a_host_name_is_resolved) {
-    asio::io_context ctx;
     fake_server server(ctx, reply(200, "by name"));
     auto response = run(
         ctx, server, send_request(http_origin{"localhost", server.port(), ""}, {"GET", "/", 2s}));
@@ -215,7 +217,6 @@ BOOST_AUTO_TEST_CASE(a_host_name_is_resolved) {
 }
 
 BOOST_AUTO_TEST_CASE(a_server_that_never_answers_is_a_timeout) {
-    asio::io_context ctx;
     fake_server server(ctx, silence());
     try {
         run(ctx, server, send_request(origin_of(server), {"GET", "/", 200ms}));
@@ -226,7 +227,6 @@ BOOST_AUTO_TEST_CASE(a_server_that_never_answers_is_a_timeout) {
 }
 
 BOOST_AUTO_TEST_CASE(a_body_over_the_limit_is_a_bad_answer) {
-    asio::io_context ctx;
     fake_server server(ctx, reply(200, std::string(1024 * 1024 + 1, 'x')));
     try {
         run(ctx, server, send_request(origin_of(server), {"GET", "/", 2s}));
@@ -237,14 +237,12 @@ BOOST_AUTO_TEST_CASE(a_body_over_the_limit_is_a_bad_answer) {
 }
 
 BOOST_AUTO_TEST_CASE(a_body_at_the_limit_is_accepted) {
-    asio::io_context ctx;
     fake_server server(ctx, reply(200, std::string(1024 * 1024, 'x')));
     auto response = run(ctx, server, send_request(origin_of(server), {"GET", "/", 5s}));
     BOOST_TEST(response.body.size() == 1024u * 1024u);
 }
 
 BOOST_AUTO_TEST_CASE(a_closed_port_is_unreachable) {
-    asio::io_context ctx;
     std::uint16_t closed_port;
     {
         tcp::acceptor probe(ctx, {asio::ip::make_address("127.0.0.1"), 0});
@@ -260,7 +258,6 @@ BOOST_AUTO_TEST_CASE(a_closed_port_is_unreachable) {
 }
 
 BOOST_AUTO_TEST_CASE(something_that_is_not_http_is_a_bad_answer) {
-    asio::io_context ctx;
     fake_server server(ctx, raw_bytes("SSH-2.0-OpenSSH_9.2\r\n\r\n"));
     try {
         run(ctx, server, send_request(origin_of(server), {"GET", "/", 2s}));
@@ -289,10 +286,9 @@ BOOST_AUTO_TEST_CASE(origins_are_split_into_host_port_and_prefix) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-BOOST_AUTO_TEST_SUITE(runner_api)
+BOOST_FIXTURE_TEST_SUITE(runner_api, io_context_fixture)
 
 BOOST_AUTO_TEST_CASE(job_info_is_decoded_with_every_field) {
-    asio::io_context ctx;
     fake_server server(ctx, reply(200, job_json));
     auto cfg = config_for(server);
     auto info = run(ctx, server, fetch_job_info(cfg, 4211));
@@ -316,7 +312,6 @@ BOOST_AUTO_TEST_CASE(optional_runner_fields_are_read_when_sent) {
     body.insert(body.rfind('}'), R"(, "host_keys": ["ssh-ed25519 AAAAC3"], "ssh_user": "ci",
         "ssh_host": "10.0.0.2", "note": "nightly")");
     body.erase(body.find(R"("note": null,)"), std::string_view(R"("note": null,)").size());
-    asio::io_context ctx;
     fake_server server(ctx, reply(200, body));
     auto cfg = config_for(server);
     auto info = run(ctx, server, fetch_job_info(cfg, 1));
@@ -328,14 +323,12 @@ BOOST_AUTO_TEST_CASE(optional_runner_fields_are_read_when_sent) {
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_job_is_no_info) {
-    asio::io_context ctx;
     fake_server server(ctx, reply(404, "404 not found"));
     auto cfg = config_for(server);
     BOOST_TEST(!run(ctx, server, fetch_job_info(cfg, 99)).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(malformed_json_from_the_runner_is_a_runner_failure) {
-    asio::io_context ctx;
     fake_server server(ctx, reply(200, R"({"deadline": 17)"));
     auto cfg = config_for(server);
     auto kind = failure_of([&] { run(ctx, server, fetch_job_info(cfg, 1)); });
@@ -345,7 +338,6 @@ BOOST_AUTO_TEST_CASE(malformed_json_from_the_runner_is_a_runner_failure) {
 BOOST_AUTO_TEST_CASE(a_mistyped_field_is_named_in_the_error) {
     std::string body = job_json;
     body.replace(body.find(R"("task": 1)"), 9, R"("task": "one")");
-    asio::io_context ctx;
     fake_server server(ctx, reply(200, body));
     auto cfg = config_for(server);
     try {
@@ -363,7 +355,6 @@ BOOST_AUTO_TEST_CASE(a_missing_field_is_named_in_the_error) {
     body.erase(body.find(R"("username": "alice")"),
                std::string_view(R"("username": "alice")").size());
     body.erase(body.rfind(','), 1);
-    asio::io_context ctx;
     fake_server server(ctx, reply(200, body));
     auto cfg = config_for(server);
     try {
@@ -375,7 +366,6 @@ BOOST_AUTO_TEST_CASE(a_missing_field_is_named_in_the_error) {
 }
 
 BOOST_AUTO_TEST_CASE(a_silent_runner_is_a_temporary_failure) {
-    asio::io_context ctx;
     fake_server server(ctx, silence());
     auto cfg = config_for(server);
     auto kind = failure_of([&] { run(ctx, server, fetch_job_info(cfg, 1)); });
@@ -383,7 +373,6 @@ BOOST_AUTO_TEST_CASE(a_silent_runner_is_a_temporary_failure) {
 }
 
 BOOST_AUTO_TEST_CASE(a_runner_error_status_is_a_runner_failure) {
-    asio::io_context ctx;
     fake_server server(ctx, reply(500, "oops"));
     auto cfg = config_for(server);
     auto kind = failure_of([&] { run(ctx, server, fetch_job_info(cfg, 1)); });
@@ -391,7 +380,6 @@ BOOST_AUTO_TEST_CASE(a_runner_error_status_is_a_runner_failure) {
 }
 
 BOOST_AUTO_TEST_CASE(claim_and_terminate_are_posts_to_the_job) {
-    asio::io_context ctx;
     fake_server server(ctx, reply(200, "claimed"));
     auto cfg = config_for(server);
     run_void(ctx, server, [&]() -> asio::awaitable<void> {
@@ -424,10 +412,9 @@ BOOST_AUTO_TEST_CASE(a_job_is_finished_when_its_tasks_are_done_or_it_stopped_run
 
 BOOST_AUTO_TEST_SUITE_END()
 
-BOOST_AUTO_TEST_SUITE(meta_api)
+BOOST_FIXTURE_TEST_SUITE(meta_api, io_context_fixture)
 
 BOOST_AUTO_TEST_CASE(a_known_key_is_decoded_with_its_owner) {
-    asio::io_context ctx;
     fake_server server(ctx, reply(200, key_json));
     auto cfg = config_for(server);
     auto key = run(ctx, server, lookup_key(cfg, "AAAAC3Nz+/k="));
@@ -441,14 +428,12 @@ BOOST_AUTO_TEST_CASE(a_known_key_is_decoded_with_its_owner) {
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_key_is_no_key) {
-    asio::io_context ctx;
     fake_server server(ctx, reply(404, "{}"));
     auto cfg = config_for(server);
     BOOST_TEST(!run(ctx, server, lookup_key(cfg, "AAAA")).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(a_key_that_is_not_base64_is_not_asked_about) {
-    asio::io_context ctx;
     fake_server server(ctx, reply(200, key_json));
     auto cfg = config_for(server);
     BOOST_TEST(!run(ctx, server, lookup_key(cfg, "AAAA HTTP/1.1\r\nX: y")).has_value());
@@ -464,16 +449,15 @@ BOOST_AUTO_TEST_CASE(every_other_meta_failure_is_temporary) {
         raw_bytes("garbage\r\n\r\n"),
     };
     for (const canned_answer& answer : answers) {
-        asio::io_context ctx;
-        fake_server server(ctx, answer);
+        io_context_fixture fresh; // an io_context per answer, checked as each one ends
+        fake_server server(fresh.ctx, answer);
         auto cfg = config_for(server);
-        auto kind = failure_of([&] { run(ctx, server, lookup_key(cfg, "AAAA")); });
+        auto kind = failure_of([&] { run(fresh.ctx, server, lookup_key(cfg, "AAAA")); });
         BOOST_TEST((kind == failure::temporary), "answer " << answer.status << " " << answer.body);
     }
 }
 
 BOOST_AUTO_TEST_CASE(meta_that_is_down_is_temporary) {
-    asio::io_context ctx;
     std::uint16_t closed_port;
     {
         tcp::acceptor probe(ctx, {asio::ip::make_address("127.0.0.1"), 0});

@@ -69,6 +69,9 @@ bool gone_within(pid_t pid, std::chrono::seconds bound) {
     return !running(pid);
 }
 
+// The child cases below read alike on purpose (a pty, a child on it, read, wait): each
+// tells one behaviour of the child whole, and `duplicates` lists their shape.
+
 } // namespace
 
 BOOST_AUTO_TEST_CASE(the_pty_is_the_controlling_terminal_of_the_child) {

@@ -2,28 +2,20 @@
 // jobssh-shell → the job's VM (a Docker container running sshd), driven on a real pty.
 #define BOOST_TEST_MODULE connect_e2e
 #include "pty_driver.hpp"
-#include "sandbox.hpp"
+#include "sandbox_world.hpp"
 
 #include <algorithm>
-#include <boost/test/unit_test.hpp>
 #include <csignal>
-#include <filesystem>
 #include <fstream>
-#include <memory>
-#include <string>
 #include <thread>
-#include <vector>
 
-namespace fs = std::filesystem;
-using namespace std::chrono_literals;
-using jobssh::fixtures::sandbox;
-using jobssh::fixtures::sandbox_options;
-using jobssh::testing::pty_driver;
+using namespace jobssh::testing;
 
 namespace {
 
 // Every job is done stepping at once and keeps its VM for a shell; each test has its own
-// job, since a session's end terminates the VM.
+// job, since a session's end terminates the VM. Written out whole (alike but for the log
+// and the host key, and listed by `duplicates`): the runner's data as each test sees it.
 const char* const jobs_json = R"({"jobs": [
   {"id": 1, "owner": "alice", "owner_id": 1, "log": ["interactive"],
    "tasks": [{"name": "build", "log": ["built"]}], "pace_ms": 0, "result": "success",
@@ -45,41 +37,11 @@ const char* const jobs_json = R"({"jobs": [
    "shell": true, "deadline_s": 14400, "wrong_host_key": true}
 ]})";
 
-const char* const users_json =
-    R"({"users": [{"name": "alice", "id": 1}, {"name": "bob", "id": 2}]})";
-
 // One sandbox for the module: starting VMs is the slow part.
-struct world {
-    fs::path data;
-    std::unique_ptr<sandbox> box;
-
-    world() {
-        std::string pattern = (fs::temp_directory_path() / "jobssh-connect-e2e-XXXXXX").string();
-        data = ::mkdtemp(pattern.data());
-        std::ofstream(data / "jobs.json") << jobs_json;
-        std::ofstream(data / "users.json") << users_json;
-        sandbox_options options;
-        options.jobs_file = data / "jobs.json";
-        options.users_file = data / "users.json";
-        box = std::make_unique<sandbox>(options);
-    }
-    ~world() {
-        box.reset();
-        std::error_code ignored;
-        fs::remove_all(data, ignored);
-    }
-    static world* instance;
-};
-world* world::instance = nullptr;
-
-struct world_fixture {
-    world_fixture() { world::instance = new world(); }
-    ~world_fixture() { delete world::instance; }
-};
-BOOST_TEST_GLOBAL_FIXTURE(world_fixture);
+JOBSSH_MODULE_WORLD(sandbox_world, jobs_json, alice_and_bob);
 
 sandbox& box() {
-    return *world::instance->box;
+    return *sandbox_world_of_the_module::get().box;
 }
 
 std::size_t count(const std::vector<std::string>& requests, const std::string& request) {

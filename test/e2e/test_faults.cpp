@@ -3,38 +3,24 @@
 // nothing of the sandbox is left running. No VMs, no front sshd (test_kill has those).
 #define BOOST_TEST_MODULE faults
 #include "resilience_helpers.hpp"
-#include "sandbox.hpp"
-#include "scratch_dir.hpp"
+#include "sandbox_world.hpp"
+#include "wait_status.hpp"
 
 #include <algorithm>
-#include <boost/test/unit_test.hpp>
 #include <cerrno>
-#include <chrono>
 #include <fcntl.h>
-#include <filesystem>
 #include <fstream>
 #include <grp.h>
 #include <jobssh/common/config.hpp>
-#include <memory>
-#include <string>
 #include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
-namespace fs = std::filesystem;
-using namespace std::chrono_literals;
-using jobssh::fixtures::run_result;
-using jobssh::fixtures::sandbox;
-using jobssh::fixtures::sandbox_options;
-using jobssh::testing::eventually;
-using jobssh::testing::shells_of;
+using namespace jobssh::testing;
 
 namespace {
-
-const char* const users_json =
-    R"({"users": [{"name": "alice", "id": 1}, {"name": "bob", "id": 2}]})";
 
 // 1 is finished; 2 keeps a shell (no VM here) and its task failed.
 const char* const jobs_json = R"({"jobs": [
@@ -45,33 +31,11 @@ const char* const jobs_json = R"({"jobs": [
    "shell": true}
 ]})";
 
-struct world {
-    jobssh::testing::scratch_dir scratch;
-    std::unique_ptr<sandbox> box;
-    jobssh::config cfg;
-    world() {
-        scratch.write("jobs.json", jobs_json);
-        scratch.write("users.json", users_json);
-        sandbox_options options;
-        options.jobs_file = scratch.path() / "jobs.json";
-        options.users_file = scratch.path() / "users.json";
-        options.front_sshd = false;
-        options.vms = false;
-        options.http_timeout = 1000ms;
-        options.poll_interval = 100ms;
-        box = std::make_unique<sandbox>(options);
-        cfg = jobssh::load_config(box->config_file());
-    }
-};
+// Declared as test_shell's world is (`duplicates` lists the two): the same kind of world.
+JOBSSH_MODULE_WORLD(shell_world, jobs_json, alice_and_bob);
 
-world& w() {
-    static world instance;
-    return instance;
-}
-
-std::string support_line() {
-    return "Please reach out to " + w().cfg.owner_name + " <" + w().cfg.owner_email +
-           "> for support.\n";
+shell_world& w() {
+    return shell_world_of_the_module::get();
 }
 
 const std::string runner_down = "The build runner cannot be reached right now. Try again later.\n";
@@ -127,7 +91,7 @@ BOOST_AUTO_TEST_SUITE(runner)
 BOOST_AUTO_TEST_CASE(a_runner_answering_404_for_a_job_is_no_such_job_66) {
     auto result = with_runner_fault(R"({"status": 404, "body": "404 not found"})", "tail 1");
     BOOST_TEST(result.exit_code == 66);
-    BOOST_TEST(result.err == "No such job found.\n" + support_line());
+    BOOST_TEST(result.err == "No such job found.\n" + support_line(w().cfg));
     BOOST_TEST(result.out == "");
     BOOST_TEST(nothing_left_running());
 }
@@ -135,7 +99,7 @@ BOOST_AUTO_TEST_CASE(a_runner_answering_404_for_a_job_is_no_such_job_66) {
 BOOST_AUTO_TEST_CASE(a_runner_answering_500_is_unreachable_69_and_its_body_stays_private) {
     auto result = with_runner_fault(R"({"status": 500, "body": "Traceback: secret"})", "tail 1");
     BOOST_TEST(result.exit_code == 69);
-    BOOST_TEST(result.err == runner_down + support_line());
+    BOOST_TEST(result.err == runner_down + support_line(w().cfg));
     BOOST_TEST(result.out == "");
     BOOST_TEST(nothing_left_running());
 }
@@ -144,7 +108,7 @@ BOOST_AUTO_TEST_CASE(a_runner_answering_truncated_json_is_unreachable_69) {
     auto whole = w().box->job_info_json(1);
     auto result = with_runner_fault(answer(200, whole.substr(0, whole.size() / 2)), "tail 1");
     BOOST_TEST(result.exit_code == 69);
-    BOOST_TEST(result.err == runner_down + support_line());
+    BOOST_TEST(result.err == runner_down + support_line(w().cfg));
     BOOST_TEST(nothing_left_running());
 }
 
@@ -155,7 +119,7 @@ BOOST_AUTO_TEST_CASE(a_runner_answering_json_of_the_wrong_shape_is_unreachable_6
                                  "username": "alice"})"}) {
         auto result = with_runner_fault(answer(200, body), "tail 1");
         BOOST_TEST(result.exit_code == 69, "body: " << body);
-        BOOST_TEST(result.err == runner_down + support_line(), "body: " << body);
+        BOOST_TEST(result.err == runner_down + support_line(w().cfg), "body: " << body);
     }
     BOOST_TEST(nothing_left_running());
 }
@@ -169,14 +133,14 @@ BOOST_AUTO_TEST_CASE(a_runner_answering_100_mib_is_unreachable_69_and_not_read_t
             std::string(512 * 1024, 'x') + R"(", "repeat": 200})",
         "tail 1");
     BOOST_TEST(result.exit_code == 69);
-    BOOST_TEST(result.err == runner_down + support_line());
+    BOOST_TEST(result.err == runner_down + support_line(w().cfg));
     BOOST_TEST(nothing_left_running());
 }
 
 BOOST_AUTO_TEST_CASE(a_runner_dropping_the_connection_is_unreachable_69) {
     auto result = with_runner_fault(R"({"close": true})", "tail 1");
     BOOST_TEST(result.exit_code == 69);
-    BOOST_TEST(result.err == runner_down + support_line());
+    BOOST_TEST(result.err == runner_down + support_line(w().cfg));
     BOOST_TEST(nothing_left_running());
 }
 
@@ -184,7 +148,7 @@ BOOST_AUTO_TEST_CASE(a_runner_refusing_the_claim_ends_connect_with_69_and_termin
     auto result = with_runner_fault(R"({"status": 500, "body": "no", "match": "/claim"})",
                                     "connect 2 -- echo reached");
     BOOST_TEST(result.exit_code == 69);
-    BOOST_TEST(result.err.ends_with(runner_down + support_line()));
+    BOOST_TEST(result.err.ends_with(runner_down + support_line(w().cfg)));
     BOOST_TEST(result.out.find("reached") == std::string::npos);
     auto requests = w().box->runner_requests();
     BOOST_TEST(std::count(requests.begin(), requests.end(), "POST /job/2/claim") == 1);
@@ -213,7 +177,8 @@ BOOST_AUTO_TEST_CASE(a_vm_that_never_comes_up_is_unreachable_69_after_the_wait_a
     BOOST_TEST(first != std::string::npos, result.err);
     BOOST_TEST(result.err.find(waiting, first + 1) == std::string::npos, result.err);
     BOOST_TEST(result.err.ends_with(
-        "The job's build VM cannot be reached. It may have been terminated.\n" + support_line()));
+        "The job's build VM cannot be reached. It may have been terminated.\n" +
+        support_line(w().cfg)));
     auto requests = w().box->runner_requests();
     BOOST_TEST(std::count(requests.begin(), requests.end(), "POST /job/2/terminate") == 1);
     BOOST_TEST(nothing_left_running());
@@ -228,7 +193,7 @@ BOOST_AUTO_TEST_CASE(meta_answering_404_for_a_known_key_is_an_unknown_key_77) {
     BOOST_TEST(result.exit_code == 77);
     BOOST_TEST(result.err.starts_with(
         "We don't recognize your SSH key. Make sure you've added it to your account.\n"));
-    BOOST_TEST(result.err.ends_with(support_line()));
+    BOOST_TEST(result.err.ends_with(support_line(w().cfg)));
     BOOST_TEST(result.out == "");
     BOOST_TEST(nothing_left_running());
 }
@@ -239,7 +204,7 @@ BOOST_AUTO_TEST_CASE(meta_answering_truncated_or_mistyped_json_is_a_temporary_fa
           R"({"id": 1, "owner": {"canonical_name": "~alice", "name": 7}})"}) {
         auto result = with_meta_fault(answer(200, body));
         BOOST_TEST(result.exit_code == 75, "body: " << body);
-        BOOST_TEST(result.err == meta_down + support_line(), "body: " << body);
+        BOOST_TEST(result.err == meta_down + support_line(w().cfg), "body: " << body);
         BOOST_TEST(result.out == "");
     }
     BOOST_TEST(nothing_left_running());
@@ -250,7 +215,7 @@ BOOST_AUTO_TEST_CASE(meta_answering_100_mib_is_a_temporary_failure_75) {
         R"({"status": 200, "content_type": "application/json", "body": "{\"comment\": \")" +
         std::string(512 * 1024, 'x') + R"(", "repeat": 200})");
     BOOST_TEST(result.exit_code == 75);
-    BOOST_TEST(result.err == meta_down + support_line());
+    BOOST_TEST(result.err == meta_down + support_line(w().cfg));
     BOOST_TEST(nothing_left_running());
 }
 
@@ -281,17 +246,12 @@ int waited_status(pid_t pid, std::chrono::seconds bound) {
     while (std::chrono::steady_clock::now() < until) {
         int status = 0;
         if (::waitpid(pid, &status, WNOHANG) == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            return jobssh::fixtures::exit_code_of(status);
         std::this_thread::sleep_for(20ms);
     }
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
     return -1;
-}
-
-std::string read_all(const fs::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 BOOST_AUTO_TEST_CASE(a_tail_started_when_the_user_has_no_inotify_instance_left_shows_every_line) {
@@ -329,7 +289,7 @@ BOOST_AUTO_TEST_CASE(a_tail_started_when_the_user_has_no_inotify_instance_left_s
     // The same jobssh-shell, run as that user, on a job the test writes while it runs.
     jobssh::testing::scratch_dir scratch;
     fs::permissions(scratch.path(), fs::perms::all);
-    auto config = scratch.write("config.ini", read_all(box.config_file()));
+    auto config = scratch.write("config.ini", read_file(box.config_file()));
     fs::permissions(config, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
     const fs::path out_file = scratch.path() / "out";
     const fs::path err_file = scratch.path() / "err";
@@ -359,7 +319,7 @@ BOOST_AUTO_TEST_CASE(a_tail_started_when_the_user_has_no_inotify_instance_left_s
         ::execve(argv[0], argv, envp);
     });
     BOOST_REQUIRE(
-        eventually([&] { return read_all(out_file).find("before") != std::string::npos; }, 10s));
+        eventually([&] { return read_file(out_file).find("before") != std::string::npos; }, 10s));
     std::this_thread::sleep_for(300ms);
     {
         std::ofstream(job_dir / "log", std::ios::app) << "while it ran\n";
@@ -372,10 +332,10 @@ BOOST_AUTO_TEST_CASE(a_tail_started_when_the_user_has_no_inotify_instance_left_s
     ::kill(holder, SIGKILL);
     ::waitpid(holder, nullptr, 0);
 
-    BOOST_TEST(status == 0, "stderr: " << read_all(err_file));
-    BOOST_TEST(read_all(out_file) ==
+    BOOST_TEST(status == 0, "stderr: " << read_file(err_file));
+    BOOST_TEST(read_file(out_file) ==
                "before the tail\nwhile it ran\n[build] a task that started late\n");
-    BOOST_TEST(read_all(err_file) == "");
+    BOOST_TEST(read_file(err_file) == "");
     BOOST_TEST(nothing_left_running());
     BOOST_TEST(jobssh::testing::processes_with(config.string()).empty());
 }

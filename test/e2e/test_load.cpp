@@ -6,31 +6,18 @@
 #define BOOST_TEST_MODULE load
 #include "pty_driver.hpp"
 #include "resilience_helpers.hpp"
-#include "sandbox.hpp"
-#include "scratch_dir.hpp"
+#include "sandbox_world.hpp"
 
 #include <atomic>
-#include <boost/test/unit_test.hpp>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <map>
-#include <memory>
 #include <mutex>
 #include <sstream>
-#include <string>
 #include <thread>
 #include <unistd.h>
-#include <vector>
 
-namespace fs = std::filesystem;
-using namespace std::chrono_literals;
-using jobssh::fixtures::sandbox;
-using jobssh::fixtures::sandbox_options;
-using jobssh::testing::eventually;
-using jobssh::testing::pty_driver;
-using jobssh::testing::shells_of;
-using jobssh::testing::started_program;
+using namespace jobssh::testing;
 
 namespace {
 
@@ -154,14 +141,10 @@ void append(const fs::path& file, const std::string& bytes) {
 
 BOOST_AUTO_TEST_CASE(concurrent_tails_and_connects_through_the_front_sshd_lose_no_byte) {
     BOOST_TEST_MESSAGE("load: " << tails << " tails, " << connects << " connects");
-    jobssh::testing::scratch_dir scratch;
-    scratch.write("jobs.json", jobs_json());
-    scratch.write("users.json", R"({"users": [{"name": "alice", "id": 1}]})");
-    sandbox_options options;
-    options.jobs_file = scratch.path() / "jobs.json";
-    options.users_file = scratch.path() / "users.json";
-    options.poll_interval = 500ms;
-    sandbox box(options);
+    jobssh::testing::sandbox_world world(
+        jobs_json(), R"({"users": [{"name": "alice", "id": 1}]})",
+        [](sandbox_options& options) { options.poll_interval = 500ms; });
+    sandbox& box = *world.box;
     for (int j = 1; j <= jobs_for(connects); ++j)
         BOOST_REQUIRE(eventually([&] { return box.vm_running(j); }, 120s));
 

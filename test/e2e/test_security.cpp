@@ -4,32 +4,24 @@
 // forwarding shut even on an sshd that allows them.
 #define BOOST_TEST_MODULE security
 #include "child_process.hpp"
-#include "sandbox.hpp"
+#include "sandbox_world.hpp"
 
 #include <algorithm>
 #include <arpa/inet.h>
 #include <boost/asio/io_context.hpp>
-#include <boost/test/unit_test.hpp>
 #include <csignal>
-#include <filesystem>
 #include <fstream>
-#include <memory>
 #include <netinet/in.h>
 #include <poll.h>
 #include <regex>
 #include <sstream>
-#include <string>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
-#include <vector>
 
-namespace fs = std::filesystem;
-using namespace std::chrono_literals;
+using namespace jobssh::testing;
+
 using jobssh::fixtures::background_process;
-using jobssh::fixtures::run_result;
-using jobssh::fixtures::sandbox;
-using jobssh::fixtures::sandbox_options;
 
 namespace {
 
@@ -51,11 +43,6 @@ const char* const users_json = R"({"users": [{"name": "alice", "id": 1}, {"name"
 
 bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
-}
-
-std::string read_file(const fs::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 void write_file(const fs::path& file, const std::string& text, fs::perms mode) {
@@ -201,57 +188,37 @@ struct open_sshds {
     }
 };
 
-struct world {
-    fs::path data;
-    std::unique_ptr<sandbox> sb;
-    std::unique_ptr<open_sshds> sshds;
-    // Where an injected command would leave its mark: writable by the login user.
-    fs::path marks;
-
-    world() {
-        ::signal(SIGPIPE, SIG_IGN);
-        std::string pattern = (fs::temp_directory_path() / "jobssh-security-XXXXXX").string();
-        data = ::mkdtemp(pattern.data());
+struct world : jobssh::testing::sandbox_world {
+    world()
+        : sandbox_world(jobs_json, users_json, [](sandbox_options& options) {
+            ::signal(SIGPIPE, SIG_IGN);
+            options.poll_interval = 100ms;
+        }) {
         // The login user must be able to reach `marks`, or an injection could not show.
         fs::permissions(data, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                                   fs::perms::others_read | fs::perms::others_exec);
-        std::ofstream(data / "jobs.json") << jobs_json;
-        std::ofstream(data / "users.json") << users_json;
-        marks = data / "marks";
         fs::create_directories(marks);
         fs::permissions(marks, fs::perms::all);
-        sandbox_options options;
-        options.jobs_file = data / "jobs.json";
-        options.users_file = data / "users.json";
-        options.poll_interval = 100ms;
-        sb = std::make_unique<sandbox>(options);
-        sshds = std::make_unique<open_sshds>(*sb);
+        sshds = std::make_unique<open_sshds>(*box);
     }
-    ~world() {
-        sshds.reset();
-        sb.reset();
-        std::error_code ignored;
-        fs::remove_all(data, ignored);
-    }
-    static world* instance;
-};
-world* world::instance = nullptr;
+    ~world() { sshds.reset(); }
 
-struct world_fixture {
-    world_fixture() { world::instance = new world(); }
-    ~world_fixture() { delete world::instance; }
+    fs::path data = scratch.path();
+    // Where an injected command would leave its mark: writable by the login user.
+    fs::path marks = data / "marks";
+    std::unique_ptr<open_sshds> sshds;
 };
-BOOST_TEST_GLOBAL_FIXTURE(world_fixture);
+JOBSSH_MODULE_WORLD(world);
 
 world& w() {
-    return *world::instance;
+    return world_of_the_module::get();
 }
 
 // ssh to one of the open sshds as `user`, with extra client options.
 std::vector<std::string> ssh_to(std::uint16_t port, std::string_view user,
                                 const std::vector<std::string>& options,
                                 std::string_view remote_command = "") {
-    auto argv = w().sb->ssh_argv(user, remote_command);
+    auto argv = w().box->ssh_argv(user, remote_command);
     for (std::size_t i = 0; i + 1 < argv.size(); ++i)
         if (argv[i] == "-p")
             argv[i + 1] = std::to_string(port);
@@ -277,24 +244,24 @@ BOOST_AUTO_TEST_CASE(a_key_of_alice_reaches_no_job_of_bob_with_any_command) {
          std::vector<std::string>{"tail 1", "connect 1", "connect 1 -- touch " + mark.string(),
                                   "connect 1 touch " + mark.string(),
                                   "connect 01 -- touch " + mark.string(), "tail 0001"}) {
-        auto result = sandbox::run(w().sb->ssh_argv("alice", command));
+        auto result = sandbox::run(w().box->ssh_argv("alice", command));
         BOOST_TEST(result.exit_code == 77, command);
         BOOST_TEST(contains(result.err, "You are not permitted to connect to this job.\n"),
                    command);
         BOOST_TEST(result.out == "", command);
     }
-    auto requests = w().sb->runner_requests();
+    auto requests = w().box->runner_requests();
     BOOST_TEST(requests_for(requests, "POST /job/1/") == 0u);
-    BOOST_TEST(w().sb->vm_running(1));
+    BOOST_TEST(w().box->vm_running(1));
     // Nothing ran on bob's VM.
-    auto on_vm = sandbox::run(w().sb->vm_ssh_argv(1, "ls -a /tmp; ls -a ~"));
+    auto on_vm = sandbox::run(w().box->vm_ssh_argv(1, "ls -a /tmp; ls -a ~"));
     BOOST_TEST(on_vm.exit_code == 0, on_vm.err);
     BOOST_TEST(!contains(on_vm.out, "alice-was-here"));
 }
 
 BOOST_AUTO_TEST_CASE(a_user_whose_name_starts_like_the_owners_is_not_the_owner) {
     for (const std::string& command : std::vector<std::string>{"tail 1", "connect 1 -- true"}) {
-        auto result = sandbox::run(w().sb->ssh_argv("bobby", command));
+        auto result = sandbox::run(w().box->ssh_argv("bobby", command));
         BOOST_TEST(result.exit_code == 77, command);
         BOOST_TEST(contains(result.err, "You are not permitted to connect to this job.\n"));
         BOOST_TEST(result.out == "");
@@ -302,28 +269,28 @@ BOOST_AUTO_TEST_CASE(a_user_whose_name_starts_like_the_owners_is_not_the_owner) 
 }
 
 BOOST_AUTO_TEST_CASE(the_owner_himself_does_get_in_so_the_refusals_above_are_about_the_key) {
-    auto result = sandbox::run(w().sb->ssh_argv("bob", "connect 3 -- echo bob-on-his-vm"));
+    auto result = sandbox::run(w().box->ssh_argv("bob", "connect 3 -- echo bob-on-his-vm"));
     BOOST_TEST(result.exit_code == 0, result.err);
     BOOST_TEST(contains(result.out, "bob-on-his-vm\n"));
 }
 
 BOOST_AUTO_TEST_CASE(job_ids_crafted_to_break_out_are_refused_before_the_runner_is_asked) {
     const std::string mark = (w().marks / "injected").string();
-    const auto before = w().sb->runner_requests().size();
+    const auto before = w().box->runner_requests().size();
     for (const std::string& command : std::vector<std::string>{
              "tail '2;touch " + mark + "'", "tail 2;touch " + mark, "tail $(touch " + mark + ")",
              "tail `touch " + mark + "`", "tail \"2\\\"; touch " + mark + "\"",
              "tail 2\ntouch " + mark, "connect -2", "connect --2", "connect -- 2",
              "tail -oProxyCommand=touch\\ " + mark, "tail 2/../1", "tail ../2", "tail 0x2",
              "tail 2e0", "tail +2", "tail ' 2'", "tail 2\\;", "connect 9223372036854775808"}) {
-        auto result = w().sb->run_shell("alice", command);
+        auto result = w().box->run_shell("alice", command);
         BOOST_TEST((result.exit_code == 64 || result.exit_code == 65), command);
         BOOST_TEST((contains(result.err, "Usage: ssh ... connect <job ID>\n") ||
                     contains(result.err, "That is not a job ID")),
                    command);
         BOOST_TEST(result.out == "", command);
     }
-    BOOST_TEST(w().sb->runner_requests().size() == before);
+    BOOST_TEST(w().box->runner_requests().size() == before);
     BOOST_TEST(!fs::exists(mark));
 }
 
@@ -332,7 +299,7 @@ BOOST_AUTO_TEST_CASE(commands_crafted_to_break_out_through_the_front_sshd_run_no
     for (const std::string& command : std::vector<std::string>{
              "tail 2; touch " + mark, "tail $(touch " + mark + ")", "touch " + mark,
              "tail 2 && touch " + mark, "tail 2 | touch " + mark, "tail 2\ntouch " + mark}) {
-        auto result = sandbox::run(w().sb->ssh_argv("alice", command));
+        auto result = sandbox::run(w().box->ssh_argv("alice", command));
         BOOST_TEST((result.exit_code == 64 || result.exit_code == 65), command);
         BOOST_TEST(result.out == "", command);
     }
@@ -343,14 +310,14 @@ namespace {
 
 run_result shell_with_key(const std::string& key) {
     return sandbox::run({"env", "SSH_ORIGINAL_COMMAND=tail 2",
-                         (w().sb->dir() / "bin" / "jobssh-shell").string(), "--config",
-                         w().sb->config_file().string(), key});
+                         (w().box->dir() / "bin" / "jobssh-shell").string(), "--config",
+                         w().box->config_file().string(), key});
 }
 
 } // namespace
 
 BOOST_AUTO_TEST_CASE(a_key_that_is_not_base64_is_unknown_and_never_sent_to_meta) {
-    const auto before = w().sb->meta_requests().size();
+    const auto before = w().box->meta_requests().size();
     for (const std::string& key :
          std::vector<std::string>{"AAAA';touch x;'", "$(id)", "AAAA\nAAAA",
                                   "../../_control/requests", "AAAA AAAA", "AAAA/../../x"}) {
@@ -363,13 +330,13 @@ BOOST_AUTO_TEST_CASE(a_key_that_is_not_base64_is_unknown_and_never_sent_to_meta)
     auto result = shell_with_key("-oProxyCommand=x");
     BOOST_TEST(result.exit_code == 64);
     BOOST_TEST(contains(result.err, "Usage: "));
-    BOOST_TEST(w().sb->meta_requests().size() == before);
+    BOOST_TEST(w().box->meta_requests().size() == before);
 }
 
 BOOST_AUTO_TEST_CASE(jobssh_keys_refuses_keys_and_key_types_crafted_to_break_out) {
     const std::string mark = (w().marks / "keys-injected").string();
-    const std::string keys = (w().sb->dir() / "bin" / "jobssh-keys").string();
-    const std::string good = w().sb->public_key_b64("alice");
+    const std::string keys = (w().box->dir() / "bin" / "jobssh-keys").string();
+    const std::string good = w().box->public_key_b64("alice");
     std::vector<std::pair<std::string, std::string>> crafted{
         {"ssh-ed25519", good + "' ; touch " + mark + " ; '"},
         {"ssh-ed25519", good + "\" ; touch " + mark + " ; \""},
@@ -387,8 +354,8 @@ BOOST_AUTO_TEST_CASE(jobssh_keys_refuses_keys_and_key_types_crafted_to_break_out
         {"$(touch " + mark + ")", good},
     };
     for (auto& [type, key] : crafted) {
-        auto result = sandbox::run({keys, "--config", w().sb->config_file().string(),
-                                    w().sb->login_user(), "/nonexistent", type, key});
+        auto result = sandbox::run({keys, "--config", w().box->config_file().string(),
+                                    w().box->login_user(), "/nonexistent", type, key});
         BOOST_TEST(result.exit_code == 65, "[" << type << "] [" << key << "]");
         BOOST_TEST(result.out == "", "[" << type << "] [" << key << "]");
     }
@@ -406,13 +373,13 @@ BOOST_AUTO_TEST_CASE(the_forced_command_gives_jobssh_shell_the_key_as_one_word_f
     write_file(printer, "#!/bin/sh\nfor a; do printf '[%s]\\n' \"$a\"; done\n", fs::perms::all);
     const fs::path config = awkward / "config.ini";
     write_file(config,
-               "[jobssh]\nuser = " + w().sb->login_user() + "\nshell = " + printer.string() +
+               "[jobssh]\nuser = " + w().box->login_user() + "\nshell = " + printer.string() +
                    "\nauthenticate = shell\n",
                fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read);
-    const std::string key = w().sb->public_key_b64("alice");
+    const std::string key = w().box->public_key_b64("alice");
     auto line =
-        sandbox::run({(w().sb->dir() / "bin" / "jobssh-keys").string(), "--config", config.string(),
-                      w().sb->login_user(), "/nonexistent", "ssh-ed25519", key});
+        sandbox::run({(w().box->dir() / "bin" / "jobssh-keys").string(), "--config",
+                      config.string(), w().box->login_user(), "/nonexistent", "ssh-ed25519", key});
     BOOST_TEST_REQUIRE(line.exit_code == 0, line.err);
     // sshd's reading of command="…": \" is a quote, everything else stays.
     const std::string start = "restrict,pty,command=\"";
@@ -521,17 +488,17 @@ BOOST_AUTO_TEST_CASE(agent_and_x11_forwarding_do_not_reach_the_session) {
 
 BOOST_AUTO_TEST_CASE(a_runner_naming_an_ssh_option_as_the_vm_user_or_host_gets_no_ssh_run) {
     const std::string mark = (w().marks / "proxy-command").string();
-    const std::int64_t job = w().sb->add_job(
+    const std::int64_t job = w().box->add_job(
         R"({"id": 4, "owner": "alice", "owner_id": 1, "log": ["x"],
             "tasks": [{"name": "build", "log": ["built"]}], "pace_ms": 0, "result": "success",
             "shell": true, "deadline_s": 14400})");
     const std::string option = "-oProxyCommand=touch " + mark;
     for (const std::string& fields : std::vector<std::string>{
              R"({"ssh_user": ")" + option + R"("})",
-             R"({"ssh_user": ")" + w().sb->vm_user() + R"(", "ssh_host": ")" + option + R"("})"}) {
-        w().sb->set_job(job, fields);
+             R"({"ssh_user": ")" + w().box->vm_user() + R"(", "ssh_host": ")" + option + R"("})"}) {
+        w().box->set_job(job, fields);
         auto result =
-            sandbox::run(w().sb->ssh_argv("alice", "connect " + std::to_string(job) + " -- true"));
+            sandbox::run(w().box->ssh_argv("alice", "connect " + std::to_string(job) + " -- true"));
         BOOST_TEST(result.exit_code != 0, fields);
         BOOST_TEST(result.exit_code != 255, fields << ": " << result.err);
         BOOST_TEST(!fs::exists(mark), fields);

@@ -1,54 +1,29 @@
 // `ssh builds@… tail N` the whole way: a real OpenSSH client, the fixtures' front sshd with
 // jobssh-keys as its AuthorizedKeysCommand, jobssh-shell, the fake runner and meta.
 #define BOOST_TEST_MODULE tail_e2e
-#include "sandbox.hpp"
-#include "scratch_dir.hpp"
+#include "sandbox_world.hpp"
 #include "tail_output.hpp"
 
 #include <algorithm>
-#include <boost/test/unit_test.hpp>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <memory>
-#include <string>
-#include <vector>
 
-namespace fs = std::filesystem;
-using namespace std::chrono_literals;
-using jobssh::fixtures::run_result;
-using jobssh::fixtures::sandbox;
-using jobssh::fixtures::sandbox_options;
+using namespace jobssh::testing;
 
 namespace {
 
-struct world {
-    jobssh::testing::scratch_dir scratch;
-    fs::path dir = scratch.path();
-    std::unique_ptr<sandbox> sb;
+const char* const jobs_json = R"({"jobs": [
+  {"id": 1, "owner": "bob", "owner_id": 2, "log": ["bob's private log"],
+   "tasks": [{"name": "build", "log": ["bob builds"]}], "pace_ms": 0}]})";
 
-    world() {
-        scratch.write("users.json",
-                      R"({"users": [{"name": "alice", "id": 1}, {"name": "bob", "id": 2}]})");
-        scratch.write("jobs.json", R"({"jobs": [
-          {"id": 1, "owner": "bob", "owner_id": 2, "log": ["bob's private log"],
-           "tasks": [{"name": "build", "log": ["bob builds"]}], "pace_ms": 0}]})");
-        sandbox_options options;
-        options.jobs_file = dir / "jobs.json";
-        options.users_file = dir / "users.json";
-        options.front_sshd = true;
-        options.vms = false;
-        options.poll_interval = 200ms;
-        // The 2019 design, kept by `authenticate = shell`: every key gets in and jobssh-shell
-        // tells a stranger to add it. test_keys_e2e covers the default, `keys`.
-        options.authenticate = "shell";
-        sb = std::make_unique<sandbox>(options);
-    }
-};
+// The 2019 design, kept by `authenticate = shell`: every key gets in and jobssh-shell tells a
+// stranger to add it. test_keys_e2e covers the default, `keys`.
+JOBSSH_MODULE_WORLD(sandbox_world, jobs_json, alice_and_bob, [](sandbox_options& options) {
+    options.vms = false;
+    options.authenticate = "shell";
+});
 
-world& shared() {
-    static world instance;
-    return instance;
+sandbox_world& shared() {
+    return sandbox_world_of_the_module::get();
 }
 
 // A job that writes its logs while the user watches: a line every 150 ms.
@@ -68,12 +43,15 @@ std::string lines_of(const std::string& output, const std::string& task = "") {
     return jobssh::testing::lines_of(output, {"build", "test"}, task);
 }
 
+// The cases below read alike on purpose (ssh, then the exit code and what was printed): each
+// is one user's session whole; `duplicates` lists their shape.
+
 } // namespace
 
 BOOST_AUTO_TEST_CASE(tail_over_ssh_shows_a_live_job_from_its_first_line_to_its_last_and_exits_0) {
     auto& w = shared();
-    std::int64_t job = w.sb->add_job(live_job(10, "success"));
-    auto result = sandbox::run(w.sb->ssh_argv("alice", "tail " + std::to_string(job)));
+    std::int64_t job = w.box->add_job(live_job(10, "success"));
+    auto result = sandbox::run(w.box->ssh_argv("alice", "tail " + std::to_string(job)));
     BOOST_TEST(result.exit_code == 0);
     BOOST_TEST(lines_of(result.out) == "booting\ncloning ✓\nsending tasks\n");
     BOOST_TEST(lines_of(result.out, "build") == "+ make\ncc -o hello hello.c\nHéllo wörld\n");
@@ -83,15 +61,15 @@ BOOST_AUTO_TEST_CASE(tail_over_ssh_shows_a_live_job_from_its_first_line_to_its_l
 
 BOOST_AUTO_TEST_CASE(tail_over_ssh_of_a_job_that_fails_exits_1_after_its_last_line) {
     auto& w = shared();
-    std::int64_t job = w.sb->add_job(live_job(11, "failed"));
-    auto result = sandbox::run(w.sb->ssh_argv("alice", "tail " + std::to_string(job)));
+    std::int64_t job = w.box->add_job(live_job(11, "failed"));
+    auto result = sandbox::run(w.box->ssh_argv("alice", "tail " + std::to_string(job)));
     BOOST_TEST(result.exit_code == 1);
     BOOST_TEST(lines_of(result.out, "test") == "+ make check\nPASS: greets\n");
 }
 
 BOOST_AUTO_TEST_CASE(tail_over_ssh_of_another_users_job_is_refused_with_the_message_and_77) {
     auto& w = shared();
-    auto result = sandbox::run(w.sb->ssh_argv("alice", "tail 1"));
+    auto result = sandbox::run(w.box->ssh_argv("alice", "tail 1"));
     BOOST_TEST(result.exit_code == 77);
     BOOST_TEST(contains(result.err, "You are not permitted to connect to this job.\n"));
     BOOST_TEST(contains(result.err, "for support.\n"));
@@ -100,7 +78,7 @@ BOOST_AUTO_TEST_CASE(tail_over_ssh_of_another_users_job_is_refused_with_the_mess
 
 BOOST_AUTO_TEST_CASE(tail_over_ssh_with_a_key_meta_does_not_know_is_told_to_add_it) {
     auto& w = shared();
-    auto result = sandbox::run(w.sb->ssh_argv("stranger", "tail 1"));
+    auto result = sandbox::run(w.box->ssh_argv("stranger", "tail 1"));
     BOOST_TEST(result.exit_code == 77);
     BOOST_TEST(contains(result.err, "We don't recognize your SSH key."));
     BOOST_TEST(contains(result.err, "/keys\n"));
@@ -108,7 +86,7 @@ BOOST_AUTO_TEST_CASE(tail_over_ssh_with_a_key_meta_does_not_know_is_told_to_add_
 
 BOOST_AUTO_TEST_CASE(bob_can_tail_his_own_job_over_ssh) {
     auto& w = shared();
-    auto result = sandbox::run(w.sb->ssh_argv("bob", "tail 1"));
+    auto result = sandbox::run(w.box->ssh_argv("bob", "tail 1"));
     BOOST_TEST(result.exit_code == 0);
     BOOST_TEST(lines_of(result.out) == "bob's private log\n");
     BOOST_TEST(lines_of(result.out, "build") == "bob builds\n");
@@ -116,8 +94,8 @@ BOOST_AUTO_TEST_CASE(bob_can_tail_his_own_job_over_ssh) {
 
 BOOST_AUTO_TEST_CASE(tail_over_ssh_on_a_terminal_shows_the_same_lines) {
     auto& w = shared();
-    std::int64_t job = w.sb->add_job(live_job(12, "success"));
-    auto argv = w.sb->ssh_argv("alice", "tail " + std::to_string(job), true);
+    std::int64_t job = w.box->add_job(live_job(12, "success"));
+    auto argv = w.box->ssh_argv("alice", "tail " + std::to_string(job), true);
     // Force the pty although the test's stdin is no terminal.
     std::replace(argv.begin(), argv.end(), std::string("-t"), std::string("-tt"));
     auto result = sandbox::run(argv);
@@ -131,16 +109,8 @@ BOOST_AUTO_TEST_CASE(tail_over_ssh_on_a_terminal_shows_the_same_lines) {
 
 BOOST_AUTO_TEST_CASE(
     connect_to_a_running_job_tails_it_until_its_tasks_are_done_then_runs_the_command) {
-    fs::path dir = shared().dir / "with-vms";
-    fs::create_directories(dir);
-    std::ofstream(dir / "jobs.json") << R"({"jobs": []})";
-    sandbox_options options;
-    options.jobs_file = dir / "jobs.json";
-    options.users_file = shared().dir / "users.json";
-    options.front_sshd = true;
-    options.vms = true;
-    options.poll_interval = 200ms;
-    sandbox sb(options);
+    jobssh::testing::sandbox_world with_vms(R"({"jobs": []})", alice_and_bob);
+    sandbox& sb = *with_vms.box;
     std::string job = R"({"id": 20, "owner": "alice", "owner_id": 1, "pace_ms": 150, "shell": true,
       "log": ["booting", "cloning ✓"],
       "tasks": [{"name": "build", "log": ["+ make", "Héllo wörld"]}]})";

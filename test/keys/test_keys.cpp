@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE keys
 #include "sandbox.hpp"
 #include "scratch_dir.hpp"
+#include "ssh_client.hpp"
+#include "wait_status.hpp"
 
 #include <algorithm>
 #include <arpa/inet.h>
@@ -118,7 +120,7 @@ public:
             return -1;
         int status = 0;
         ::waitpid(pid_, &status, 0);
-        status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        status_ = jobssh::fixtures::exit_code_of(status);
         return status_;
     }
 
@@ -407,27 +409,11 @@ private:
 
 std::vector<std::string> ssh_argv(const key_pair& key, int port, const std::string& login,
                                   const std::string& remote_command) {
-    return {"/usr/bin/ssh",
-            "-F",
-            "/dev/null",
-            "-i",
-            key.private_key.string(),
-            "-p",
-            std::to_string(port),
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "ConnectTimeout=10",
-            "-o",
-            "LogLevel=ERROR",
-            login + "@127.0.0.1",
-            remote_command};
+    auto argv =
+        jobssh::fixtures::ssh_client_argv(key.private_key, static_cast<std::uint16_t>(port));
+    argv.front() = "/usr/bin/ssh"; // posix_spawn does not search PATH
+    argv.insert(argv.end(), {login + "@127.0.0.1", remote_command});
+    return argv;
 }
 
 } // namespace

@@ -1,43 +1,30 @@
 // The real jobssh-shell binary against the fixtures' runner and meta (no VMs, no front
 // sshd): every message and exit code, and `tail` of finished and running jobs.
 #define BOOST_TEST_MODULE shell
-#include "sandbox.hpp"
-#include "scratch_dir.hpp"
+#include "sandbox_world.hpp"
 #include "tail_output.hpp"
+#include "wait_status.hpp"
 
 #include <algorithm>
 #include <boost/json/parse.hpp>
-#include <boost/test/unit_test.hpp>
-#include <chrono>
 #include <cstdlib>
 #include <fcntl.h>
-#include <filesystem>
 #include <fstream>
 #include <future>
 #include <jobssh/common/config.hpp>
 #include <map>
-#include <memory>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <string>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
-#include <vector>
 
-namespace fs = std::filesystem;
-using namespace std::chrono_literals;
-using jobssh::fixtures::run_result;
-using jobssh::fixtures::sandbox;
-using jobssh::fixtures::sandbox_options;
+using namespace jobssh::testing;
 
 extern char** environ;
 
 namespace {
-
-const char* const users_json =
-    R"({"users": [{"name": "alice", "id": 1}, {"name": "bob", "id": 2}]})";
 
 // Job 1 and 2 end by themselves at once; 3 is bob's; 4 is written by the tests; 5 keeps a
 // shell (status stays `running` after its last task).
@@ -58,40 +45,12 @@ const char* const jobs_json = R"({"jobs": [
    "shell": true}
 ]})";
 
-struct data_files {
-    jobssh::testing::scratch_dir scratch;
-    fs::path dir = scratch.path();
-    data_files() {
-        scratch.write("jobs.json", jobs_json);
-        scratch.write("users.json", users_json);
-    }
-};
+// One world for the tests that leave it as they found it; those that stop the runner or meta
+// make their own.
+JOBSSH_MODULE_WORLD(shell_world, jobs_json, alice_and_bob);
 
-std::unique_ptr<sandbox> start_sandbox(const data_files& data) {
-    sandbox_options options;
-    options.jobs_file = data.dir / "jobs.json";
-    options.users_file = data.dir / "users.json";
-    options.front_sshd = false;
-    options.vms = false;
-    options.http_timeout = 1000ms;
-    options.poll_interval = 100ms;
-    return std::make_unique<sandbox>(options);
-}
-
-// One sandbox for the tests that leave it as they found it.
-struct shared_world {
-    data_files data;
-    std::unique_ptr<sandbox> world = start_sandbox(data);
-    jobssh::config cfg = jobssh::load_config(world->config_file());
-};
-
-shared_world& shared() {
-    static shared_world instance;
-    return instance;
-}
-
-std::string support_line(const jobssh::config& cfg) {
-    return "Please reach out to " + cfg.owner_name + " <" + cfg.owner_email + "> for support.\n";
+shell_world& shared() {
+    return shell_world_of_the_module::get();
 }
 
 bool contains(const std::string& text, const std::string& part) {
@@ -118,7 +77,9 @@ void wait_until_finished(const sandbox& world, std::int64_t job) {
 // away or does not read, stdout on a regular file.
 class started_shell {
 public:
-    // stdout_file empty: stdout is a pipe we hold.
+    // stdout_file empty: stdout is a pipe we hold. Spawned like resilience_helpers.hpp's
+    // started_program (`duplicates` lists the two), but as sshd starts jobssh-shell: its
+    // environment only SSH_ORIGINAL_COMMAND, stdout a file when asked.
     started_shell(const sandbox& world, std::string_view command,
                   const fs::path& stdout_file = {}) {
         int out[2], err[2];
@@ -187,7 +148,7 @@ public:
             int status = 0;
             if (::waitpid(pid_, &status, WNOHANG) == pid_) {
                 pid_ = -1;
-                return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                return jobssh::fixtures::exit_code_of(status);
             }
             std::this_thread::sleep_for(50ms);
         }
@@ -244,10 +205,13 @@ std::unique_ptr<started_shell> tail_of_a_running_job(sandbox& world, std::int64_
 
 } // namespace
 
+// The fault cases read alike on purpose (inject a fault, run the shell, lift the fault,
+// check the message and exit code): each is one row of the failure table as the user sees
+// it, and `duplicates` lists their shape.
 BOOST_AUTO_TEST_SUITE(messages_and_exit_codes)
 
 BOOST_AUTO_TEST_CASE(help_prints_the_usage_and_exits_0) {
-    auto result = shared().world->run_shell("alice", "help");
+    auto result = shared().box->run_shell("alice", "help");
     BOOST_TEST(result.exit_code == 0);
     BOOST_TEST(result.out.starts_with("Usage: ssh ... connect <job ID>\n"));
     BOOST_TEST(contains(result.out, "tail <job ID>"));
@@ -256,7 +220,7 @@ BOOST_AUTO_TEST_CASE(help_prints_the_usage_and_exits_0) {
 
 BOOST_AUTO_TEST_CASE(no_command_or_an_unknown_one_prints_the_usage_and_exits_64) {
     for (const char* command : {"", "frobnicate 3", "tail", "connect"}) {
-        auto result = shared().world->run_shell("alice", command);
+        auto result = shared().box->run_shell("alice", command);
         BOOST_TEST(result.exit_code == 64, "command: " << command);
         BOOST_TEST(result.err.starts_with("Usage: ssh ... connect <job ID>\n"));
         BOOST_TEST(contains(result.err, "tail <job ID>"));
@@ -267,14 +231,14 @@ BOOST_AUTO_TEST_CASE(no_command_or_an_unknown_one_prints_the_usage_and_exits_64)
 
 BOOST_AUTO_TEST_CASE(a_job_id_that_is_not_a_number_exits_65) {
     for (const char* command : {"tail abc", "tail -1", "connect 0x10", "tail 1e3"}) {
-        auto result = shared().world->run_shell("alice", command);
+        auto result = shared().box->run_shell("alice", command);
         BOOST_TEST(result.exit_code == 65, "command: " << command);
         BOOST_TEST(result.err.ends_with(support_line(shared().cfg)));
     }
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_job_is_no_such_job_and_exits_66) {
-    auto result = shared().world->run_shell("alice", "tail 999");
+    auto result = shared().box->run_shell("alice", "tail 999");
     BOOST_TEST(result.exit_code == 66);
     BOOST_TEST(result.err == "No such job found.\n" + support_line(shared().cfg));
     BOOST_TEST(result.out == "");
@@ -282,19 +246,19 @@ BOOST_AUTO_TEST_CASE(an_unknown_job_is_no_such_job_and_exits_66) {
 
 BOOST_AUTO_TEST_CASE(another_users_job_is_not_permitted_and_shows_nothing_of_it) {
     for (const char* command : {"tail 3", "connect 3"}) {
-        auto result = shared().world->run_shell("alice", command);
+        auto result = shared().box->run_shell("alice", command);
         BOOST_TEST(result.exit_code == 77);
         BOOST_TEST(result.err ==
                    "You are not permitted to connect to this job.\n" + support_line(shared().cfg));
         BOOST_TEST(!contains(result.out, "bob's secret"));
     }
     // connect was refused before the job was claimed.
-    for (const std::string& request : shared().world->runner_requests())
+    for (const std::string& request : shared().box->runner_requests())
         BOOST_TEST(!contains(request, "/job/3/claim"));
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_key_is_told_where_keys_are_added_and_exits_77) {
-    auto result = shared().world->run_shell("stranger", "tail 1");
+    auto result = shared().box->run_shell("stranger", "tail 1");
     BOOST_TEST(result.exit_code == 77);
     BOOST_TEST(result.err ==
                "We don't recognize your SSH key. Make sure you've added it to your account.\n" +
@@ -303,13 +267,13 @@ BOOST_AUTO_TEST_CASE(an_unknown_key_is_told_where_keys_are_added_and_exits_77) {
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_key_hears_nothing_about_whether_the_job_exists) {
-    auto result = shared().world->run_shell("stranger", "tail 999");
+    auto result = shared().box->run_shell("stranger", "tail 999");
     BOOST_TEST(result.exit_code == 77);
     BOOST_TEST(!contains(result.err, "No such job"));
 }
 
 BOOST_AUTO_TEST_CASE(meta_answering_500_is_a_temporary_failure_75) {
-    auto& world = *shared().world;
+    auto& world = *shared().box;
     world.meta_fault(R"({"status": 500, "body": "oops"})");
     auto result = world.run_shell("alice", "tail 1");
     world.meta_fault("{}");
@@ -320,7 +284,7 @@ BOOST_AUTO_TEST_CASE(meta_answering_500_is_a_temporary_failure_75) {
 }
 
 BOOST_AUTO_TEST_CASE(meta_answering_malformed_json_is_a_temporary_failure_75) {
-    auto& world = *shared().world;
+    auto& world = *shared().box;
     world.meta_fault(R"({"status": 200, "body": "{\"id\": ", "content_type": "application/json"})");
     auto result = world.run_shell("alice", "tail 1");
     world.meta_fault("{}");
@@ -329,7 +293,7 @@ BOOST_AUTO_TEST_CASE(meta_answering_malformed_json_is_a_temporary_failure_75) {
 }
 
 BOOST_AUTO_TEST_CASE(meta_answering_after_the_timeout_is_a_temporary_failure_75) {
-    auto& world = *shared().world;
+    auto& world = *shared().box;
     world.meta_fault(R"({"delay_ms": 30000})");
     // http-timeout is 1 s here: a shell that waited for meta's answer would be killed by the
     // 3 s bound and exit 137, not 75.
@@ -341,7 +305,7 @@ BOOST_AUTO_TEST_CASE(meta_answering_after_the_timeout_is_a_temporary_failure_75)
 }
 
 BOOST_AUTO_TEST_CASE(meta_dropping_the_connection_is_a_temporary_failure_75) {
-    auto& world = *shared().world;
+    auto& world = *shared().box;
     world.meta_fault(R"({"close": true})");
     auto result = world.run_shell("alice", "tail 1");
     world.meta_fault("{}");
@@ -349,7 +313,7 @@ BOOST_AUTO_TEST_CASE(meta_dropping_the_connection_is_a_temporary_failure_75) {
 }
 
 BOOST_AUTO_TEST_CASE(a_runner_answering_malformed_json_is_unavailable_69) {
-    auto& world = *shared().world;
+    auto& world = *shared().box;
     world.runner_fault(
         R"({"status": 200, "body": "{\"deadline\": \"soon\"", "content_type": "application/json"})");
     auto result = world.run_shell("alice", "tail 1");
@@ -361,7 +325,7 @@ BOOST_AUTO_TEST_CASE(a_runner_answering_malformed_json_is_unavailable_69) {
 }
 
 BOOST_AUTO_TEST_CASE(a_runner_answering_a_mistyped_field_is_unavailable_69) {
-    auto& world = *shared().world;
+    auto& world = *shared().box;
     world.set_job(1, R"({"task": "two"})");
     auto result = world.run_shell("alice", "tail 1");
     world.set_job(1, R"({"task": 2})");
@@ -370,7 +334,7 @@ BOOST_AUTO_TEST_CASE(a_runner_answering_a_mistyped_field_is_unavailable_69) {
 }
 
 BOOST_AUTO_TEST_CASE(a_slow_runner_is_a_temporary_failure_75) {
-    auto& world = *shared().world;
+    auto& world = *shared().box;
     world.runner_fault(R"({"delay_ms": 30000})");
     auto result = world.run_shell("alice", "tail 1", std::nullopt, 3s);
     world.runner_fault("{}");
@@ -382,8 +346,8 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(services_down)
 
 BOOST_AUTO_TEST_CASE(meta_that_is_down_is_a_temporary_failure_75) {
-    data_files data;
-    auto world = start_sandbox(data);
+    shell_world own(jobs_json, alice_and_bob);
+    auto& world = own.box;
     auto cfg = jobssh::load_config(world->config_file());
     world->stop_meta();
     auto result = world->run_shell("alice", "tail 1");
@@ -393,8 +357,8 @@ BOOST_AUTO_TEST_CASE(meta_that_is_down_is_a_temporary_failure_75) {
 }
 
 BOOST_AUTO_TEST_CASE(a_runner_that_is_down_is_unavailable_69) {
-    data_files data;
-    auto world = start_sandbox(data);
+    shell_world own(jobs_json, alice_and_bob);
+    auto& world = own.box;
     auto cfg = jobssh::load_config(world->config_file());
     world->stop_runner();
     auto result = world->run_shell("alice", "tail 1");
@@ -403,8 +367,8 @@ BOOST_AUTO_TEST_CASE(a_runner_that_is_down_is_unavailable_69) {
 }
 
 BOOST_AUTO_TEST_CASE(a_runner_that_goes_away_during_a_tail_ends_it_with_69) {
-    data_files data;
-    auto world = start_sandbox(data);
+    shell_world own(jobs_json, alice_and_bob);
+    auto& world = own.box;
     auto shell = tail_of_a_running_job(*world, 40, "still going\n");
     world->stop_runner();
     int status = shell->wait();
@@ -418,7 +382,7 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(tail)
 
 BOOST_AUTO_TEST_CASE(tail_of_a_job_that_succeeded_prints_every_log_and_exits_0) {
-    auto& world = *shared().world;
+    auto& world = *shared().box;
     wait_until_finished(world, 1);
     auto result = world.run_shell("alice", "tail 1");
     BOOST_TEST(result.exit_code == 0);
@@ -433,7 +397,7 @@ BOOST_AUTO_TEST_CASE(tail_of_a_job_that_succeeded_prints_every_log_and_exits_0) 
 }
 
 BOOST_AUTO_TEST_CASE(tail_of_a_job_that_failed_prints_every_log_and_exits_1) {
-    auto& world = *shared().world;
+    auto& world = *shared().box;
     wait_until_finished(world, 2);
     auto result = world.run_shell("alice", "tail 2");
     BOOST_TEST(result.exit_code == 1);
@@ -442,7 +406,7 @@ BOOST_AUTO_TEST_CASE(tail_of_a_job_that_failed_prints_every_log_and_exits_1) {
 }
 
 BOOST_AUTO_TEST_CASE(tail_of_a_shell_job_past_its_last_task_exits_0) {
-    auto& world = *shared().world;
+    auto& world = *shared().box;
     wait_until_finished(world, 5);
     auto result = world.run_shell("alice", "tail 5");
     BOOST_TEST(result.exit_code == 0);
@@ -450,7 +414,7 @@ BOOST_AUTO_TEST_CASE(tail_of_a_shell_job_past_its_last_task_exits_0) {
 }
 
 BOOST_AUTO_TEST_CASE(tail_of_a_running_job_shows_every_byte_written_in_pieces_then_its_result) {
-    auto& world = *shared().world;
+    auto& world = *shared().box;
     const fs::path job_dir = world.buildlogs() / "4";
     auto write = [&](const fs::path& file, std::string_view bytes) {
         fs::create_directories(file.parent_path());
@@ -491,7 +455,7 @@ BOOST_AUTO_TEST_SUITE(the_user_goes_away)
 
 BOOST_AUTO_TEST_CASE(sighup_or_sigterm_ends_a_tail_at_once_and_quietly) {
     for (int signal : {SIGHUP, SIGTERM}) {
-        auto shell = tail_of_a_running_job(*shared().world, 30 + signal, "waiting for the user\n");
+        auto shell = tail_of_a_running_job(*shared().box, 30 + signal, "waiting for the user\n");
         ::kill(shell->pid(), signal);
         BOOST_TEST(shell->wait() == 128 + signal);
         BOOST_TEST(shell->stderr_text() == "");
@@ -499,7 +463,7 @@ BOOST_AUTO_TEST_CASE(sighup_or_sigterm_ends_a_tail_at_once_and_quietly) {
 }
 
 BOOST_AUTO_TEST_CASE(a_reader_that_goes_away_ends_an_idle_tail_quietly) {
-    auto shell = tail_of_a_running_job(*shared().world, 60, "nothing more will come\n");
+    auto shell = tail_of_a_running_job(*shared().box, 60, "nothing more will come\n");
     // No more log lines: only noticing the closed pipe can end it.
     shell->close_stdout();
     BOOST_TEST(shell->wait() == 128 + SIGPIPE);
@@ -507,7 +471,7 @@ BOOST_AUTO_TEST_CASE(a_reader_that_goes_away_ends_an_idle_tail_quietly) {
 }
 
 BOOST_AUTO_TEST_CASE(a_reader_that_goes_away_mid_write_ends_the_tail_quietly) {
-    auto& world = *shared().world;
+    auto& world = *shared().box;
     auto shell = tail_of_a_running_job(world, 61, "first\n");
     shell->close_stdout();
     append_to(world.buildlogs() / "61" / "log", std::string(1 << 20, 'x') + "\n");
@@ -516,7 +480,7 @@ BOOST_AUTO_TEST_CASE(a_reader_that_goes_away_mid_write_ends_the_tail_quietly) {
 }
 
 BOOST_AUTO_TEST_CASE(a_reader_that_does_not_read_does_not_make_the_shell_buffer_the_log) {
-    auto& world = *shared().world;
+    auto& world = *shared().box;
     auto job = add_manual_job(world, 34);
     const fs::path log = world.buildlogs() / std::to_string(job) / "log";
     std::string line(1023, 'y');
@@ -540,10 +504,10 @@ BOOST_AUTO_TEST_CASE(a_reader_that_does_not_read_does_not_make_the_shell_buffer_
 }
 
 BOOST_AUTO_TEST_CASE(tail_into_a_regular_file_writes_every_line) {
-    auto& world = *shared().world;
+    auto& world = *shared().box;
     wait_until_finished(world, 1);
-    data_files scratch;
-    const fs::path file = scratch.dir / "out.txt";
+    jobssh::testing::scratch_dir scratch;
+    const fs::path file = scratch.path() / "out.txt";
     int status;
     {
         started_shell shell(world, "tail 1", file);

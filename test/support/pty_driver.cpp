@@ -1,5 +1,7 @@
 #include "pty_driver.hpp"
 
+#include "wait_status.hpp"
+
 #include <cerrno>
 #include <csignal>
 #include <poll.h>
@@ -12,18 +14,6 @@
 #include <unistd.h>
 
 namespace jobssh::testing {
-
-namespace {
-
-int status_of(int wait_status) {
-    if (WIFEXITED(wait_status))
-        return WEXITSTATUS(wait_status);
-    if (WIFSIGNALED(wait_status))
-        return 128 + WTERMSIG(wait_status);
-    return 255;
-}
-
-} // namespace
 
 pty_driver::pty_driver(const std::vector<std::string>& argv, unsigned short rows,
                        unsigned short columns) {
@@ -117,7 +107,7 @@ std::optional<int> pty_driver::wait(std::chrono::milliseconds bound) {
         int raw = 0;
         pid_t done = ::waitpid(pid_, &raw, WNOHANG);
         if (done == pid_) {
-            status_ = status_of(raw);
+            status_ = fixtures::exit_code_of(raw);
             break;
         }
         if (std::chrono::steady_clock::now() >= until)

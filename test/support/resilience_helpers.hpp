@@ -4,6 +4,8 @@
 // paths in /proc/*/cmdline, never by a global name), waiting with a bound, and starting a
 // program whose output is read as it comes.
 
+#include "wait_status.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <csignal>
@@ -153,7 +155,7 @@ public:
             int status = 0;
             if (::waitpid(pid_, &status, WNOHANG) == pid_) {
                 pid_ = -1;
-                return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                return jobssh::fixtures::exit_code_of(status);
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
