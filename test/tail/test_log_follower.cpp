@@ -45,6 +45,8 @@ using jobssh::log_follower;
 
 namespace {
 
+void append(const fs::path& file, std::string_view bytes);
+
 struct buildlogs {
     jobssh::testing::scratch_dir root;
     fs::path job_dir = root.path() / "7";
@@ -65,6 +67,12 @@ struct buildlogs {
         BOOST_TEST(ctx.stopped());
         if (error)
             std::rethrow_exception(error);
+    }
+
+    // Writes once the follower waits for the kernel's word: the write is not found by a read
+    // that looks anyway, only through the watch that reports it.
+    void write_while_it_waits(const fs::path& file, std::string bytes) {
+        asio::post(ctx, [file, bytes] { append(file, bytes); });
     }
 
     // All a follower reading `chunk_size` at a time shows of a job that is already over.
@@ -99,6 +107,16 @@ asio::awaitable<std::vector<std::string>> expect_shown(log_follower& follower,
     follow_output out = co_await collect(follower, want.size());
     BOOST_TEST(out.lines == want);
     co_return out.notices;
+}
+
+// Returns once the follower has read every event the kernel queued so far: a task that
+// starts now can only be found by looking after reading them (the directory events come
+// in order), and its line is shown.
+asio::awaitable<void> expect_events_seen(log_follower& follower, const fs::path& job_dir) {
+    static int marks = 0;
+    const std::string task = "mark" + std::to_string(++marks);
+    append(job_dir / task / "log", "seen\n");
+    co_await expect_shown(follower, "[" + task + "] seen\n");
 }
 
 const std::string truncated_notice = " was truncated; reading it again from the start.";
@@ -569,11 +587,9 @@ BOOST_AUTO_TEST_CASE(a_task_directory_removed_and_made_again_is_followed_again_a
         co_await expect_shown(follower, "setup\n[test] first run\n");
         fs::remove_all(job_dir / "test");
         fs::create_directory(job_dir / "test");
-        // The job log's line comes after the directory's events: once it is shown, the
-        // follower has seen the new directory, and only its watch can report the next write.
-        append(job_dir / "log", "again\n");
-        co_await expect_shown(follower, "again\n");
-        append(job_dir / "test" / "log", "second run\n");
+        co_await expect_events_seen(follower, job_dir);
+        // Only the new directory's watch can report this.
+        write_while_it_waits(job_dir / "test" / "log", "second run\n");
         auto notices = co_await expect_shown(follower, "[test] second run\n");
         BOOST_TEST(notices == std::vector{"test/log" + replaced_notice},
                    boost::test_tools::per_element());
@@ -586,10 +602,8 @@ BOOST_AUTO_TEST_CASE(a_log_that_appears_after_its_task_directory_is_followed_fro
         log_follower follower(ctx.get_executor(), job_dir);
         co_await expect_shown(follower, "setup\n");
         fs::create_directory(job_dir / "deploy");
-        // Shown once the directory's creation was seen: the log is made after that.
-        append(job_dir / "log", "deploying\n");
-        co_await expect_shown(follower, "deploying\n");
-        append(job_dir / "deploy" / "log", "copied\nrestarted\n");
+        co_await expect_events_seen(follower, job_dir);
+        write_while_it_waits(job_dir / "deploy" / "log", "copied\nrestarted\n");
         auto notices = co_await expect_shown(follower, "[deploy] copied\n[deploy] restarted\n");
         BOOST_TEST(notices.empty());
     });
@@ -602,10 +616,14 @@ BOOST_AUTO_TEST_CASE(a_job_directory_removed_and_made_again_is_followed_again) {
         co_await expect_shown(follower, "first\n");
         fs::remove_all(job_dir);
         append(job_dir / "log", "second\n");
-        append(job_dir / "build" / "log", "built\n");
-        auto notices = co_await expect_shown(follower, "second\n[build] built\n");
+        // The job log is found again by its name; the new directory's watch is seen to
+        // work only by a task that starts after the follower saw the directory go.
+        auto notices = co_await expect_shown(follower, "second\n");
         BOOST_TEST(notices == std::vector{"log" + replaced_notice},
                    boost::test_tools::per_element());
+        co_await expect_events_seen(follower, job_dir);
+        write_while_it_waits(job_dir / "build" / "log", "built\n");
+        co_await expect_shown(follower, "[build] built\n");
     });
 }
 
