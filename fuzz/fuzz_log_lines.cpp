@@ -143,9 +143,9 @@ void follow(const unsigned char* data, std::size_t size) {
     std::error_code ignored;
     fs::remove_all(job_dir, ignored);
     fs::create_directories(job_dir);
-    written_log logs[3] = {{job_dir / "log", "log", ""},
-                           {job_dir / "a" / "log", "a/log", "[a] "},
-                           {job_dir / "b" / "log", "b/log", "[b] "}};
+    written_log logs[3] = {{.file = job_dir / "log", .name = "log", .prefix = ""},
+                           {.file = job_dir / "a" / "log", .name = "a/log", .prefix = "[a] "},
+                           {.file = job_dir / "b" / "log", .name = "b/log", .prefix = "[b] "}};
     std::vector<std::string> expected_notices;
 
     asio::io_context io;
