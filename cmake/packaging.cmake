@@ -28,7 +28,9 @@ install(FILES ${jobssh_man_pages} DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 install(FILES ${PROJECT_SOURCE_DIR}/packaging/config.ini
   DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 
-install(FILES ${PROJECT_SOURCE_DIR}/docs/operators.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# operators.md links design.md, the contracts, beside it.
+install(FILES ${PROJECT_SOURCE_DIR}/docs/operators.md ${PROJECT_SOURCE_DIR}/docs/design.md
+  DESTINATION ${CMAKE_INSTALL_DOCDIR})
 if(EXISTS ${PROJECT_SOURCE_DIR}/README.md)
   install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 endif()

@@ -1,9 +1,8 @@
 // meta's answer to GET /api/ssh-key/{key} comes over the network: decode_ssh_key returns
-// an ssh_key or throws json_fields::field_error (which lookup_key turns into a temporary
-// failure), nothing else, and the owner's name is exactly the field's: it is what decides
+// an ssh_key or what was wrong with the answer (which lookup_key turns into a temporary
+// failure), never throws, and the owner's name is exactly the field's: it is what decides
 // whose jobs the key may reach.
 #include "check.hpp"
-#include "json_fields.hpp"
 
 #include <boost/json/parse.hpp>
 #include <jobssh/api/meta.hpp>
@@ -12,14 +11,15 @@ using jobssh::fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t size) {
     const std::string_view body = jobssh::fuzz::text_of(data, size);
-    try {
-        const jobssh::ssh_key key = jobssh::decode_ssh_key(body);
-        const boost::json::value value = boost::json::parse(body);
-        const boost::json::object& object = value.as_object();
-        const boost::json::object& owner = object.at("owner").as_object();
-        check(owner.at("name").as_string() == key.owner.name, "the owner is the field's");
-        check(object.at("key").as_string() == key.key, "the key is the field's");
-    } catch (const jobssh::json_fields::field_error&) {
-    }
+    const jobssh::decoded<jobssh::ssh_key> decoded = jobssh::decode_ssh_key(body);
+    check(decoded || !decoded.error.empty(), "a refused answer says why");
+    if (!decoded)
+        return 0;
+    const jobssh::ssh_key& key = *decoded;
+    const boost::json::value value = boost::json::parse(body);
+    const boost::json::object& object = value.as_object();
+    const boost::json::object& owner = object.at("owner").as_object();
+    check(owner.at("name").as_string() == key.owner.name, "the owner is the field's");
+    check(object.at("key").as_string() == key.key, "the key is the field's");
     return 0;
 }

@@ -1,6 +1,3 @@
-#include "../common/known_endpoints.hpp"
-
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -18,6 +15,8 @@
 #include <boost/beast/http/write.hpp>
 #include <charconv>
 #include <jobssh/api/http_client.hpp>
+#include <jobssh/common/default_token.hpp>
+#include <jobssh/common/resolve.hpp>
 #include <variant>
 
 namespace jobssh {
@@ -99,23 +98,14 @@ http_failure classify(const beast::error_code& ec) {
     throw http_error(classify(ec), what + ": " + step + ": " + ec.message());
 }
 
-// Name resolution has no deadline of its own: race it against a timer.
 asio::awaitable<tcp::resolver::results_type>
 resolve(const http_origin& origin, std::chrono::milliseconds timeout, const std::string& what) {
-    auto executor = co_await asio::this_coro::executor;
-    if (auto known = known_endpoints(origin.host, origin.port))
-        co_return *known;
-    tcp::resolver resolver(executor);
-    asio::steady_timer timer(executor, timeout);
-    auto result = co_await (resolver.async_resolve(origin.host, std::to_string(origin.port),
-                                                   asio::as_tuple(asio::use_awaitable)) ||
-                            timer.async_wait(asio::as_tuple(asio::use_awaitable)));
-    if (result.index() == 1)
+    resolved host = co_await resolve_within(origin.host, origin.port, timeout);
+    if (host.error == asio::error::timed_out)
         throw http_error(http_failure::timeout, what + ": resolving took too long");
-    auto [ec, endpoints] = std::get<0>(std::move(result));
-    if (ec)
-        fail(ec, "resolve", what);
-    co_return endpoints;
+    if (host.error)
+        fail(host.error, "resolve", what);
+    co_return host.endpoints;
 }
 
 } // namespace
@@ -128,8 +118,7 @@ asio::awaitable<http_response> send_request(const http_origin& origin,
 
     beast::tcp_stream stream(executor);
     stream.expires_after(request.timeout);
-    auto [connect_ec, endpoint] =
-        co_await stream.async_connect(endpoints, asio::as_tuple(asio::use_awaitable));
+    auto [connect_ec, endpoint] = co_await stream.async_connect(endpoints, default_token());
     if (connect_ec)
         fail(connect_ec, "connect", what);
 
@@ -142,8 +131,7 @@ asio::awaitable<http_response> send_request(const http_origin& origin,
     message.set(http::field::connection, "close");
     message.prepare_payload();
     stream.expires_after(request.timeout);
-    auto [write_ec, written] =
-        co_await http::async_write(stream, message, asio::as_tuple(asio::use_awaitable));
+    auto [write_ec, written] = co_await http::async_write(stream, message, default_token());
     if (write_ec)
         fail(write_ec, "write", what);
 
@@ -151,8 +139,7 @@ asio::awaitable<http_response> send_request(const http_origin& origin,
     http::response_parser<http::string_body> parser;
     parser.body_limit(request.body_limit);
     stream.expires_after(request.timeout);
-    auto [read_ec, read] =
-        co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+    auto [read_ec, read] = co_await http::async_read(stream, buffer, parser, default_token());
     if (read_ec)
         fail(read_ec, "read", what);
 

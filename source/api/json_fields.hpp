@@ -5,7 +5,9 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <boost/json/value_to.hpp>
 #include <cstdint>
+#include <jobssh/api/decoded.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -18,13 +20,19 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-// A whole answer body; anything but one JSON value is an error.
-inline boost::json::value parse(std::string_view body) {
+// A whole answer body, decoded with T's tag_invoke (which reads fields with the helpers
+// below); anything but one JSON value of T's shape is an error.
+template <class T>
+decoded<T> decode(std::string_view body) {
     boost::system::error_code ec;
     boost::json::value value = boost::json::parse(body, ec);
     if (ec)
-        throw field_error("not JSON: " + ec.message());
-    return value;
+        return decoded<T>::failed("not JSON: " + ec.message());
+    try {
+        return {boost::json::value_to<T>(value), {}};
+    } catch (const field_error& error) {
+        return decoded<T>::failed(error.what());
+    }
 }
 
 inline const boost::json::object& as_object(const boost::json::value& value,

@@ -1,3 +1,4 @@
+#include "fetch.hpp"
 #include "json_fields.hpp"
 
 #include <algorithm>
@@ -33,8 +34,8 @@ ssh_key tag_invoke(json::value_to_tag<ssh_key>, const json::value& value) {
     return key;
 }
 
-ssh_key decode_ssh_key(std::string_view body) {
-    return json::value_to<ssh_key>(json_fields::parse(body));
+decoded<ssh_key> decode_ssh_key(std::string_view body) {
+    return json_fields::decode<ssh_key>(body);
 }
 
 namespace {
@@ -59,24 +60,14 @@ asio::awaitable<std::optional<ssh_key>> lookup_key(const config& cfg, std::strin
     } catch (const std::invalid_argument& error) {
         throw failure_error(failure::config, std::string("[meta.sr.ht] origin: ") + error.what());
     }
-    // The key goes in the path as it is, as buildsrht-shell sends it ('/' included).
+    // The key goes in the path as it is, as buildsrht-shell sends it ('/' included). Meta
+    // down, slow or confused is a temporary failure of authentication.
     http_request request{"GET", "/api/ssh-key/" + std::string(b64key), cfg.http_timeout};
-    http_response response;
-    try {
-        response = co_await send_request(origin, request);
-    } catch (const http_error& error) {
-        throw failure_error(failure::temporary, std::string("meta: ") + error.what());
-    }
-    if (response.status == 404)
-        co_return std::nullopt;
-    if (response.status != 200)
-        throw failure_error(failure::temporary,
-                            "meta: key lookup: status " + std::to_string(response.status));
-    try {
-        co_return decode_ssh_key(response.body);
-    } catch (const json_fields::field_error& error) {
-        throw failure_error(failure::temporary, std::string("meta: key lookup: ") + error.what());
-    }
+    // Named first: GCC 12 miscompiles braced initializers in a co_await expression.
+    constexpr api::failure_kinds meta_failures{failure::temporary, failure::temporary};
+    std::string what = "meta: key lookup";
+    co_return co_await api::fetch(origin, std::move(request), meta_failures, std::move(what),
+                                  &decode_ssh_key);
 }
 
 } // namespace jobssh

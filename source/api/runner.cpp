@@ -1,3 +1,4 @@
+#include "fetch.hpp"
 #include "json_fields.hpp"
 
 #include <boost/json/parse.hpp>
@@ -6,6 +7,7 @@
 #include <jobssh/api/runner.hpp>
 #include <jobssh/common/config.hpp>
 #include <jobssh/common/failure.hpp>
+#include <ostream>
 
 namespace jobssh {
 
@@ -16,7 +18,7 @@ job_info tag_invoke(json::value_to_tag<job_info>, const json::value& value) {
     using namespace json_fields;
     const json::object& object = as_object(value, "the job info");
     job_info info;
-    info.deadline = integer(object, "deadline");
+    info.deadline = std::chrono::sys_seconds(std::chrono::seconds(integer(object, "deadline")));
     info.manifest = string(object, "manifest");
     info.note = nullable_string(object, "note");
     info.owner_id = integer(object, "owner_id");
@@ -24,7 +26,11 @@ job_info tag_invoke(json::value_to_tag<job_info>, const json::value& value) {
     if (port < 0 || port > 65535)
         throw field_error("field \"port\" is not a TCP port: " + std::to_string(port));
     info.port = static_cast<std::uint16_t>(port);
-    info.status = string(object, "status");
+    std::string word = string(object, "status");
+    auto status = parse_job_status(word);
+    if (!status)
+        throw field_error("field \"status\" is not a job status: " + word);
+    info.status = *status;
     info.task = integer(object, "task");
     info.tasks = integer(object, "tasks");
     info.username = string(object, "username");
@@ -41,15 +47,37 @@ job_info tag_invoke(json::value_to_tag<job_info>, const json::value& value) {
     return info;
 }
 
-job_info decode_job_info(std::string_view body) {
-    return json::value_to<job_info>(json_fields::parse(body));
+namespace {
+
+constexpr std::string_view status_words[] = {"pending", "queued",  "running",  "success",
+                                             "failed",  "timeout", "cancelled"};
+
+} // namespace
+
+std::string_view to_string(job_status status) {
+    return status_words[static_cast<std::size_t>(status)];
+}
+
+std::optional<job_status> parse_job_status(std::string_view word) {
+    for (std::size_t at = 0; at < std::size(status_words); ++at)
+        if (status_words[at] == word)
+            return static_cast<job_status>(at);
+    return std::nullopt;
+}
+
+std::ostream& operator<<(std::ostream& out, job_status status) {
+    return out << to_string(status);
+}
+
+decoded<job_info> decode_job_info(std::string_view body) {
+    return json_fields::decode<job_info>(body);
 }
 
 bool job_finished(const job_info& info) {
     // pending and queued jobs have not started yet: a tail waits for them.
-    if (info.status == "pending" || info.status == "queued")
+    if (info.status == job_status::pending || info.status == job_status::queued)
         return false;
-    if (info.status != "running")
+    if (info.status != job_status::running)
         return true;
     // A job that keeps its VM for a shell stays `running` after its last task.
     return info.task >= info.tasks;
@@ -57,51 +85,36 @@ bool job_finished(const job_info& info) {
 
 namespace {
 
-// The runner's HTTP failures, in the words of runner.hpp: timeouts are temporary,
-// everything else means the runner is not there for us.
-[[noreturn]] void throw_runner_failure(const http_error& error) {
-    failure kind =
-        error.kind() == http_failure::timeout ? failure::temporary : failure::runner_unreachable;
-    throw failure_error(kind, std::string("runner: ") + error.what());
-}
+// Timeouts are temporary; everything else means the runner is not there for us.
+constexpr api::failure_kinds runner_failures{failure::runner_unreachable, failure::temporary};
 
-asio::awaitable<http_response> ask_runner(const config& cfg, std::string method,
-                                          std::string target) {
-    http_origin origin{cfg.runner_host, cfg.runner_port, ""};
-    http_request request{std::move(method), std::move(target), cfg.http_timeout};
-    try {
-        co_return co_await send_request(origin, request);
-    } catch (const http_error& error) {
-        throw_runner_failure(error);
-    }
+http_origin runner_origin(const config& cfg) {
+    return {cfg.runner_host, cfg.runner_port, ""};
 }
 
 asio::awaitable<void> post_to_job(const config& cfg, job_id job, std::string_view action) {
     std::string target = "/job/" + std::to_string(job) + "/" + std::string(action);
-    http_response response = co_await ask_runner(cfg, "POST", target);
+    std::string what = "runner: POST " + target;
+    // Named first: GCC 12 miscompiles braced initializers in a co_await expression.
+    http_origin origin = runner_origin(cfg);
+    http_request request{"POST", target, cfg.http_timeout};
+    http_response response = co_await api::ask(origin, request, runner_failures, what);
     if (response.status == 404)
-        throw failure_error(failure::no_such_job, "runner: POST " + target + ": 404");
+        throw failure_error(failure::no_such_job, what + ": 404");
     if (response.status != 200)
-        throw failure_error(failure::runner_unreachable, "runner: POST " + target + ": status " +
-                                                             std::to_string(response.status));
+        throw failure_error(failure::runner_unreachable,
+                            what + ": status " + std::to_string(response.status));
 }
 
 } // namespace
 
 asio::awaitable<std::optional<job_info>> fetch_job_info(const config& cfg, job_id job) {
     std::string target = "/job/" + std::to_string(job) + "/info";
-    http_response response = co_await ask_runner(cfg, "GET", target);
-    if (response.status == 404)
-        co_return std::nullopt;
-    if (response.status != 200)
-        throw failure_error(failure::runner_unreachable, "runner: GET " + target + ": status " +
-                                                             std::to_string(response.status));
-    try {
-        co_return decode_job_info(response.body);
-    } catch (const json_fields::field_error& error) {
-        throw failure_error(failure::runner_unreachable,
-                            "runner: GET " + target + ": " + error.what());
-    }
+    std::string what = "runner: GET " + target;
+    http_origin origin = runner_origin(cfg);
+    http_request request{"GET", target, cfg.http_timeout};
+    co_return co_await api::fetch(origin, std::move(request), runner_failures, std::move(what),
+                                  &decode_job_info);
 }
 
 asio::awaitable<void> claim_job(const config& cfg, job_id job) {

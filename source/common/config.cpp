@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <jobssh/common/config.hpp>
+#include <jobssh/common/posix.hpp>
 #include <map>
 #include <system_error>
 #include <unistd.h>
@@ -33,25 +34,21 @@ struct ini_file {
 }
 
 std::string read_whole(const std::filesystem::path& file) {
-    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    unique_fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd)
         throw config_error(file.string() + ": cannot open file: " + std::strerror(errno));
     std::string text;
     char buffer[8192];
     for (;;) {
-        ssize_t n = ::read(fd, buffer, sizeof buffer);
+        ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0) {
-            int error = errno;
-            ::close(fd);
-            throw config_error(file.string() + ": cannot read file: " + std::strerror(error));
-        }
+        if (n < 0)
+            throw config_error(file.string() + ": cannot read file: " + std::strerror(errno));
         if (n == 0)
             break;
         text.append(buffer, static_cast<std::size_t>(n));
     }
-    ::close(fd);
     return text;
 }
 
@@ -252,6 +249,12 @@ config load_config(const std::filesystem::path& file) {
     cfg.poll_interval = read_seconds(jobssh, "poll-interval", cfg.poll_interval);
     jobssh.read("vm-identity", cfg.vm_identity);
     jobssh.read("state-dir", cfg.state_dir);
+    jobssh.read("syslog-socket", cfg.syslog_socket);
+    // sockaddr_un holds 108 bytes with the terminating NUL.
+    if (!cfg.syslog_socket.empty() &&
+        (cfg.syslog_socket.is_relative() || cfg.syslog_socket.string().size() > 107))
+        jobssh.bad_value("syslog-socket", cfg.syslog_socket.string(),
+                         "expected an absolute path of at most 107 bytes");
     return cfg;
 }
 

@@ -1,4 +1,3 @@
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -7,6 +6,8 @@
 #include <boost/asio/write.hpp>
 #include <cerrno>
 #include <fcntl.h>
+#include <jobssh/common/default_token.hpp>
+#include <jobssh/common/posix.hpp>
 #include <jobssh/common/user_output.hpp>
 #include <limits>
 #include <optional>
@@ -17,23 +18,6 @@
 namespace jobssh {
 
 namespace asio = boost::asio;
-
-bool write_blocking(int fd, std::string_view bytes) {
-    while (!bytes.empty()) {
-        ssize_t n = ::write(fd, bytes.data(), bytes.size());
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            pollfd wait{fd, POLLOUT, 0};
-            ::poll(&wait, 1, -1);
-            continue;
-        }
-        if (n <= 0)
-            return false;
-        bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-}
 
 namespace {
 
@@ -121,14 +105,13 @@ asio::awaitable<void> user_output::write(std::string_view bytes) {
     if (bytes.empty())
         co_return;
     if (!impl_->stream) {
-        if (!write_blocking(impl_->fd, bytes))
+        if (write_all(impl_->fd, bytes))
             throw user_hung_up();
         co_return;
     }
     impl_->pipe.before_writing(bytes.size());
-    auto [ec, written] =
-        co_await asio::async_write(*impl_->stream, asio::buffer(bytes.data(), bytes.size()),
-                                   all_it_takes, asio::as_tuple(asio::use_awaitable));
+    auto [ec, written] = co_await asio::async_write(
+        *impl_->stream, asio::buffer(bytes.data(), bytes.size()), all_it_takes, default_token());
     if (ec == asio::error::operation_aborted)
         throw boost::system::system_error(ec);
     if (ec)
@@ -145,7 +128,7 @@ asio::awaitable<void> user_output::wait_hangup() {
     }
     for (;;) {
         auto [ec] = co_await impl_->stream->async_wait(asio::posix::descriptor_base::wait_error,
-                                                       asio::as_tuple(asio::use_awaitable));
+                                                       default_token());
         // Cancelled: the session ended otherwise, and whoever waited has what it needs. A
         // plain return costs no exception at the end of every session.
         if (ec == asio::error::operation_aborted)

@@ -1,16 +1,16 @@
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <cerrno>
 #include <cmath>
 #include <csignal>
 #include <exception>
 #include <jobssh/api/meta.hpp>
 #include <jobssh/api/runner.hpp>
 #include <jobssh/common/config.hpp>
+#include <jobssh/common/default_token.hpp>
 #include <jobssh/common/failure.hpp>
+#include <jobssh/common/posix.hpp>
 #include <jobssh/common/syslog.hpp>
 #include <jobssh/connect/connect.hpp>
 #include <jobssh/connect/relay.hpp>
@@ -31,17 +31,6 @@ namespace {
 
 constexpr std::chrono::seconds vm_boot_bound{30};
 
-void write_all(int fd, std::string_view text) {
-    while (!text.empty()) {
-        auto n = ::write(fd, text.data(), text.size());
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (n <= 0)
-            return; // the user is gone; the session notices on its own
-        text.remove_prefix(static_cast<std::size_t>(n));
-    }
-}
-
 std::string counted(long long n, const char* one, const char* unit) {
     return n == 1 ? one : std::to_string(n) + " " + unit;
 }
@@ -58,16 +47,9 @@ const char* end_name(session_end end) {
     return "unknown";
 }
 
-std::string log_line(job_id job, const ssh_key& key, std::string_view rest) {
-    return "job=" + std::to_string(job) + " user=" + key.owner.name + " " + std::string(rest);
-}
-
-// One log line: control characters and quotes become spaces.
-std::string printable(std::string_view text) {
-    std::string line(text);
-    for (char& c : line)
-        if (static_cast<unsigned char>(c) < 0x20 || c == '"')
-            c = ' ';
+log_fields log_line(job_id job, const ssh_key& key) {
+    log_fields line;
+    line.add("job", job).add("user", key.owner.name);
     return line;
 }
 
@@ -85,7 +67,7 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
         if (!info.host_keys.empty())
             pinned.emplace(cfg.state_dir / "known_hosts", info);
         else
-            log_info(log_line(job, key, "host_keys=none vm_host_key=unchecked"));
+            log_info(log_line(job, key).add("host_keys", "none").add("vm_host_key", "unchecked"));
     } catch (const std::invalid_argument& e) {
         throw failure_error(failure::internal, std::string("runner sent bad VM data: ") + e.what());
     }
@@ -94,7 +76,7 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
     auto waited = co_await (
         wait_for_vm(info, vm_boot_bound,
                     [] { write_all(STDERR_FILENO, "Waiting for the build VM to come up...\n"); }) ||
-        hangup.async_wait(asio::as_tuple(asio::use_awaitable)));
+        hangup.async_wait(default_token()));
     session_outcome outcome;
     if (waited.index() == 1) {
         outcome.result.end = session_end::hangup;
@@ -114,8 +96,8 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
     }
 
     session_options options;
-    if (info.deadline > 0)
-        options.deadline = std::chrono::system_clock::from_time_t(info.deadline);
+    if (info.deadline != std::chrono::sys_seconds{})
+        options.deadline = info.deadline;
     options.hangup_signals = &hangup;
     try {
         // Two statements: GCC 12 miscompiles co_await inside a conditional expression.
@@ -160,9 +142,9 @@ std::string humanize_from_now(std::chrono::system_clock::time_point when,
 std::string connect_banner(const config& cfg, job_id job, const job_info& info,
                            std::chrono::system_clock::time_point now) {
     auto id = std::to_string(job);
-    return "Connected to build job #" + id + " (" + info.status + "): " + cfg.builds_origin + "/~" +
-           info.username + "/job/" + id + "\n" + "Your VM will be terminated " +
-           humanize_from_now(std::chrono::system_clock::from_time_t(info.deadline), now) +
+    return "Connected to build job #" + id + " (" + std::string(to_string(info.status)) +
+           "): " + cfg.builds_origin + "/~" + info.username + "/job/" + id + "\n" +
+           "Your VM will be terminated " + humanize_from_now(info.deadline, now) +
            ", or when you log out.\n\n";
 }
 
@@ -170,7 +152,6 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
                                    const ssh_key& key, const std::vector<std::string>& argv) {
     // From here on a hang-up is ours to handle: it must not kill us before we cleaned up.
     asio::signal_set hangup(co_await asio::this_coro::executor, SIGHUP, SIGTERM);
-    std::signal(SIGPIPE, SIG_IGN);
     bool tty = is_terminal(STDIN_FILENO);
 
     // With one command, stdout carries that command's output and nothing else.
@@ -184,7 +165,7 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
     } catch (const std::system_error& e) {
         throw failure_error(failure::internal, std::string("session registry: ") + e.what());
     }
-    log_info(log_line(job, key, tty ? "event=connect tty=yes" : "event=connect tty=no"));
+    log_info(log_line(job, key).add("event", "connect").add("tty", tty ? "yes" : "no"));
 
     std::exception_ptr failed;
     session_outcome outcome;
@@ -200,25 +181,27 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
         // one job, only when the last of them ends.
         try {
             co_await terminate_job(cfg, job);
-            log_info(log_line(job, key, "event=terminate"));
+            log_info(log_line(job, key).add("event", "terminate"));
         } catch (const failure_error& e) {
-            log_error(log_line(job, key,
-                               std::string("event=terminate outcome=failed detail=\"") + e.what() +
-                                   "\""));
+            log_error(log_line(job, key)
+                          .add("event", "terminate")
+                          .add("outcome", "failed")
+                          .add("detail", e.what()));
         }
     }
     if (failed)
         std::rethrow_exception(failed);
 
     const auto& result = outcome.result;
-    log_info(log_line(job, key,
-                      std::string("event=disconnect end=") + end_name(result.end) + " status=" +
-                          std::to_string(result.exit_status) + (last ? " last=yes" : " last=no")));
+    log_info(log_line(job, key)
+                 .add("event", "disconnect")
+                 .add("end", end_name(result.end))
+                 .add("status", result.exit_status)
+                 .add("last", last ? "yes" : "no"));
     if (outcome.host_key_refused) {
         // ssh's own account of it names our temporary files and suggests removing the
         // pinned key: the operator's log gets it, the user our message.
-        log_error(
-            log_line(job, key, "event=vm_host_key ssh=\"" + printable(result.child_stderr) + "\""));
+        log_error(log_line(job, key).add("event", "vm_host_key").add("ssh", result.child_stderr));
         throw failure_error(failure::vm_host_key, "the VM presented a host key not in host_keys");
     }
     write_all(STDERR_FILENO, result.held_stderr);

@@ -8,13 +8,14 @@
 #pragma GCC diagnostic ignored "-Wrestrict"
 #endif
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/process/v2/environment.hpp>
 #include <boost/process/v2/process.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <fcntl.h>
+#include <jobssh/common/default_token.hpp>
+#include <jobssh/common/posix.hpp>
 #include <pty.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -30,10 +31,6 @@ namespace asio = boost::asio;
 namespace bp = boost::process::v2;
 
 namespace {
-
-[[noreturn]] void throw_errno(const char* what) {
-    throw std::system_error(errno, std::generic_category(), what);
-}
 
 void set_cloexec(int fd) {
     if (::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
@@ -82,21 +79,19 @@ struct child_setup {
 pty::pty(const asio::any_io_executor& executor)
     : master_(executor) {
     int master = -1;
-    if (::openpty(&master, &slave_, nullptr, nullptr, nullptr) != 0)
+    int slave = -1;
+    if (::openpty(&master, &slave, nullptr, nullptr, nullptr) != 0)
         throw_errno("openpty");
     master_.assign(master);
+    slave_.reset(slave);
     set_cloexec(master);
-    set_cloexec(slave_);
+    set_cloexec(slave);
 }
 
-pty::~pty() {
-    close_slave();
-}
+pty::~pty() = default;
 
 void pty::close_slave() {
-    if (slave_ >= 0)
-        ::close(slave_);
-    slave_ = -1;
+    slave_.reset();
 }
 
 void pty::resize(window_size size) {
@@ -151,7 +146,7 @@ void child::signal_group(int signal) noexcept {
 asio::awaitable<int> child::wait() {
     if (impl_->exited)
         co_return impl_->status;
-    auto [ec, code] = co_await impl_->process.async_wait(asio::as_tuple(asio::use_awaitable));
+    auto [ec, code] = co_await impl_->process.async_wait(default_token());
     if (ec == asio::error::operation_aborted)
         throw std::system_error(ec, "waiting for the child was cancelled");
     if (ec) // ECHILD: someone else reaped it; we cannot know more

@@ -1,6 +1,5 @@
 #include <algorithm>
 #include <array>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -12,6 +11,8 @@
 #include <csignal>
 #include <fcntl.h>
 #include <functional>
+#include <jobssh/common/default_token.hpp>
+#include <jobssh/common/posix.hpp>
 #include <jobssh/connect/pty.hpp>
 #include <jobssh/connect/relay.hpp>
 #include <jobssh/connect/terminal.hpp>
@@ -45,8 +46,7 @@ awaitable<gave_up> transfer(stream_descriptor& from, stream_descriptor& to,
     boost::system::error_code ignored;
     from.non_blocking(true, ignored);
     for (;;) {
-        auto [read_error, n] = co_await from.async_read_some(asio::buffer(buffer),
-                                                             asio::as_tuple(asio::use_awaitable));
+        auto [read_error, n] = co_await from.async_read_some(asio::buffer(buffer), default_token());
         if (read_error)
             co_return gave_up::reading;
         // A pty hands over at most 4 KiB per read: gather what else is waiting, so the other
@@ -62,8 +62,8 @@ awaitable<gave_up> transfer(stream_descriptor& from, stream_descriptor& to,
         }
         if (keep && keep->size() < stderr_kept)
             keep->append(buffer.data(), std::min(n, stderr_kept - keep->size()));
-        auto [write_error, written] = co_await asio::async_write(
-            to, asio::buffer(buffer.data(), n), asio::as_tuple(asio::use_awaitable));
+        auto [write_error, written] =
+            co_await asio::async_write(to, asio::buffer(buffer.data(), n), default_token());
         if (write_error)
             co_return gave_up::writing;
     }
@@ -77,8 +77,7 @@ awaitable<gave_up> pass_stderr(stream_descriptor& from, stream_descriptor& to,
                                session_result& result, const bool& started) {
     std::array<char, 4096> buffer;
     for (;;) {
-        auto [read_error, n] = co_await from.async_read_some(asio::buffer(buffer),
-                                                             asio::as_tuple(asio::use_awaitable));
+        auto [read_error, n] = co_await from.async_read_some(asio::buffer(buffer), default_token());
         if (read_error)
             co_return gave_up::reading;
         std::string_view chunk(buffer.data(), n);
@@ -88,8 +87,8 @@ awaitable<gave_up> pass_stderr(stream_descriptor& from, stream_descriptor& to,
             result.held_stderr.append(chunk);
             continue;
         }
-        auto [write_error, written] = co_await asio::async_write(
-            to, asio::buffer(chunk), asio::as_tuple(asio::use_awaitable));
+        auto [write_error, written] =
+            co_await asio::async_write(to, asio::buffer(chunk), default_token());
         if (write_error)
             co_return gave_up::writing;
     }
@@ -106,8 +105,8 @@ awaitable<gave_up> watch_terminal(stream_descriptor& master, stream_descriptor& 
                                   session_result& result, stream_descriptor& err) {
     std::array<char, 4096> buffer;
     for (;;) {
-        auto [read_error, n] = co_await master.async_read_some(asio::buffer(buffer),
-                                                               asio::as_tuple(asio::use_awaitable));
+        auto [read_error, n] =
+            co_await master.async_read_some(asio::buffer(buffer), default_token());
         if (read_error || n == 0)
             co_return gave_up::reading; // EIO: the child side is closed
         bool shows = buffer[0] == TIOCPKT_DATA && n > 1;
@@ -115,13 +114,12 @@ awaitable<gave_up> watch_terminal(stream_descriptor& master, stream_descriptor& 
             started = true;
             std::string held = std::exchange(result.held_stderr, {});
             if (!held.empty())
-                co_await asio::async_write(err, asio::buffer(held),
-                                           asio::as_tuple(asio::use_awaitable));
+                co_await asio::async_write(err, asio::buffer(held), default_token());
         }
         if (!shows)
             continue;
-        auto [write_error, written] = co_await asio::async_write(
-            to, asio::buffer(buffer.data() + 1, n - 1), asio::as_tuple(asio::use_awaitable));
+        auto [write_error, written] =
+            co_await asio::async_write(to, asio::buffer(buffer.data() + 1, n - 1), default_token());
         if (write_error)
             co_return gave_up::writing;
     }
@@ -131,11 +129,11 @@ awaitable<gave_up> watch_terminal(stream_descriptor& master, stream_descriptor& 
 awaitable<void> idle() {
     asio::steady_timer never(co_await asio::this_coro::executor,
                              asio::steady_timer::time_point::max());
-    co_await never.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_await never.async_wait(default_token());
 }
 
 awaitable<session_end> hangup_signal(asio::signal_set& signals) {
-    co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_await signals.async_wait(default_token());
     co_return session_end::hangup;
 }
 
@@ -154,7 +152,7 @@ std::string in_words(std::chrono::seconds before) {
 // as a line of output can.
 awaitable<void> say(stream_descriptor& to, const std::string& line, bool raw_terminal) {
     std::string text = raw_terminal ? "\r\n" + line + "\r\n" : line + "\n";
-    co_await asio::async_write(to, asio::buffer(text), asio::as_tuple(asio::use_awaitable));
+    co_await asio::async_write(to, asio::buffer(text), default_token());
 }
 
 awaitable<session_end> deadline_watch(const session_options& options, stream_descriptor& to,
@@ -171,15 +169,13 @@ awaitable<session_end> deadline_watch(const session_options& options, stream_des
         if (when <= std::chrono::system_clock::now())
             continue; // already closer than that: the banner said when
         timer.expires_at(when);
-        if (auto [cancelled] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-            cancelled)
+        if (auto [cancelled] = co_await timer.async_wait(default_token()); cancelled)
             co_return session_end::deadline; // the session ended otherwise: not used
         co_await say(to, "[jobssh] Your VM will be terminated " + in_words(before) + ".",
                      raw_terminal);
     }
     timer.expires_at(*options.deadline);
-    if (auto [cancelled] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-        cancelled)
+    if (auto [cancelled] = co_await timer.async_wait(default_token()); cancelled)
         co_return session_end::deadline;
     co_await say(to, "[jobssh] Your VM's time is up: the job reached its deadline.", raw_terminal);
     co_return session_end::deadline;
@@ -195,7 +191,7 @@ awaitable<int> stop(child& process, std::chrono::milliseconds grace) {
     process.signal_group(SIGHUP);
     process.signal_group(SIGCONT);
     asio::steady_timer timer(co_await asio::this_coro::executor, grace);
-    auto first = co_await (process.wait() || timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+    auto first = co_await (process.wait() || timer.async_wait(default_token()));
     if (first.index() == 0) {
         process.signal_group(SIGKILL); // whatever it started and left behind
         co_return std::get<0>(first);
@@ -224,7 +220,7 @@ struct pipe_ends {
 pipe_ends make_pipe() {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0)
-        throw std::system_error(errno, std::generic_category(), "pipe2");
+        throw_errno("pipe2");
     return {fds[0], fds[1]};
 }
 
@@ -232,20 +228,16 @@ pipe_ends make_pipe() {
 child start_then_close(const asio::any_io_executor& executor, const std::filesystem::path& program,
                        const std::vector<std::string>& args, child_stdio stdio,
                        std::initializer_list<int> child_ends) {
-    struct closer {
-        std::initializer_list<int> fds;
-        ~closer() {
-            for (int fd : fds)
-                ::close(fd);
-        }
-    } close_after{child_ends};
+    std::vector<unique_fd> close_after;
+    for (int fd : child_ends)
+        close_after.emplace_back(fd);
     return start_child(executor, program, args, stdio);
 }
 
 int duplicate(int fd) {
     int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
     if (copy < 0)
-        throw std::system_error(errno, std::generic_category(), "dup");
+        throw_errno("dup");
     return copy;
 }
 
@@ -276,7 +268,7 @@ awaitable<session_end> reader_gone(stream_descriptor& out) {
         co_await idle();
         co_return session_end::hangup;
     }
-    co_await out.async_wait(stream_descriptor::wait_error, asio::as_tuple(asio::use_awaitable));
+    co_await out.async_wait(stream_descriptor::wait_error, default_token());
     co_return session_end::hangup;
 }
 
@@ -291,8 +283,8 @@ struct signals_holder {
             own.emplace(executor, SIGHUP, SIGTERM);
             signals = &*own;
         }
-        // A write to a pipe or terminal whose reader is gone fails with EPIPE instead.
-        std::signal(SIGPIPE, SIG_IGN);
+        // The relay is entered without jobssh-shell's main too (tests).
+        ignore_sigpipe();
     }
 };
 
@@ -313,7 +305,7 @@ awaitable<session_result> relay_on_pty(std::filesystem::path program, std::vecto
         terminal.resize(*size);
     int packet_mode = 1;
     if (::ioctl(terminal.master().native_handle(), TIOCPKT, &packet_mode) != 0)
-        throw std::system_error(errno, std::generic_category(), "TIOCPKT");
+        throw_errno("TIOCPKT");
     // The pty is the child's terminal: its stdin, its controlling tty, the window size, the
     // keys. What the child writes to stdout goes straight to the user's terminal: the
     // screen's bytes take the path they would take without jobssh, with no second pty and

@@ -1,6 +1,7 @@
 #include <atomic>
 #include <cerrno>
 #include <fcntl.h>
+#include <jobssh/common/posix.hpp>
 #include <jobssh/connect/session_registry.hpp>
 #include <string>
 #include <sys/file.h>
@@ -15,13 +16,9 @@ namespace {
 
 constexpr std::string_view session_prefix = "session-";
 
-[[noreturn]] void throw_errno(const std::string& what) {
-    throw std::system_error(errno, std::generic_category(), what);
-}
-
-int open_file(const fs::path& path, int flags) {
-    int fd = ::open(path.c_str(), flags | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
+unique_fd open_file(const fs::path& path, int flags) {
+    unique_fd fd(::open(path.c_str(), flags | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd)
         throw_errno("open " + path.string());
     return fd;
 }
@@ -31,18 +28,13 @@ class job_lock {
 public:
     explicit job_lock(const fs::path& job_dir)
         : fd_(open_file(job_dir / "lock", O_RDWR | O_CREAT)) {
-        while (::flock(fd_, LOCK_EX) != 0)
-            if (errno != EINTR) {
-                ::close(fd_);
+        while (::flock(fd_.get(), LOCK_EX) != 0)
+            if (errno != EINTR)
                 throw_errno("flock " + (job_dir / "lock").string());
-            }
     }
-    ~job_lock() { ::close(fd_); }
-    job_lock(const job_lock&) = delete;
-    job_lock& operator=(const job_lock&) = delete;
 
 private:
-    int fd_;
+    unique_fd fd_;
 };
 
 fs::path job_directory(const fs::path& state_dir, job_id job) {
@@ -57,14 +49,13 @@ std::size_t count_live(const fs::path& job_dir) {
         auto name = entry.path().filename().string();
         if (!name.starts_with(session_prefix))
             continue;
-        int fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
+        unique_fd fd(::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+        if (!fd)
             continue;
-        if (::flock(fd, LOCK_EX | LOCK_NB) == 0)
+        if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0)
             fs::remove(entry.path(), ec); // its holder died without leaving
         else
             ++live;
-        ::close(fd);
     }
     return live;
 }
@@ -82,14 +73,12 @@ session_registration::session_registration(const fs::path& state_dir, job_id job
                         std::to_string(serial++));
     job_lock lock(job_dir_);
     fd_ = open_file(file_, O_RDWR | O_CREAT | O_TRUNC);
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-        ::close(fd_);
+    if (::flock(fd_.get(), LOCK_EX | LOCK_NB) != 0)
         throw_errno("flock " + file_.string());
-    }
 }
 
 session_registration::~session_registration() {
-    if (fd_ >= 0) {
+    if (fd_) {
         try {
             leave();
         } catch (...) {
@@ -99,13 +88,12 @@ session_registration::~session_registration() {
 }
 
 bool session_registration::leave() {
-    if (fd_ < 0)
+    if (!fd_)
         return false;
     job_lock lock(job_dir_);
     std::error_code ec;
     fs::remove(file_, ec);
-    ::close(fd_);
-    fd_ = -1;
+    fd_.reset();
     return count_live(job_dir_) == 0;
 }
 

@@ -1,8 +1,8 @@
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fcntl.h>
+#include <jobssh/common/default_token.hpp>
 #include <jobssh/connect/terminal.hpp>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -50,7 +50,7 @@ void terminal_guard::make_raw(int fd) {
 
 asio::awaitable<void> follow_window_size(asio::signal_set& winch, int from, pty& to) {
     for (;;) {
-        auto [ec, signal] = co_await winch.async_wait(asio::as_tuple(asio::use_awaitable));
+        auto [ec, signal] = co_await winch.async_wait(default_token());
         if (ec)
             co_return;
         if (auto size = window_size_of(from))

@@ -1,8 +1,5 @@
-#include "../common/known_endpoints.hpp"
-
 #include <algorithm>
 #include <atomic>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -13,13 +10,16 @@
 #include <fcntl.h>
 #include <jobssh/api/runner.hpp>
 #include <jobssh/common/config.hpp>
+#include <jobssh/common/default_token.hpp>
+#include <jobssh/common/posix.hpp>
+#include <jobssh/common/resolve.hpp>
 #include <jobssh/common/ssh_key_format.hpp>
 #include <jobssh/connect/vm_ssh.hpp>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
 #include <system_error>
-#include <tuple>
 #include <unistd.h>
 #include <vector>
 
@@ -81,24 +81,12 @@ pinned_host_keys::pinned_host_keys(const fs::path& directory, const job_info& in
     static std::atomic<unsigned> serial{0};
     file_ =
         directory / ("known_hosts-" + std::to_string(::getpid()) + "-" + std::to_string(serial++));
-    int fd = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        throw std::system_error(errno, std::generic_category(), "create " + file_.string());
-    const char* data = text.data();
-    std::size_t left = text.size();
-    while (left > 0) {
-        auto n = ::write(fd, data, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int error = errno;
-            ::close(fd);
-            throw std::system_error(error, std::generic_category(), "write " + file_.string());
-        }
-        data += n;
-        left -= static_cast<std::size_t>(n);
-    }
-    ::close(fd);
+    unique_fd fd(
+        ::open(file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd)
+        throw_errno("create " + file_.string());
+    if (auto ec = write_all(fd.get(), text))
+        throw std::system_error(ec, "write " + file_.string());
 }
 
 pinned_host_keys::~pinned_host_keys() {
@@ -156,30 +144,22 @@ asio::awaitable<bool> wait_for_vm(const job_info& info, std::chrono::millisecond
                                   std::function<void()> on_first_retry) {
     auto executor = co_await asio::this_coro::executor;
     auto give_up = std::chrono::steady_clock::now() + bound;
-    if (info.deadline > 0) {
-        auto to_deadline = std::chrono::system_clock::from_time_t(info.deadline) -
-                           std::chrono::system_clock::now();
+    if (info.deadline != std::chrono::sys_seconds{}) {
+        auto to_deadline = info.deadline - std::chrono::system_clock::now();
         give_up = std::min(give_up,
                            std::chrono::steady_clock::now() +
                                std::chrono::duration_cast<std::chrono::milliseconds>(to_deadline));
     }
-    asio::ip::tcp::resolver resolver(executor);
     std::chrono::milliseconds backoff{100};
     bool told = false;
     for (;;) {
-        boost::system::error_code resolve_error;
-        asio::ip::tcp::resolver::results_type endpoints;
-        if (auto known = known_endpoints(info.ssh_host, info.port))
-            endpoints = *known;
-        else
-            std::tie(resolve_error, endpoints) = co_await resolver.async_resolve(
-                info.ssh_host, std::to_string(info.port), asio::as_tuple(asio::use_awaitable));
-        if (!resolve_error) {
+        constexpr std::chrono::seconds attempt_bound{3};
+        resolved vm = co_await resolve_within(info.ssh_host, info.port, attempt_bound);
+        if (!vm.error) {
             asio::ip::tcp::socket socket(executor);
-            asio::steady_timer attempt(executor, std::chrono::seconds(3));
-            auto outcome = co_await (
-                asio::async_connect(socket, endpoints, asio::as_tuple(asio::use_awaitable)) ||
-                attempt.async_wait(asio::as_tuple(asio::use_awaitable)));
+            asio::steady_timer attempt(executor, attempt_bound);
+            auto outcome = co_await (asio::async_connect(socket, vm.endpoints, default_token()) ||
+                                     attempt.async_wait(default_token()));
             if (outcome.index() == 0 && !std::get<0>(std::get<0>(outcome)))
                 co_return true;
         }

@@ -96,6 +96,7 @@ int run_keys(std::span<const std::string_view> args, std::ostream& out, std::ost
     } catch (const config_error& error) {
         return refuse(err, ex_config, error.what());
     }
+    send_syslog_to(cfg.syslog_socket);
     if (user != cfg.login_user)
         return pass_through(user, home, out, err);
 

@@ -1,4 +1,3 @@
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
@@ -11,7 +10,9 @@
 #include <jobssh/api/meta.hpp>
 #include <jobssh/api/runner.hpp>
 #include <jobssh/common/config.hpp>
+#include <jobssh/common/default_token.hpp>
 #include <jobssh/common/failure.hpp>
+#include <jobssh/common/posix.hpp>
 #include <jobssh/common/syslog.hpp>
 #include <jobssh/common/user_output.hpp>
 #include <jobssh/connect/connect.hpp>
@@ -48,78 +49,24 @@ struct session_record {
     std::string user;
     std::string fingerprint;
     std::string command;
-    std::string outcome;
+    std::string outcome;           // when the session did not fail
+    std::optional<failure> failed; // outcome and log level then come from the table
     int exit_code = 0;
 };
 
-std::string_view failure_name(failure kind) {
-    switch (kind) {
-    case failure::usage:
-        return "usage";
-    case failure::bad_job_id:
-        return "bad_job_id";
-    case failure::no_such_job:
-        return "no_such_job";
-    case failure::unknown_key:
-        return "unknown_key";
-    case failure::not_permitted:
-        return "not_permitted";
-    case failure::runner_unreachable:
-        return "runner_unreachable";
-    case failure::vm_unreachable:
-        return "vm_unreachable";
-    case failure::vm_host_key:
-        return "vm_host_key";
-    case failure::temporary:
-        return "temporary";
-    case failure::config:
-        return "config";
-    case failure::internal:
-        return "internal";
-    }
-    return "internal";
-}
-
-// key=value; values with spaces or quotes are quoted so the line still splits cleanly.
-void append_field(std::string& line, std::string_view key, std::string_view value) {
-    if (!line.empty())
-        line += ' ';
-    line += key;
-    line += '=';
-    if (!value.empty() && value.find_first_of(" \"\\=") == std::string_view::npos) {
-        line += value;
-        return;
-    }
-    line += '"';
-    for (char c : value) {
-        if (c == '"' || c == '\\')
-            line += '\\';
-        line += (static_cast<unsigned char>(c) < 0x20) ? '?' : c;
-    }
-    line += '"';
-}
-
 void log_session(const session_record& record, std::chrono::steady_clock::duration took,
                  const std::string& detail) {
-    std::string line;
-    append_field(line, "job", record.job ? std::to_string(*record.job) : "-");
-    append_field(line, "user", record.user.empty() ? "-" : record.user);
-    append_field(line, "key", record.fingerprint.empty() ? "-" : record.fingerprint);
-    append_field(line, "command", record.command.empty() ? "-" : record.command);
-    append_field(line, "outcome", record.outcome);
-    append_field(line, "exit", std::to_string(record.exit_code));
-    append_field(
-        line, "duration_ms",
-        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+    log_fields line;
+    line.add("job", record.job ? std::to_string(*record.job) : "-")
+        .add("user", record.user.empty() ? "-" : record.user)
+        .add("key", record.fingerprint.empty() ? "-" : record.fingerprint)
+        .add("command", record.command.empty() ? "-" : record.command)
+        .add("outcome", record.failed ? failure_name(*record.failed) : record.outcome)
+        .add("exit", record.exit_code)
+        .add("duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
     if (!detail.empty())
-        append_field(line, "detail", detail);
-    if (record.outcome == "unknown_key" || record.outcome == "not_permitted")
-        log_auth(line);
-    else if (record.outcome == "internal" || record.outcome == "runner_unreachable" ||
-             record.outcome == "temporary" || record.outcome == "config")
-        log_error(line);
-    else
-        log_info(line);
+        line.add("detail", detail);
+    log(record.failed ? traits(*record.failed).level : log_level::info, line);
 }
 
 // One concurrent lookup's result, kept instead of thrown, so that the order in which
@@ -147,8 +94,7 @@ asio::awaitable<int> until_hangup(user_output& out) {
     asio::signal_set signals(co_await asio::this_coro::executor, SIGHUP, SIGTERM);
     // Both waits end without an exception when the session ends otherwise (cancelled): the
     // value is not used then.
-    auto ended =
-        co_await (signals.async_wait(asio::as_tuple(asio::use_awaitable)) || out.wait_hangup());
+    auto ended = co_await (signals.async_wait(default_token()) || out.wait_hangup());
     if (ended.index() == 0)
         co_return 128 + std::get<1>(std::get<0>(ended));
     co_return 128 + SIGPIPE;
@@ -224,7 +170,8 @@ asio::awaitable<int> run_session(const config& cfg, std::string b64key, command 
             co_return gone->exit_code;
         }
         const tail_result& result = std::get<tail_result>(tailed);
-        record.outcome = result.exit_code == 0 ? "success" : "job_" + result.info.status;
+        record.outcome =
+            result.exit_code == 0 ? "success" : "job_" + std::string(to_string(result.info.status));
         co_return result.exit_code;
     }
 
@@ -262,7 +209,7 @@ std::optional<arguments> parse_arguments(int argc, char** argv) {
 }
 
 int tell_user(failure kind, const config& cfg) {
-    write_blocking(STDERR_FILENO, user_message(kind, cfg));
+    write_all(STDERR_FILENO, user_message(kind, cfg));
     return exit_code(kind);
 }
 
@@ -270,12 +217,12 @@ int tell_user(failure kind, const config& cfg) {
 
 int run_shell(int argc, char** argv) {
     // A user who hangs up must not kill us mid-write: EPIPE is handled where we write.
-    std::signal(SIGPIPE, SIG_IGN);
+    ignore_sigpipe();
     const auto started = std::chrono::steady_clock::now();
     open_syslog("jobssh-shell");
 
     if (argc == 2 && std::string_view(argv[1]) == "--version") {
-        write_blocking(STDOUT_FILENO, "jobssh-shell " JOBSSH_VERSION "\n");
+        write_all(STDOUT_FILENO, "jobssh-shell " JOBSSH_VERSION "\n");
         return 0;
     }
 
@@ -283,7 +230,7 @@ int run_shell(int argc, char** argv) {
     std::string detail;
     config cfg;
     auto finish = [&](failure kind, std::string why) {
-        record.outcome = std::string(failure_name(kind));
+        record.failed = kind;
         record.exit_code = tell_user(kind, cfg);
         detail = std::move(why);
     };
@@ -297,11 +244,12 @@ int run_shell(int argc, char** argv) {
 
     try {
         cfg = find_config(args->config_file);
+        send_syslog_to(cfg.syslog_socket);
         const char* original = std::getenv("SSH_ORIGINAL_COMMAND");
         record.command = original ? original : "";
         command cmd = parse_command(record.command);
         if (std::holds_alternative<help_command>(cmd)) {
-            write_blocking(STDOUT_FILENO, usage_text());
+            write_all(STDOUT_FILENO, usage_text());
             record.outcome = "help";
         } else {
             asio::io_context io;

@@ -16,50 +16,10 @@ followed_log::followed_log(std::filesystem::path path, std::string name, std::st
     , lines_(std::move(prefix), chunk_size)
     , chunk_size_(std::max<std::size_t>(chunk_size, 1)) {}
 
-followed_log::~followed_log() {
-    close();
-}
-
-followed_log::followed_log(followed_log&& other) noexcept
-    : path_(std::move(other.path_))
-    , name_(std::move(other.name_))
-    , lines_(std::move(other.lines_))
-    , chunk_size_(other.chunk_size_)
-    , fd_(std::exchange(other.fd_, -1))
-    , device_(other.device_)
-    , inode_(other.inode_)
-    , offset_(other.offset_)
-    , at_end_(other.at_end_)
-    , last_read_(std::move(other.last_read_)) {}
-
-followed_log& followed_log::operator=(followed_log&& other) noexcept {
-    if (this != &other) {
-        close();
-        path_ = std::move(other.path_);
-        name_ = std::move(other.name_);
-        lines_ = std::move(other.lines_);
-        chunk_size_ = other.chunk_size_;
-        fd_ = std::exchange(other.fd_, -1);
-        device_ = other.device_;
-        inode_ = other.inode_;
-        offset_ = other.offset_;
-        at_end_ = other.at_end_;
-        last_read_ = std::move(other.last_read_);
-    }
-    return *this;
-}
-
-void followed_log::close() {
-    if (fd_ >= 0)
-        ::close(fd_);
-    fd_ = -1;
-}
-
 void followed_log::open() {
-    close();
-    fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    fd_ = unique_fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
     struct stat st {};
-    if (fd_ >= 0 && ::fstat(fd_, &st) == 0) {
+    if (fd_ && ::fstat(fd_.get(), &st) == 0) {
         device_ = st.st_dev;
         inode_ = st.st_ino;
     }
@@ -74,7 +34,7 @@ bool followed_log::read_some(std::span<char> buffer, std::size_t reserve, byte_b
     std::size_t room = std::min(chunk_size_ > held ? chunk_size_ - held : 1, buffer.size());
     ssize_t n;
     do
-        n = ::pread(fd_, buffer.data(), room, offset_);
+        n = ::pread(fd_.get(), buffer.data(), room, offset_);
     while (n < 0 && errno == EINTR);
     at_end_ = n < static_cast<ssize_t>(room);
     if (n <= 0)
@@ -99,7 +59,7 @@ bool followed_log::read_some(std::span<char> buffer, std::size_t reserve, byte_b
 // to, or its last bytes read are no longer there (truncated, then written past that point).
 bool followed_log::rewritten() {
     struct stat st {};
-    if (::fstat(fd_, &st) != 0)
+    if (::fstat(fd_.get(), &st) != 0)
         return false;
     if (st.st_size < offset_)
         return true;
@@ -108,16 +68,17 @@ bool followed_log::rewritten() {
     char here[rewrite_check_bytes];
     ssize_t n;
     do
-        n = ::pread(fd_, here, last_read_.size(), offset_ - static_cast<off_t>(last_read_.size()));
+        n = ::pread(fd_.get(), here, last_read_.size(),
+                    offset_ - static_cast<off_t>(last_read_.size()));
     while (n < 0 && errno == EINTR);
     return n == static_cast<ssize_t>(last_read_.size()) &&
            std::memcmp(here, last_read_.data(), last_read_.size()) != 0;
 }
 
 bool followed_log::sync(std::span<char> buffer, std::size_t reserve, follow_output& out) {
-    if (fd_ < 0) {
+    if (!fd_) {
         open();
-        if (fd_ < 0)
+        if (!fd_)
             return false;
     }
     // While a log has more to read, it is read on: a file replaced or truncated meanwhile

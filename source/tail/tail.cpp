@@ -5,6 +5,7 @@
 #include <boost/system/system_error.hpp>
 #include <jobssh/common/config.hpp>
 #include <jobssh/common/failure.hpp>
+#include <jobssh/common/posix.hpp>
 #include <jobssh/common/syslog.hpp>
 #include <jobssh/common/user_output.hpp>
 #include <jobssh/tail/log_follower.hpp>
@@ -19,7 +20,8 @@ namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
 
 bool job_succeeded(const job_info& info) {
-    return info.status == "success" || (info.status == "running" && job_finished(info));
+    return info.status == job_status::success ||
+           (info.status == job_status::running && job_finished(info));
 }
 
 namespace {
@@ -38,7 +40,7 @@ asio::awaitable<void> show_logs(log_follower& follower, user_output& out) {
         for (;;) {
             follow_output ready = co_await follower.next();
             for (const std::string& notice : ready.notices)
-                write_blocking(STDERR_FILENO, "jobssh: " + notice + "\n");
+                write_all(STDERR_FILENO, "jobssh: " + notice + "\n");
             if (ready.lines.empty() && ready.notices.empty() && follower.stopped())
                 co_return;
             co_await out.write(ready.lines);

@@ -1,12 +1,11 @@
 #include <algorithm>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <fcntl.h>
+#include <jobssh/common/default_token.hpp>
 #include <jobssh/common/failure.hpp>
 #include <jobssh/common/syslog.hpp>
 #include <jobssh/tail/task_discovery.hpp>
@@ -142,13 +141,12 @@ asio::awaitable<void> task_discovery::wait() {
         // New task directories are found by looking again, as inotify would have said.
         rescan_ = true;
         poll_timer_.expires_after(poll_interval_);
-        auto [ec] = co_await poll_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+        auto [ec] = co_await poll_timer_.async_wait(default_token());
         if (ec && !(ec == asio::error::operation_aborted && cancelled_))
             throw boost::system::system_error(ec, "waiting to re-read the logs");
         co_return;
     }
-    auto [ec, length] = co_await inotify_.async_read_some(asio::buffer(events_),
-                                                          asio::as_tuple(asio::use_awaitable));
+    auto [ec, length] = co_await inotify_.async_read_some(asio::buffer(events_), default_token());
     if (ec == asio::error::operation_aborted && cancelled_) {
         rescan_ = true;
         co_return;

@@ -297,11 +297,11 @@ BOOST_AUTO_TEST_CASE(job_info_is_decoded_with_every_field) {
     auto cfg = config_for(server);
     auto info = run(ctx, server, fetch_job_info(cfg, 4211));
     BOOST_REQUIRE(info.has_value());
-    BOOST_TEST(info->deadline == 1700000000);
+    BOOST_TEST(info->deadline.time_since_epoch().count() == 1700000000);
     BOOST_TEST(info->manifest == "image: alpine/edge\n");
     BOOST_TEST(!info->note.has_value());
     BOOST_TEST(info->port == 22022);
-    BOOST_TEST(info->status == "running");
+    BOOST_TEST(info->status == job_status::running);
     BOOST_TEST(info->task == 1);
     BOOST_TEST(info->tasks == 3);
     BOOST_TEST(info->username == "alice");
@@ -404,18 +404,19 @@ BOOST_AUTO_TEST_CASE(claim_and_terminate_are_posts_to_the_job) {
 
 BOOST_AUTO_TEST_CASE(a_job_is_finished_when_its_tasks_are_done_or_it_stopped_running) {
     job_info info;
-    info.status = "running";
+    info.status = job_status::running;
     info.task = 1;
     info.tasks = 2;
     BOOST_TEST(!job_finished(info));
     info.task = 2;
     BOOST_TEST(job_finished(info));
-    info.status = "pending";
+    info.status = job_status::pending;
     info.task = 0;
     BOOST_TEST(!job_finished(info));
-    info.status = "queued";
+    info.status = job_status::queued;
     BOOST_TEST(!job_finished(info));
-    for (const char* status : {"success", "failed", "timeout", "cancelled"}) {
+    for (auto status :
+         {job_status::success, job_status::failed, job_status::timeout, job_status::cancelled}) {
         info.status = status;
         BOOST_TEST(job_finished(info));
     }

@@ -175,6 +175,19 @@ BOOST_AUTO_TEST_CASE(a_bad_timeout_is_an_error_naming_the_file_line_and_value) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(a_syslog_socket_is_an_absolute_path_short_enough_for_a_socket_address) {
+    scratch_dir dir;
+    const auto file = (dir.path() / "config.ini").string();
+    BOOST_TEST(load_config(dir.write("config.ini", "[jobssh]\nsyslog-socket = /run/x/log\n"))
+                   .syslog_socket == "/run/x/log");
+    BOOST_TEST(load_config(dir.write("config.ini", "")).syslog_socket.empty());
+    for (std::string path : {std::string("run/log"), "/" + std::string(107, 'x')}) {
+        auto error = load_error(dir, "[jobssh]\nsyslog-socket = " + path + "\n");
+        BOOST_TEST(error.starts_with(file + ":2: [jobssh] syslog-socket = \"" + path + "\""),
+                   error);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(an_empty_value_keeps_the_default) {
     scratch_dir dir;
     auto cfg = load_config(dir.write("config.ini", "[jobssh]\nhttp-timeout =\nuser =\n"));

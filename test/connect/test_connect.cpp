@@ -33,10 +33,10 @@ BOOST_AUTO_TEST_CASE(the_banner_names_the_job_its_page_and_when_the_vm_goes) {
     jobssh::config cfg;
     cfg.builds_origin = "https://builds.example.org";
     jobssh::job_info info;
-    info.status = "running";
+    info.status = jobssh::job_status::running;
     info.username = "alice";
     auto now = clock_type::from_time_t(1700000000);
-    info.deadline = 1700000000 + 4 * 3600;
+    info.deadline = std::chrono::sys_seconds(std::chrono::seconds(1700000000 + 4 * 3600));
     BOOST_TEST(
         jobssh::connect_banner(cfg, 4211, info, now) ==
         "Connected to build job #4211 (running): https://builds.example.org/~alice/job/4211\n"

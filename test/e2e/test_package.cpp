@@ -236,8 +236,16 @@ BOOST_AUTO_TEST_CASE(installing_gives_both_programs_the_builds_user_and_the_sshd
     for (const char* file :
          {"/usr/bin/jobssh-keys", "/usr/bin/jobssh-shell", "/usr/share/man/man8/jobssh-keys.8.gz",
           "/usr/share/man/man8/jobssh-shell.8.gz", "/usr/share/doc/jobssh/examples/config.ini",
-          "/usr/share/doc/jobssh/operators.md", "/etc/ssh/sshd_config.d/jobssh.conf"})
+          "/usr/share/doc/jobssh/operators.md", "/usr/share/doc/jobssh/design.md",
+          "/etc/ssh/sshd_config.d/jobssh.conf"})
         BOOST_TEST(contains(files, std::string(file) + "\n"), "the package lacks " << file);
+    // The operators' docs link only what is installed beside them (design.md: the contracts).
+    auto dangling = machine.sh("cd /usr/share/doc/jobssh && "
+                               "grep -ohE '\\]\\([^)#: ]+[)#]' operators.md design.md | "
+                               "cut -c3- | tr -d ')#' | "
+                               "while read -r f; do [ -e \"$f\" ] || echo \"$f\"; done");
+    BOOST_TEST(dangling.exit_code == 0, dangling.err);
+    BOOST_TEST(dangling.out.empty(), "links to nothing installed: " << dangling.out);
     BOOST_TEST(machine.sh("cat /var/lib/dpkg/info/jobssh.conffiles").out ==
                "/etc/ssh/sshd_config.d/jobssh.conf\n");
 

@@ -21,18 +21,16 @@
 #include <functional>
 #include <grp.h>
 #include <jobssh/common/failure.hpp>
+#include <jobssh/common/syslog.hpp>
 #include <jobssh/tail/log_follower.hpp>
 #include <optional>
-#include <sched.h>
 #include <string>
 #include <sys/inotify.h>
-#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <syslog.h>
 #include <unistd.h>
 #include <utility>
 #include <vector>
@@ -184,33 +182,32 @@ std::string prefixed(std::string_view prefix, std::string_view text) {
     return out;
 }
 
-// What this process sends to syslog, caught on a datagram socket bound at /dev/log in a mount
-// namespace of the test's own (a tmpfs over /dev there), so that no system logger need run
-// and nobody else's /dev/log is touched. The process must be single-threaded (unshare).
+// What this process sends to syslog, caught on a unix datagram socket of the test's own
+// ([jobssh] syslog-socket), so that no system logger need run. Open to every user: the
+// follower logs while the test acts as another.
 class syslog_listener {
 public:
     syslog_listener() {
-        BOOST_REQUIRE(::unshare(CLONE_NEWNS) == 0);
-        BOOST_REQUIRE(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0);
-        BOOST_REQUIRE(::mount("tmpfs", "/dev", "tmpfs", 0, "mode=0755") == 0);
+        fs::permissions(dir_.path(), fs::perms::all);
+        const std::string path = (dir_.path() / "log").string();
         fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         BOOST_REQUIRE(fd_ >= 0);
         sockaddr_un address{};
         address.sun_family = AF_UNIX;
-        std::strcpy(address.sun_path, "/dev/log");
+        BOOST_REQUIRE(path.size() < sizeof address.sun_path);
+        path.copy(address.sun_path, path.size());
         BOOST_REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-        ::chmod("/dev/log", 0666); // the follower logs while acting as another user
-        ::closelog();              // the next record connects anew, to us
+        fs::permissions(path, fs::perms::all);
+        jobssh::send_syslog_to(path);
     }
     ~syslog_listener() {
-        ::closelog();
+        jobssh::send_syslog_to({});
         ::close(fd_);
-        ::umount2("/dev", MNT_DETACH);
     }
     syslog_listener(const syslog_listener&) = delete;
     syslog_listener& operator=(const syslog_listener&) = delete;
 
-    // The records so far, as "<priority>text" (glibc's timestamp and ident taken out).
+    // The records so far, as "<priority>text" (syslog(3)'s time, ident and pid taken out).
     std::vector<std::string> received() {
         std::vector<std::string> records;
         char buffer[8192];
@@ -225,6 +222,7 @@ public:
     }
 
 private:
+    jobssh::testing::scratch_dir dir_;
     int fd_ = -1;
 };
 
@@ -695,7 +693,7 @@ BOOST_AUTO_TEST_CASE(a_big_task_log_goes_out_in_batches_of_several_chunks_of_who
 }
 
 BOOST_AUTO_TEST_CASE(running_out_of_inotify_instances_re_reads_the_logs_on_a_timer_instead) {
-    BOOST_REQUIRE_MESSAGE(::geteuid() == 0, "needs root: a private user id, a mount namespace");
+    BOOST_REQUIRE_MESSAGE(::geteuid() == 0, "needs root to act as a private user id");
     syslog_listener syslog;
     // Another process of the same user holds every inotify instance the kernel allows it.
     const uid_t uid = static_cast<uid_t>(64000 + ::getpid() % 1000);

@@ -4,6 +4,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
+#include <jobssh/api/decoded.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,9 +27,9 @@ struct ssh_key {
     key_owner owner;
 };
 
-// Decodes the body of a 200 answer to GET /api/ssh-key/{b64key}. Throws std::runtime_error
-// saying what is wrong with it (not JSON, a field missing or of the wrong type).
-ssh_key decode_ssh_key(std::string_view body);
+// Decodes the body of a 200 answer to GET /api/ssh-key/{b64key}: the key, or what is wrong
+// with the body (not JSON, a field missing or of the wrong type).
+decoded<ssh_key> decode_ssh_key(std::string_view body);
 
 // GET /api/ssh-key/{b64key}. nullopt on 404 (unknown key). Throws failure_error(temporary)
 // on anything else: refused, timeout, 5xx, malformed answer.

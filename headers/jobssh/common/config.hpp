@@ -40,6 +40,9 @@ struct config {
         1000};                         // how often tail asks the runner for the job's state
     std::filesystem::path vm_identity; // empty: ssh's defaults for the running user
     std::filesystem::path state_dir = "/var/lib/jobssh";
+    // A unix datagram socket that takes the syslog records instead of /dev/log (a machine
+    // with no syslog daemon, such as the sandbox, which collects them); empty: /dev/log.
+    std::filesystem::path syslog_socket;
 };
 
 // A file that exists but cannot be used: the message names the file and, when known, the line.

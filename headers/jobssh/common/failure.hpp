@@ -1,7 +1,9 @@
 #pragma once
 
-// Every way a session can fail, its sysexits code and what the user is told, in one place.
+// Every way a session can fail, in one table: the word syslog's `outcome` gets, the sysexits
+// code, the syslog level and what the user is told.
 
+#include <jobssh/common/syslog.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -24,7 +26,25 @@ enum class failure {
     internal,           // 70 EX_SOFTWARE
 };
 
-int exit_code(failure kind);
+// One row of the table.
+struct failure_traits {
+    std::string_view name; // syslog's outcome=…
+    int exit_code;         // sysexits
+    log_level level;       // where the session's syslog line goes
+    std::string_view message;
+    // When not empty, the message goes on with "<meta origin><page>\n".
+    std::string_view meta_page;
+};
+
+const failure_traits& traits(failure kind);
+
+inline std::string_view failure_name(failure kind) {
+    return traits(kind).name;
+}
+
+inline int exit_code(failure kind) {
+    return traits(kind).exit_code;
+}
 
 // What the user sees on stderr: the message of DESIGN.md followed by the support line
 // "Please reach out to <owner-name> <<owner-email>> for support.", newline-terminated.

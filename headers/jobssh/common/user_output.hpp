@@ -36,8 +36,4 @@ private:
     std::unique_ptr<impl> impl_;
 };
 
-// Writes all of `bytes` to fd, waiting out EAGAIN (stderr may share a non-blocking tty with
-// stdout). Returns false when the reader is gone.
-bool write_blocking(int fd, std::string_view bytes);
-
 } // namespace jobssh

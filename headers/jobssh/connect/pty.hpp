@@ -7,6 +7,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <filesystem>
+#include <jobssh/common/posix.hpp>
 #include <memory>
 #include <string>
 #include <sys/types.h>
@@ -29,7 +30,7 @@ public:
     pty& operator=(const pty&) = delete;
 
     boost::asio::posix::stream_descriptor& master() { return master_; }
-    int slave() const { return slave_; }
+    int slave() const { return slave_.get(); }
     // After the child started: from then on only the child holds the slave, so that a
     // master read ends (EIO) when the child side is gone.
     void close_slave();
@@ -39,7 +40,7 @@ public:
 
 private:
     boost::asio::posix::stream_descriptor master_;
-    int slave_ = -1;
+    unique_fd slave_;
 };
 
 // Where the child's stdin, stdout and stderr go. With `controlling_tty`, stdin must be a

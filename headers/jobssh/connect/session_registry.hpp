@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <jobssh/common/job_id.hpp>
+#include <jobssh/common/posix.hpp>
 
 namespace jobssh {
 
@@ -28,7 +29,7 @@ public:
 private:
     std::filesystem::path job_dir_;
     std::filesystem::path file_;
-    int fd_ = -1;
+    unique_fd fd_;
 };
 
 // How many live sessions `job` has (files whose lock is held).

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <jobssh/common/byte_buffer.hpp>
+#include <jobssh/common/posix.hpp>
 #include <jobssh/tail/line_assembly.hpp>
 #include <span>
 #include <string>
@@ -33,11 +34,6 @@ public:
     // `name` is "log" or "<task>/log", for notices; `prefix` "" or "[<task>] ".
     followed_log(std::filesystem::path path, std::string name, std::string prefix,
                  std::size_t chunk_size);
-    ~followed_log();
-    followed_log(followed_log&& other) noexcept;
-    followed_log& operator=(followed_log&& other) noexcept;
-    followed_log(const followed_log&) = delete;
-    followed_log& operator=(const followed_log&) = delete;
 
     // Reads the next chunk into `buffer` (of at least chunk_size) and passes its lines on.
     // At the end of what was read before, looks whether the file was replaced or truncated
@@ -53,7 +49,6 @@ public:
 
 private:
     void open();
-    void close();
     bool rewritten();
     bool read_some(std::span<char> buffer, std::size_t reserve, byte_buffer& out);
 
@@ -61,7 +56,7 @@ private:
     std::string name_;
     line_assembler lines_;
     std::size_t chunk_size_;
-    int fd_ = -1;
+    unique_fd fd_;
     dev_t device_ = 0;
     ino_t inode_ = 0;
     off_t offset_ = 0;
