@@ -14,8 +14,9 @@
 // byte, a length byte and that many bytes. Header: the log (% 3); bits 4-6: 6 truncates the
 // log and writes the bytes, 7 replaces it with a new file of the bytes (bit 3: a task's
 // directory is removed and made again, the job log removed and written again), anything
-// else appends; bit 7: let the follower read after the write. Task directories are made
-// when their log is first written.
+// else appends; bit 7: let the follower read after the write (it always reads before and
+// after a truncation or replacement, so the model knows what it saw). Task directories are
+// made when their log is first written.
 #include "check.hpp"
 
 #include <algorithm>
@@ -236,7 +237,9 @@ void follow(const unsigned char* data, std::size_t size) {
             }
             log.content = bytes;
         }
-        if (header & 0x80)
+        // A truncation is told by what the file holds when the follower looks: it looks
+        // now, before the next write (which could make the same bytes stand there again).
+        if (header & 0x80 || operation >= 6)
             let_it_read();
     }
 
