@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <boost/json/parse.hpp>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
 #include <fstream>
@@ -447,6 +449,36 @@ BOOST_AUTO_TEST_CASE(tail_of_a_running_job_shows_every_byte_written_in_pieces_th
     BOOST_TEST(lines_of(result.out, "build") ==
                "caf\xC3\xA9 and a euro \xE2\x82\xAC\nbuild done\n");
     BOOST_TEST(lines_of(result.out, "test") == "ok 1\nok 2\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_task_log_truncated_and_rewritten_while_the_tail_was_stopped_is_shown_whole) {
+    // Edges, input 2: 100 lines shown; jobssh-shell stopped; the log truncated and 300
+    // lines written (three times the bytes); jobssh-shell continued.
+    auto& world = *shared().world;
+    auto job = add_manual_job(world, 62);
+    const fs::path log = world.buildlogs() / std::to_string(job) / "build" / "log";
+    auto numbered = [](const char* word, int count, const char* prefix) {
+        std::string lines;
+        char line[32];
+        for (int n = 1; n <= count; ++n) {
+            std::snprintf(line, sizeof line, "%s%s-%04d\n", prefix, word, n);
+            lines += line;
+        }
+        return lines;
+    };
+    append_to(log, numbered("old", 100, ""));
+    started_shell shell(world, "tail " + std::to_string(job));
+    BOOST_TEST(shell.read_until("old-0100\n") == numbered("old", 100, "[build] "));
+    ::kill(shell.pid(), SIGSTOP);
+    int status = 0;
+    BOOST_REQUIRE(::waitpid(shell.pid(), &status, WUNTRACED) == shell.pid() && WIFSTOPPED(status));
+    std::ofstream(log, std::ios::binary | std::ios::trunc) << numbered("new", 300, "");
+    ::kill(shell.pid(), SIGCONT);
+    BOOST_TEST(shell.read_until("new-0300\n") == numbered("new", 300, "[build] "));
+    world.set_job(job, R"({"task": 1, "status": "success"})");
+    BOOST_TEST(shell.wait() == 0);
+    BOOST_TEST(shell.stderr_text() ==
+               "jobssh: build/log was truncated; reading it again from the start.\n");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -7,25 +7,20 @@
 // of the login user): then the logs are re-read every poll_interval, and the operator is
 // told once in syslog, rather than the user being turned away.
 //
-// Output is whole lines, bytes untouched, task lines prefixed "[<task>] ". A log that is
-// truncated or replaced is read again from its start, with a notice.
+// Output is whole lines, bytes untouched, task lines prefixed "[<task>] "; a line longer than
+// the chunk goes out in pieces that are lines of their own (line_assembly.hpp). A log that
+// is truncated or replaced is read again from its start, with a notice (followed_log.hpp);
+// task directories are found by task_discovery.hpp.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
-#include <jobssh/common/byte_buffer.hpp>
+#include <jobssh/tail/followed_log.hpp>
 #include <memory>
-#include <string>
-#include <vector>
 
 namespace jobssh {
-
-struct follow_output {
-    byte_buffer lines;                // ready for the user, in order per log
-    std::vector<std::string> notices; // for the user, apart from the log bytes
-};
 
 struct follow_options {
     std::size_t chunk_size = 64 * 1024;
@@ -53,9 +48,8 @@ public:
     // partial last lines included (each ended with a newline), then empty output.
     boost::asio::awaitable<follow_output> next();
 
-    // Reads everything there is right now, without waiting. Partial last lines stay back.
-    // While a line too long for a chunk is passed on in pieces, only its log is read until
-    // the line ends (or the drain ends it), so no other log's bytes come between its pieces.
+    // Reads everything there is right now, without waiting (about a batch). Partial last
+    // lines stay back, unless they reached the chunk size.
     follow_output read_available();
 
     // The job is over: the waiting next() returns, and from now on next() drains.
