@@ -10,6 +10,8 @@ int exit_code(failure kind) {
     case failure::bad_job_id:
         return 65; // EX_DATAERR
     case failure::no_such_job:
+    case failure::nothing_to_watch:
+    case failure::no_recording:
         return 66; // EX_NOINPUT
     case failure::unknown_key:
     case failure::not_permitted:
@@ -35,7 +37,9 @@ std::string what_went_wrong(failure kind, const config& cfg) {
     case failure::usage:
         return "Usage: ssh ... connect <job ID>\n"
                "       ssh ... connect <job ID> [--] <command> [<argument>...]\n"
-               "       ssh ... tail <job ID>\n";
+               "       ssh ... tail <job ID>\n"
+               "       ssh ... watch <job ID> [<n>]\n"
+               "       ssh ... replay <job ID> [<n>] [--speed <x>]\n";
     case failure::bad_job_id:
         return "That is not a job ID: a job ID is a whole number, like 4211.\n";
     case failure::no_such_job:
@@ -46,6 +50,10 @@ std::string what_went_wrong(failure kind, const config& cfg) {
                cfg.meta_origin + "/keys\n";
     case failure::not_permitted:
         return "You are not permitted to connect to this job.\n";
+    case failure::nothing_to_watch:
+        return "No session of this job is live to watch.\n";
+    case failure::no_recording:
+        return "No such recording of this job.\n";
     case failure::runner_unreachable:
         return "The build runner cannot be reached right now. Try again later.\n";
     case failure::vm_unreachable:

@@ -28,6 +28,7 @@ struct job_info {
     std::vector<std::string> host_keys; // "<type> <base64>", pinned when present
     std::string ssh_user = "build";
     std::string ssh_host = "localhost";
+    std::vector<std::string> viewers; // who may watch and replay besides the owner
 };
 
 // Decodes the body of a 200 answer to GET /job/{id}/info. Throws std::runtime_error saying
