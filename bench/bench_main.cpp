@@ -70,6 +70,9 @@ int main(int argc, char** argv) {
         options.jobs_file = data / "jobs.json";
         options.front_sshd = false; // jobssh-shell is run as sshd runs it; the hop is common
         options.poll_interval = std::chrono::milliseconds(1000); // jobssh's default
+        // Screens take the direct path, as before recordings; figures with recording on
+        // use a config of their own.
+        options.jobssh_config = "watch = no\n";
         std::cerr << "jobssh-bench: starting the sandbox\n";
         jobssh::fixtures::sandbox world(options);
         if (world.vm_kind() == "none")

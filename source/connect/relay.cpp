@@ -65,10 +65,11 @@ awaitable<gave_up> transfer(stream_descriptor& from, stream_descriptor& to,
         }
         if (keep && keep->size() < stderr_kept)
             keep->append(buffer.data(), std::min(n, stderr_kept - keep->size()));
-        if (seen)
-            seen(std::string_view(buffer.data(), n));
         auto [write_error, written] = co_await asio::async_write(
             to, asio::buffer(buffer.data(), n), asio::as_tuple(asio::use_awaitable));
+        // Shown to the observer once the user has it: a recording costs no latency.
+        if (seen)
+            seen(std::string_view(buffer.data(), n));
         if (write_error)
             co_return gave_up::writing;
     }
