@@ -17,6 +17,7 @@
 #include <jobssh/recording/playback.hpp>
 #include <jobssh/recording/session_files.hpp>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <system_error>
 #include <unistd.h>
 
@@ -33,8 +34,16 @@ constexpr std::size_t recent_kept = 64 * 1024;
 // Reads a session's file as it grows, whole lines at a time.
 class session_follower {
 public:
+    // A long session's file is read from near its end: only the recent past is shown.
     explicit session_follower(int fd)
-        : fd_(fd) {}
+        : fd_(fd) {
+        struct stat st {};
+        if (::fstat(fd_, &st) == 0 && st.st_size > static_cast<off_t>(4 * recent_kept) &&
+            ::lseek(fd_, st.st_size - static_cast<off_t>(4 * recent_kept), SEEK_SET) >= 0) {
+            header_seen_ = true;
+            skip_partial_ = true;
+        }
+    }
 
     // Appends the output of the whole events that arrived since the last call; false when
     // the file cannot be read.
@@ -51,6 +60,13 @@ public:
             carry_.append(buffer.data(), static_cast<std::size_t>(n));
         }
         std::size_t start = 0;
+        if (skip_partial_) {
+            auto end = carry_.find('\n');
+            if (end == std::string::npos)
+                return true;
+            start = end + 1; // the rest of a line begun before where reading started
+            skip_partial_ = false;
+        }
         for (std::size_t end; (end = carry_.find('\n', start)) != std::string::npos;
              start = end + 1) {
             std::string_view line(carry_.data() + start, end - start);
@@ -69,6 +85,7 @@ private:
     int fd_;
     std::string carry_;
     bool header_seen_ = false;
+    bool skip_partial_ = false;
 };
 
 std::string which_sessions(job_id job, const std::vector<session_file>& sessions,

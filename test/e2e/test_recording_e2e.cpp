@@ -195,6 +195,53 @@ BOOST_AUTO_TEST_CASE(a_watcher_sees_a_typed_line_within_a_second_and_cannot_type
     BOOST_TEST((watcher->wait(20s) == 0));
 }
 
+BOOST_AUTO_TEST_CASE(a_session_that_is_not_recorded_can_still_be_watched) {
+    // The same host with recordings off: jobssh-shell run as sshd runs it, as the login
+    // user, with a config that has no `recordings`.
+    std::string config = read_text(box().config_file());
+    auto line = config.find("recordings = ");
+    BOOST_REQUIRE(line != std::string::npos);
+    config.erase(line, config.find('\n', line) + 1 - line);
+    auto unrecorded = box().dir() / "config-unrecorded.ini";
+    std::ofstream(unrecorded) << config;
+    fs::permissions(unrecorded, fs::perms::owner_read | fs::perms::owner_write |
+                                    fs::perms::group_read | fs::perms::others_read);
+    pty_driver user({"runuser", "-u", box().login_user(), "--", "env",
+                     "SSH_ORIGINAL_COMMAND=connect 6",
+                     (box().dir() / "bin" / "jobssh-shell").string(), "--config",
+                     unrecorded.string(), box().public_key_b64("alice")});
+    BOOST_REQUIRE_MESSAGE(user.expect("$ "), user.output());
+    BOOST_TEST(user.output().find("This session is recorded.") == std::string::npos);
+
+    auto watcher = session("alice", "watch 6");
+    BOOST_REQUIRE_MESSAGE(watcher->expect("read-only; q or Ctrl-C leaves."), watcher->output());
+    user.send("echo unrecorded-$((4+4))\r");
+    BOOST_REQUIRE(user.expect("unrecorded-8"));
+    BOOST_TEST(watcher->expect("unrecorded-8", 1s), watcher->output());
+    user.send("exit\r");
+    BOOST_REQUIRE(user.wait(30s));
+    BOOST_TEST(watcher->expect("The session ended.", 10s), watcher->output());
+    BOOST_TEST(recordings_of(6).empty());
+    BOOST_TEST(fs::is_empty(box().state_dir() / "live" / "6")); // nothing left behind
+}
+
+BOOST_AUTO_TEST_CASE(a_watcher_of_a_long_session_is_shown_its_recent_screen_not_all_of_it) {
+    auto user = session("alice", "connect 7");
+    BOOST_REQUIRE_MESSAGE(user->expect("$ "), user->output());
+    user->send("seq 1 300000; echo done-$((1+1))\r");
+    BOOST_REQUIRE(user->expect("done-2", 60s));
+
+    auto watcher = session("alice", "watch 7");
+    BOOST_REQUIRE_MESSAGE(watcher->expect("read-only; q or Ctrl-C leaves."), watcher->output());
+    BOOST_TEST(watcher->expect("299999\r\n300000\r\ndone-2", 5s));
+    BOOST_TEST(watcher->output().size() < 100u * 1024, watcher->output().size());
+    BOOST_TEST(watcher->output().find("\r\n1\r\n2\r\n") == std::string::npos);
+    watcher->send("\x03");
+    BOOST_TEST((watcher->wait(20s) == 0));
+    user->send("exit\r");
+    BOOST_REQUIRE(user->wait(30s));
+}
+
 BOOST_AUTO_TEST_CASE(watch_with_nothing_live_says_so_and_exits_66) {
     auto result = box().run_shell("alice", "watch 8");
     BOOST_TEST(result.exit_code == 66);

@@ -159,6 +159,29 @@ BOOST_AUTO_TEST_CASE(a_recorded_session_is_private_and_live_until_its_recorder_g
     BOOST_TEST(text.find("secret") == std::string::npos); // record-input is off
 }
 
+BOOST_AUTO_TEST_CASE(with_record_input_the_keys_typed_are_input_events) {
+    scratch_dir dir;
+    jobssh::config cfg;
+    cfg.recordings = dir.path() / "recordings";
+    cfg.state_dir = dir.path() / "state";
+    cfg.record_input = true;
+    cfg.watch = false;
+    std::filesystem::path file;
+    {
+        jobssh::session_recorder recorder(cfg, 3, "alice");
+        recorder.begin({24, 80});
+        recorder.input("ls\r");
+        file = recorder.recording();
+        BOOST_TEST(jobssh::live_sessions(cfg, 3).empty()); // watch = no: nobody watches
+    }
+    auto lines = lines_of(read_text(file));
+    BOOST_REQUIRE_EQUAL(lines.size(), 2u);
+    auto event = parse_event(lines[1]);
+    BOOST_REQUIRE(event);
+    BOOST_TEST(event->code == 'i');
+    BOOST_TEST(event->data == "ls\r");
+}
+
 BOOST_AUTO_TEST_CASE(a_watcher_starts_at_the_last_clear_or_at_a_line) {
     BOOST_TEST(jobssh::recent_screen("old\r\n\x1b[H\x1b[2Jnew screen", true) ==
                "\x1b[H\x1b[2Jnew screen");
