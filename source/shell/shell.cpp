@@ -267,7 +267,7 @@ asio::awaitable<int> run_session(const config& cfg, std::string b64key, command 
         info = std::move(std::get<tail_result>(tailed).info);
     }
     std::optional<session_recorder> recorder;
-    if (sessions_observed(cfg) && connect.argv.empty())
+    if (sessions_observed(cfg)) // used only when the session has a pty
         recorder.emplace(cfg, job, key.owner.name);
     int status =
         co_await connect_to_vm(cfg, job, info, key, connect.argv, recorder ? &*recorder : nullptr);

@@ -314,3 +314,12 @@ BOOST_AUTO_TEST_CASE(the_recording_of_a_sigkilled_session_is_readable_up_to_the_
     auto watch = box().run_shell("alice", "watch 5");
     BOOST_TEST(watch.exit_code == 66, watch.err);
 }
+
+BOOST_AUTO_TEST_CASE(one_command_on_a_pty_is_recorded_too) {
+    auto user = session("alice", "connect 8 -- printf 'one-%s\\n' six");
+    BOOST_REQUIRE_MESSAGE(user->expect("one-six"), user->output());
+    BOOST_TEST((user->wait(30s) == 0));
+    auto files = recordings_of(8);
+    BOOST_REQUIRE_EQUAL(files.size(), 1u);
+    BOOST_TEST(parse(files[0]).output.find("one-six") != std::string::npos);
+}
