@@ -5,6 +5,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 #include <cerrno>
+#include <csignal>
 #include <fcntl.h>
 #include <fstream>
 #include <jobssh/common/config.hpp>
@@ -14,6 +15,8 @@
 #include <jobssh/recording/session_recorder.hpp>
 #include <sstream>
 #include <sys/file.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 using jobssh::asciicast_writer;
 using jobssh::parse_event;
@@ -180,6 +183,48 @@ BOOST_AUTO_TEST_CASE(with_record_input_the_keys_typed_are_input_events) {
     BOOST_REQUIRE(event);
     BOOST_TEST(event->code == 'i');
     BOOST_TEST(event->data == "ls\r");
+}
+
+BOOST_AUTO_TEST_CASE(a_full_disk_ends_the_recording_once_and_leaves_a_file_players_load) {
+    scratch_dir dir;
+    jobssh::config cfg;
+    cfg.recordings = dir.path() / "recordings";
+    cfg.state_dir = dir.path() / "state";
+    // A file size limit fails writes as a full disk does (EFBIG instead of ENOSPC).
+    std::signal(SIGXFSZ, SIG_IGN);
+    rlimit before{};
+    ::getrlimit(RLIMIT_FSIZE, &before);
+    rlimit small = before;
+    small.rlim_cur = 4096;
+    // What the recorder tells the user goes to our stderr: kept in a file meanwhile.
+    auto told_file = dir.path() / "stderr";
+    int saved_stderr = ::dup(STDERR_FILENO);
+    int told = ::open(told_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(told, STDERR_FILENO);
+    std::filesystem::path file;
+    {
+        jobssh::session_recorder recorder(cfg, 5, "alice");
+        BOOST_REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+        recorder.begin({24, 80});
+        for (int i = 0; i < 100; ++i)
+            recorder.output(std::string(100, 'x') + "\r\n");
+        BOOST_REQUIRE(::setrlimit(RLIMIT_FSIZE, &before) == 0);
+        file = recorder.recording();
+    }
+    ::dup2(saved_stderr, STDERR_FILENO);
+    ::close(saved_stderr);
+    ::close(told);
+
+    std::string message = read_text(told_file);
+    BOOST_TEST(message.find("[jobssh] This session is no longer recorded") != std::string::npos,
+               message);
+    BOOST_TEST(message.find("no longer recorded") == message.rfind("no longer recorded"));
+    auto text = read_text(file);
+    BOOST_TEST(text.size() <= 4096u);
+    BOOST_TEST(text.ends_with("\n"));
+    auto shown = outputs(text); // every line still parses
+    BOOST_TEST(!shown.empty());
+    BOOST_TEST(shown.size() < 100u);
 }
 
 BOOST_AUTO_TEST_CASE(a_watcher_starts_at_the_last_clear_or_at_a_line) {
