@@ -72,6 +72,9 @@ int main(int argc, char** argv) {
         options.poll_interval = std::chrono::milliseconds(1000); // jobssh's default
         // jobssh-keys' start-up alone; keys_with_meta measures it with its meta call.
         options.authenticate = "shell";
+        // Screens take the direct path, as before recordings; figures with recording on
+        // use a config of their own.
+        options.jobssh_config = "watch = no\n";
         std::cerr << "jobssh-bench: starting the sandbox\n";
         jobssh::fixtures::sandbox world(options);
         if (world.vm_kind() == "none")

@@ -40,6 +40,13 @@ job_info tag_invoke(json::value_to_tag<job_info>, const json::value& value) {
         for (const json::value& key : keys->get_array())
             info.host_keys.push_back(string(key, "host_keys[]"));
     }
+    if (const json::value* viewers = object.if_contains("viewers");
+        viewers && !viewers->is_null()) {
+        if (!viewers->is_array())
+            throw field_error("field \"viewers\" is not a list");
+        for (const json::value& viewer : viewers->get_array())
+            info.viewers.push_back(string(viewer, "viewers[]"));
+    }
     if (auto user = nullable_string(object, "ssh_user"))
         info.ssh_user = *user;
     if (auto host = nullable_string(object, "ssh_host"))

@@ -188,6 +188,20 @@ std::chrono::milliseconds read_seconds(const section_reader& section, const std:
     return std::chrono::milliseconds{std::max<long long>(milliseconds, 1)};
 }
 
+// yes or no (also true/false, on/off, 1/0, as Python's configparser takes them).
+bool read_yes_no(const section_reader& section, const std::string& key, bool fallback) {
+    auto value = section.get(key);
+    if (!value || value->empty())
+        return fallback;
+    for (const char* yes : {"yes", "true", "on", "1"})
+        if (*value == yes)
+            return true;
+    for (const char* no : {"no", "false", "off", "0"})
+        if (*value == no)
+            return false;
+    section.bad_value(key, *value, "expected yes or no");
+}
+
 // bind-address is host:port as Go's net.Listen takes it: "0.0.0.0:8080", ":8080",
 // "[::1]:8080". The worker listening on every address is reached on loopback.
 void read_bind_address(const section_reader& section, config& cfg) {
@@ -269,6 +283,11 @@ config load_config(const std::filesystem::path& file) {
         (cfg.syslog_socket.is_relative() || cfg.syslog_socket.string().size() > 107))
         jobssh.bad_value("syslog-socket", cfg.syslog_socket.string(),
                          "expected an absolute path of at most 107 bytes");
+    jobssh.read("recordings", cfg.recordings);
+    if (!cfg.recordings.empty() && cfg.recordings.is_relative())
+        jobssh.bad_value("recordings", cfg.recordings.string(), "expected an absolute path");
+    cfg.record_input = read_yes_no(jobssh, "record-input", cfg.record_input);
+    cfg.watch = read_yes_no(jobssh, "watch", cfg.watch);
     return cfg;
 }
 

@@ -7,11 +7,13 @@ namespace jobssh {
 namespace {
 
 // In the order of the enum; traits() checks it.
-constexpr std::array<failure_traits, 11> table{{
+constexpr std::array<failure_traits, 13> table{{
     {"usage", 64, log_level::info,
      "Usage: ssh ... connect <job ID>\n"
      "       ssh ... connect <job ID> [--] <command> [<argument>...]\n"
-     "       ssh ... tail <job ID>\n",
+     "       ssh ... tail <job ID>\n"
+     "       ssh ... watch <job ID> [<n>]\n"
+     "       ssh ... replay <job ID> [<n>] [--speed <x>]\n",
      ""},
     {"bad_job_id", 65, log_level::info,
      "That is not a job ID: a job ID is a whole number, like 4211.\n", ""},
@@ -28,6 +30,8 @@ constexpr std::array<failure_traits, 11> table{{
      "The job's build VM did not present the host key it was given, so we did not connect to "
      "it.\n",
      ""},
+    {"nothing_to_watch", 66, log_level::info, "No session of this job is live to watch.\n", ""},
+    {"no_recording", 66, log_level::info, "No such recording of this job.\n", ""},
     {"temporary", 75, log_level::error, "Temporary authentication failure. Try again later.\n", ""},
     {"config", 78, log_level::error, "This service is not configured correctly.\n", ""},
     {"internal", 70, log_level::error, "Something went wrong on our side.\n", ""},

@@ -61,7 +61,7 @@ struct session_outcome {
 asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, const job_info& info,
                                              const ssh_key& key,
                                              const std::vector<std::string>& argv, bool tty,
-                                             asio::signal_set& hangup) {
+                                             asio::signal_set& hangup, screen_observer* observer) {
     std::optional<pinned_host_keys> pinned;
     try {
         if (!info.host_keys.empty())
@@ -99,6 +99,7 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
     if (info.deadline != std::chrono::sys_seconds{})
         options.deadline = info.deadline;
     options.hangup_signals = &hangup;
+    options.observer = observer;
     try {
         // Two statements: GCC 12 miscompiles co_await inside a conditional expression.
         if (tty)
@@ -149,14 +150,19 @@ std::string connect_banner(const config& cfg, job_id job, const job_info& info,
 }
 
 asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info& info,
-                                   const ssh_key& key, const std::vector<std::string>& argv) {
+                                   const ssh_key& key, const std::vector<std::string>& argv,
+                                   screen_observer* observer) {
     // From here on a hang-up is ours to handle: it must not kill us before we cleaned up.
     asio::signal_set hangup(co_await asio::this_coro::executor, SIGHUP, SIGTERM);
     bool tty = is_terminal(STDIN_FILENO);
+    if (!tty)
+        observer = nullptr; // only a pty session has a screen to show
 
     // With one command, stdout carries that command's output and nothing else.
-    write_all(argv.empty() ? STDOUT_FILENO : STDERR_FILENO,
-              connect_banner(cfg, job, info, std::chrono::system_clock::now()));
+    std::string banner = connect_banner(cfg, job, info, std::chrono::system_clock::now());
+    if (observer)
+        banner.insert(banner.size() - 1, observer->banner_note());
+    write_all(argv.empty() ? STDOUT_FILENO : STDERR_FILENO, banner);
     co_await claim_job(cfg, job);
 
     std::optional<session_registration> session;
@@ -170,7 +176,7 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
     std::exception_ptr failed;
     session_outcome outcome;
     try {
-        outcome = co_await run_session(cfg, job, info, key, argv, tty, hangup);
+        outcome = co_await run_session(cfg, job, info, key, argv, tty, hangup, observer);
     } catch (...) {
         failed = std::current_exception();
     }

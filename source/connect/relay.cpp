@@ -16,6 +16,8 @@
 #include <jobssh/connect/pty.hpp>
 #include <jobssh/connect/relay.hpp>
 #include <jobssh/connect/terminal.hpp>
+#include <optional>
+#include <string_view>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <system_error>
@@ -40,7 +42,8 @@ enum class gave_up { reading, writing };
 // Copies `from` to `to` until one of them fails, and returns rather than throws: under
 // `||` the first to *return* wins. EOF or EIO on the user's terminal is how a hang-up reads.
 awaitable<gave_up> transfer(stream_descriptor& from, stream_descriptor& to,
-                            std::string* keep = nullptr) {
+                            std::string* keep = nullptr,
+                            std::function<void(std::string_view)> seen = {}) {
     std::array<char, 16 * 1024> buffer;
     // Reads that would wait fail at once: what is already there is gathered before writing.
     boost::system::error_code ignored;
@@ -64,6 +67,9 @@ awaitable<gave_up> transfer(stream_descriptor& from, stream_descriptor& to,
             keep->append(buffer.data(), std::min(n, stderr_kept - keep->size()));
         auto [write_error, written] =
             co_await asio::async_write(to, asio::buffer(buffer.data(), n), default_token());
+        // Shown to the observer once the user has it: a recording costs no latency.
+        if (seen)
+            seen(std::string_view(buffer.data(), n));
         if (write_error)
             co_return gave_up::writing;
     }
@@ -102,7 +108,8 @@ awaitable<gave_up> pass_stderr(stream_descriptor& from, stream_descriptor& to,
 // pty also counts as a beginning: then the held-back stderr goes out, and `started` lets
 // pass_stderr pass on the rest at once.
 awaitable<gave_up> watch_terminal(stream_descriptor& master, stream_descriptor& to, bool& started,
-                                  session_result& result, stream_descriptor& err) {
+                                  session_result& result, stream_descriptor& err,
+                                  screen_observer* observer) {
     std::array<char, 4096> buffer;
     for (;;) {
         auto [read_error, n] =
@@ -118,6 +125,8 @@ awaitable<gave_up> watch_terminal(stream_descriptor& master, stream_descriptor& 
         }
         if (!shows)
             continue;
+        if (observer)
+            observer->output(std::string_view(buffer.data() + 1, n - 1));
         auto [write_error, written] =
             co_await asio::async_write(to, asio::buffer(buffer.data() + 1, n - 1), default_token());
         if (write_error)
@@ -303,6 +312,7 @@ awaitable<session_result> relay_on_pty(std::filesystem::path program, std::vecto
     pty terminal(executor);
     if (auto size = window_size_of(user.in))
         terminal.resize(*size);
+    screen_observer* observer = options.observer;
     int packet_mode = 1;
     if (::ioctl(terminal.master().native_handle(), TIOCPKT, &packet_mode) != 0)
         throw_errno("TIOCPKT");
@@ -311,9 +321,20 @@ awaitable<session_result> relay_on_pty(std::filesystem::path program, std::vecto
     // screen's bytes take the path they would take without jobssh, with no second pty and
     // no copy of ours. ssh, the child here, makes its tty raw, so no output processing is
     // lost. Its stderr comes through us (held until its session began).
+    // With an observer, the screen is a pipe that we pass on to the user and show to the
+    // observer (one hop: the bytes are copied once).
     auto err_pipe = make_pipe();
     stream_descriptor child_err(executor, err_pipe.read);
-    int screen = description_for_child(user.out);
+    std::optional<stream_descriptor> screen_in;
+    int screen = -1;
+    if (observer) {
+        auto screen_pipe = make_pipe();
+        screen_in.emplace(executor, screen_pipe.read);
+        screen = screen_pipe.write;
+        observer->begin(terminal.size());
+    } else {
+        screen = description_for_child(user.out);
+    }
     child process =
         start_then_close(executor, program, args, {terminal.slave(), screen, err_pipe.write, true},
                          {screen, err_pipe.write});
@@ -325,18 +346,33 @@ awaitable<session_result> relay_on_pty(std::filesystem::path program, std::vecto
 
     session_result result;
     bool started = false; // the child's session began: its stderr goes out as it comes
-    auto output = [&]() -> awaitable<session_end> {
-        auto [diagnostics, on_terminal] =
-            co_await (pass_stderr(child_err, err, result, started) &&
-                      watch_terminal(terminal.master(), out, started, result, err));
-        co_return on_terminal == gave_up::writing ? session_end::hangup : session_end::child_exited;
+    auto passed_screen = [&]() -> awaitable<gave_up> {
+        if (!screen_in)
+            co_return gave_up::reading;
+        co_return co_await transfer(*screen_in, out, nullptr, [observer](std::string_view bytes) {
+            observer->output(bytes);
+        });
     };
+    auto output = [&]() -> awaitable<session_end> {
+        auto [diagnostics, on_terminal, on_screen] =
+            co_await (pass_stderr(child_err, err, result, started) &&
+                      watch_terminal(terminal.master(), out, started, result, err, observer) &&
+                      passed_screen());
+        bool user_gone = on_terminal == gave_up::writing || on_screen == gave_up::writing;
+        co_return user_gone ? session_end::hangup : session_end::child_exited;
+    };
+    std::function<void(std::string_view)> typed;
+    std::function<void(window_size)> resized;
+    if (observer) {
+        typed = [observer](std::string_view keys) { observer->input(keys); };
+        resized = [observer](window_size size) { observer->resize(size); };
+    }
     auto input = [&]() -> awaitable<session_end> {
-        co_await transfer(in, terminal.master());
+        co_await transfer(in, terminal.master(), nullptr, typed);
         co_return session_end::hangup; // a terminal does not end: EOF or EIO is a hang-up
     };
     auto window = [&]() -> awaitable<session_end> {
-        co_await follow_window_size(winch, user.in, terminal);
+        co_await follow_window_size(winch, user.in, terminal, resized);
         co_return co_await forever_then(session_end::hangup);
     };
     result.end = which(co_await (output() || input() || hangup_signal(*hangup.signals) ||

@@ -48,13 +48,17 @@ void terminal_guard::make_raw(int fd) {
     raw_fd_ = fd;
 }
 
-asio::awaitable<void> follow_window_size(asio::signal_set& winch, int from, pty& to) {
+asio::awaitable<void> follow_window_size(asio::signal_set& winch, int from, pty& to,
+                                         std::function<void(window_size)> resized) {
     for (;;) {
         auto [ec, signal] = co_await winch.async_wait(default_token());
         if (ec)
             co_return;
-        if (auto size = window_size_of(from))
+        if (auto size = window_size_of(from)) {
             to.resize(*size);
+            if (resized)
+                resized(*size);
+        }
     }
 }
 

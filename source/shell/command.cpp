@@ -1,4 +1,5 @@
 #include <charconv>
+#include <cstdlib>
 #include <jobssh/common/failure.hpp>
 #include <jobssh/shell/command.hpp>
 
@@ -83,7 +84,47 @@ job_id job_argument(const std::string& text) {
     throw failure_error(failure::bad_job_id, "not a job id: " + text);
 }
 
+// A session or recording number: 1, 2, ….
+std::optional<unsigned> number_argument(const std::string& text) {
+    unsigned n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || n == 0)
+        return std::nullopt;
+    return n;
+}
+
+command parse_replay(const std::vector<std::string>& words) {
+    if (words.size() < 2)
+        throw failure_error(failure::usage, "replay without a job id");
+    replay_command replay{job_argument(words[1]), std::nullopt, 1.0};
+    for (std::size_t i = 2; i < words.size(); ++i) {
+        if (words[i] == "--speed" && i + 1 < words.size()) {
+            const std::string& text = words[++i];
+            char* end = nullptr;
+            replay.speed = std::strtod(text.c_str(), &end);
+            if (text.empty() || *end != '\0' || !(replay.speed >= 0.1 && replay.speed <= 100))
+                throw failure_error(failure::usage, "--speed takes a number from 0.1 to 100");
+        } else if (auto n = number_argument(words[i]); n && !replay.recording) {
+            replay.recording = n;
+        } else {
+            throw failure_error(failure::usage, "replay: unexpected " + words[i]);
+        }
+    }
+    return replay;
+}
+
 } // namespace
+
+std::optional<job_id> job_of(const command& cmd) {
+    return std::visit(
+        [](const auto& c) -> std::optional<job_id> {
+            if constexpr (requires { c.job; })
+                return c.job;
+            else
+                return std::nullopt;
+        },
+        cmd);
+}
 
 command parse_command(std::string_view original_command) {
     auto words = shlex_split(original_command);
@@ -110,6 +151,19 @@ command parse_command(std::string_view original_command) {
         connect.argv.assign(first, words->end());
         return connect;
     }
+    if (verb == "watch") {
+        if (words->size() < 2 || words->size() > 3)
+            throw failure_error(failure::usage, "watch takes a job id and a session number");
+        watch_command watch{job_argument((*words)[1]), std::nullopt};
+        if (words->size() == 3) {
+            watch.session = number_argument((*words)[2]);
+            if (!watch.session)
+                throw failure_error(failure::usage, "watch: not a session number");
+        }
+        return watch;
+    }
+    if (verb == "replay")
+        return parse_replay(*words);
     throw failure_error(failure::usage, "unknown command: " + verb);
 }
 

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
@@ -18,6 +19,8 @@
 #include <jobssh/common/user_name.hpp>
 #include <jobssh/common/user_output.hpp>
 #include <jobssh/connect/connect.hpp>
+#include <jobssh/recording/playback.hpp>
+#include <jobssh/recording/session_recorder.hpp>
 #include <jobssh/shell/command.hpp>
 #include <jobssh/shell/shell.hpp>
 #include <jobssh/tail/tail.hpp>
@@ -36,11 +39,16 @@ std::string usage_text() {
     return "Usage: ssh ... connect <job ID>\n"
            "       ssh ... connect <job ID> [--] <command> [<argument>...]\n"
            "       ssh ... tail <job ID>\n"
+           "       ssh ... watch <job ID> [<n>]\n"
+           "       ssh ... replay <job ID> [<n>] [--speed <x>]\n"
            "\n"
            "connect  follow the job's logs while it runs, then open a shell on its VM\n"
            "         (or run one command there and return its exit status)\n"
            "tail     print the job's logs from the start and follow them until it ends;\n"
-           "         exits 0 when the job succeeded, 1 otherwise\n";
+           "         exits 0 when the job succeeded, 1 otherwise\n"
+           "watch    show the live screen of the job's session, read-only (q or Ctrl-C leaves);\n"
+           "         with several, the newest, or the n-th\n"
+           "replay   list the job's recorded sessions, or play the n-th (q or Ctrl-C stops)\n";
 }
 
 namespace {
@@ -141,6 +149,13 @@ asio::awaitable<std::variant<tail_result, hung_up>> tail_phase(const config& cfg
     co_return std::get<tail_result>(std::move(tail));
 }
 
+// Besides the owner, the runner's `viewers` may watch and replay (never connect).
+bool may_view(const command& cmd, const job_info& info, const std::string& user) {
+    if (!std::holds_alternative<watch_command>(cmd) && !std::holds_alternative<replay_command>(cmd))
+        return false;
+    return std::find(info.viewers.begin(), info.viewers.end(), user) != info.viewers.end();
+}
+
 // Whose key it is: told by jobssh-keys (`--owner`, it asked meta a moment ago), or asked
 // of meta here. The fingerprint is the one sshd logs, so both records name the same key.
 asio::awaitable<std::optional<ssh_key>> key_of(const config& cfg, std::string b64key,
@@ -159,8 +174,7 @@ asio::awaitable<std::optional<ssh_key>> key_of(const config& cfg, std::string b6
 asio::awaitable<int> run_session(const config& cfg, std::string b64key,
                                  std::optional<std::string> owner, command cmd,
                                  session_record& record) {
-    job_id job = std::holds_alternative<tail_command>(cmd) ? std::get<tail_command>(cmd).job
-                                                           : std::get<connect_command>(cmd).job;
+    job_id job = *job_of(cmd);
     record.job = job;
 
     // Who is asking, and about what: both questions at once.
@@ -178,8 +192,19 @@ asio::awaitable<int> run_session(const config& cfg, std::string b64key,
     if (!job_lookup.value)
         throw failure_error(failure::no_such_job, "the runner does not know the job");
     job_info info = std::move(*job_lookup.value);
-    if (key.owner.name != info.username)
+    if (key.owner.name != info.username && !may_view(cmd, info, key.owner.name))
         throw failure_error(failure::not_permitted, "the job belongs to " + info.username);
+
+    if (auto* watch = std::get_if<watch_command>(&cmd)) {
+        int status = co_await watch_session(cfg, job, watch->session);
+        record.outcome = "watched";
+        co_return status;
+    }
+    if (auto* replay = std::get_if<replay_command>(&cmd)) {
+        int status = co_await replay_recording(cfg, job, replay->recording, replay->speed);
+        record.outcome = replay->recording ? "replayed" : "listed";
+        co_return status;
+    }
 
     if (std::holds_alternative<tail_command>(cmd)) {
         auto tailed = co_await tail_phase(cfg, job, std::move(info));
@@ -202,7 +227,11 @@ asio::awaitable<int> run_session(const config& cfg, std::string b64key,
         }
         info = std::move(std::get<tail_result>(tailed).info);
     }
-    int status = co_await connect_to_vm(cfg, job, info, key, connect.argv);
+    std::optional<session_recorder> recorder;
+    if (sessions_observed(cfg)) // used only when the session has a pty
+        recorder.emplace(cfg, job, key.owner.name);
+    int status =
+        co_await connect_to_vm(cfg, job, info, key, connect.argv, recorder ? &*recorder : nullptr);
     record.outcome = "connected";
     co_return status;
 }

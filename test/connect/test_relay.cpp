@@ -243,6 +243,53 @@ BOOST_AUTO_TEST_CASE(the_child_gets_the_user_s_window_size_at_start_and_after_a_
     BOOST_TEST(session.join().exit_status == 0);
 }
 
+// What a recorder would be shown (the session runs on a thread of its own: read it after
+// the session ended).
+struct observer_log final : jobssh::screen_observer {
+    std::optional<jobssh::window_size> began;
+    std::string shown, typed;
+    std::vector<std::pair<unsigned short, unsigned short>> sizes;
+    void begin(jobssh::window_size size) override { began = size; }
+    void output(std::string_view bytes) override { shown.append(bytes); }
+    void input(std::string_view keys) override { typed.append(keys); }
+    void resize(jobssh::window_size size) override { sizes.emplace_back(size.rows, size.columns); }
+};
+
+BOOST_AUTO_TEST_CASE(an_observed_session_shows_the_observer_every_byte_key_and_resize_of_it) {
+    user_terminal user({40, 120});
+    observer_log seen;
+    jobssh::session_options options;
+    options.observer = &seen;
+    auto session = on_pty({"sizes"}, user.side(), options);
+    received screen(user.master);
+    screen.expect("size 40 120");
+    user.resize({50, 132});
+    ::raise(SIGWINCH);
+    screen.expect("size 50 132");
+    user.type("\x04");
+    screen.drain(session);
+    BOOST_TEST(session.join().exit_status == 0);
+    BOOST_REQUIRE(seen.began);
+    BOOST_TEST(seen.began->rows == 40);
+    BOOST_TEST(seen.began->columns == 120);
+    BOOST_TEST(seen.shown == screen.data);
+    BOOST_TEST(seen.typed == "\x04");
+    BOOST_TEST((seen.sizes == std::vector<std::pair<unsigned short, unsigned short>>{{50, 132}}));
+}
+
+BOOST_AUTO_TEST_CASE(an_observed_session_brings_every_byte_to_the_user_and_the_observer) {
+    user_terminal user;
+    observer_log seen;
+    jobssh::session_options options;
+    options.observer = &seen;
+    auto session = on_pty({"flood", "1000000", "0"}, user.side(), options);
+    received screen(user.master);
+    screen.drain(session);
+    BOOST_TEST(session.join().exit_status == 0);
+    BOOST_TEST(screen.data.size() == 1000000u);
+    BOOST_TEST(seen.shown.size() == 1000000u);
+}
+
 BOOST_AUTO_TEST_CASE(on_a_pty_stderr_before_any_output_is_held_for_the_caller) {
     user_terminal user;
     auto session = on_pty({"complain", "Host key verification failed.\r\n", "255"}, user.side());

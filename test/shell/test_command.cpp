@@ -100,6 +100,33 @@ BOOST_AUTO_TEST_CASE(connect_runs_the_words_after_the_job_with_or_without_a_sepa
     BOOST_TEST(nested.argv == (words{"--", "x"}));
 }
 
+BOOST_AUTO_TEST_CASE(watch_takes_a_job_and_optionally_which_live_session) {
+    auto newest = std::get<jobssh::watch_command>(jobssh::parse_command("watch 4211"));
+    BOOST_TEST(newest.job == 4211);
+    BOOST_TEST(!newest.session.has_value());
+    auto second = std::get<jobssh::watch_command>(jobssh::parse_command("watch 4211 2"));
+    BOOST_TEST((second.session == 2u));
+    for (std::string text : {"watch", "watch 1 0", "watch 1 x", "watch 1 2 3"})
+        BOOST_TEST((refusal(text) == failure::usage), "[" << text << "]");
+    BOOST_TEST((refusal("watch x") == failure::bad_job_id));
+}
+
+BOOST_AUTO_TEST_CASE(replay_lists_or_plays_one_recording_at_a_speed) {
+    auto list = std::get<jobssh::replay_command>(jobssh::parse_command("replay 7"));
+    BOOST_TEST(list.job == 7);
+    BOOST_TEST(!list.recording.has_value());
+    BOOST_TEST(list.speed == 1.0);
+    auto fast = std::get<jobssh::replay_command>(jobssh::parse_command("replay 7 3 --speed 2.5"));
+    BOOST_TEST((fast.recording == 3u));
+    BOOST_TEST(fast.speed == 2.5);
+    auto before = std::get<jobssh::replay_command>(jobssh::parse_command("replay 7 --speed 2 1"));
+    BOOST_TEST((before.recording == 1u));
+    BOOST_TEST(before.speed == 2.0);
+    for (std::string text : {"replay", "replay 7 0", "replay 7 1 2", "replay 7 --speed",
+                             "replay 7 --speed 0", "replay 7 --speed fast", "replay 7 --speed 1e9"})
+        BOOST_TEST((refusal(text) == failure::usage), "[" << text << "]");
+}
+
 BOOST_AUTO_TEST_CASE(help_is_a_command_of_its_own) {
     BOOST_TEST(std::holds_alternative<jobssh::help_command>(jobssh::parse_command("help")));
 }

@@ -38,6 +38,7 @@ struct job_info {
     std::vector<std::string> host_keys; // "<type> <base64>", pinned when present
     std::string ssh_user = "build";
     std::string ssh_host = "localhost";
+    std::vector<std::string> viewers; // who may watch and replay besides the owner
 };
 
 // Decodes the body of a 200 answer to GET /job/{id}/info: the job, or what is wrong with the

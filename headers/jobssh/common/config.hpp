@@ -50,6 +50,10 @@ struct config {
     // A unix datagram socket that takes the syslog records instead of /dev/log (a machine
     // with no syslog daemon, such as the sandbox, which collects them); empty: /dev/log.
     std::filesystem::path syslog_socket;
+    // Where interactive sessions are recorded (asciicast v2, DIR/<job>/); empty: not at all.
+    std::filesystem::path recordings;
+    bool record_input = false; // the keys the user types go into recordings too
+    bool watch = true;         // live sessions can be watched (their screen passes through us)
 };
 
 // A file that exists but cannot be used: the message names the file and, when known, the line.

@@ -21,6 +21,8 @@ enum class failure {
     runner_unreachable, // 69 EX_UNAVAILABLE
     vm_unreachable,     // 69 EX_UNAVAILABLE
     vm_host_key,        // 69 EX_UNAVAILABLE: the VM presented a key other than the pinned ones
+    nothing_to_watch,   // 66 EX_NOINPUT: `watch` found no live session of the job
+    no_recording,       // 66 EX_NOINPUT: `replay` found no such recording
     temporary,          // 75 EX_TEMPFAIL (meta down, timeouts)
     config,             // 78 EX_CONFIG
     internal,           // 70 EX_SOFTWARE

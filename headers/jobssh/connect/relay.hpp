@@ -7,8 +7,10 @@
 #include <boost/asio/signal_set.hpp>
 #include <chrono>
 #include <filesystem>
+#include <jobssh/connect/pty.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unistd.h>
 #include <vector>
 
@@ -19,6 +21,21 @@ struct user_side {
     int in = STDIN_FILENO;
     int out = STDOUT_FILENO;
     int err = STDERR_FILENO;
+};
+
+// Sees a pty session's screen as it passes through jobssh (recording, watching). Called on
+// the relay's own thread, between a read and the write to the user: keep it short, and
+// never throw (a recording that fails ends the recording, not the session).
+class screen_observer {
+public:
+    virtual ~screen_observer() = default;
+    // Once, before the child starts, with the user's window size.
+    virtual void begin(window_size size) = 0;
+    virtual void output(std::string_view bytes) = 0;
+    virtual void input(std::string_view keys) = 0;
+    virtual void resize(window_size size) = 0;
+    // A line for the banner ("This session is recorded.\n"), or nothing.
+    virtual std::string banner_note() const { return {}; }
 };
 
 struct session_options {
@@ -32,6 +49,9 @@ struct session_options {
     // SIGHUP/SIGTERM end the session. When null, the session makes its own signal_set; pass
     // one that exists from earlier on, so that no hang-up between the two is missed.
     boost::asio::signal_set* hangup_signals = nullptr;
+    // On a pty: when set, the child's screen output passes through jobssh (a pipe we read)
+    // and is shown to it; when null, the child writes to the user's terminal directly.
+    screen_observer* observer = nullptr;
 };
 
 enum class session_end {

@@ -4,6 +4,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <functional>
 #include <jobssh/connect/pty.hpp>
 #include <optional>
 #include <termios.h>
@@ -42,7 +43,8 @@ private:
 
 // Copies the size of the terminal on `from` to `to` on every SIGWINCH that `winch` (a
 // signal_set made before the session started, so that no resize is missed) catches. Runs
-// until cancelled.
-boost::asio::awaitable<void> follow_window_size(boost::asio::signal_set& winch, int from, pty& to);
+// until cancelled. `resized` (when set) learns each new size.
+boost::asio::awaitable<void> follow_window_size(boost::asio::signal_set& winch, int from, pty& to,
+                                                std::function<void(window_size)> resized = {});
 
 } // namespace jobssh

@@ -19,7 +19,22 @@ struct connect_command {
     job_id job;
     std::vector<std::string> argv; // empty: an interactive bash
 };
-using command = std::variant<help_command, tail_command, connect_command>;
+// `watch <job> [<n>]`: n counts the job's live sessions from 1, oldest first; none: the newest.
+struct watch_command {
+    job_id job;
+    std::optional<unsigned> session;
+};
+// `replay <job> [<n>] [--speed X]`: without n, the list of the job's recordings.
+struct replay_command {
+    job_id job;
+    std::optional<unsigned> recording;
+    double speed = 1.0;
+};
+using command =
+    std::variant<help_command, tail_command, connect_command, watch_command, replay_command>;
+
+// The job a command is about (none for help).
+std::optional<job_id> job_of(const command& cmd);
 
 // Splits like Python's shlex.split(s, posix=True): nullopt on an unbalanced quote or a
 // trailing backslash.
