@@ -7,6 +7,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <unistd.h>
@@ -32,6 +33,10 @@ struct session_options {
     // SIGHUP/SIGTERM end the session. When null, the session makes its own signal_set; pass
     // one that exists from earlier on, so that no hang-up between the two is missed.
     boost::asio::signal_set* hangup_signals = nullptr;
+    // Called once, when the child's session began: on a pty, the child made its terminal raw
+    // or showed something on it (ssh does the former once authenticated, its session
+    // channel open); on pipes, the first byte of the child's stdout came.
+    std::function<void()> on_started;
 };
 
 enum class session_end {
