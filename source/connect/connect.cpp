@@ -175,9 +175,10 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
     } catch (...) {
         failed = std::current_exception();
     }
-    // A command that ran and exited without a byte of output started too; ssh's own 255
-    // (it never got in) did not.
-    if (!failed && outcome.result.end == session_end::child_exited &&
+    // Without a pty, a command that ran and exited without a byte of output started too;
+    // ssh's own 255 (it never got in) did not. (On a pty, ssh killed by a Ctrl-C before it
+    // made its terminal raw exits 130: not started.)
+    if (!failed && !tty && outcome.result.end == session_end::child_exited &&
         outcome.result.exit_status != 255 && !outcome.host_key_refused)
         session.started();
 
