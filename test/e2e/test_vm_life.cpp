@@ -40,6 +40,8 @@ const char* const jobs_json = R"({"jobs": [
   {"id": 3, "owner": "alice", "owner_id": 1, "log": ["late VM"], "pace_ms": 0, "shell": true,
    "vm_delay_ms": 60000},
   {"id": 4, "owner": "alice", "owner_id": 1, "log": ["stale state"], "pace_ms": 0,
+   "shell": true},
+  {"id": 5, "owner": "alice", "owner_id": 1, "log": ["claim refused"], "pace_ms": 0,
    "shell": true}
 ]})";
 
@@ -203,4 +205,16 @@ BOOST_AUTO_TEST_CASE(state_left_by_an_operator_s_run_as_root_does_not_keep_the_u
     BOOST_TEST(result.out == "through\n");
     BOOST_TEST(requests_of(4, "claim") == 1u);
     BOOST_TEST(box().wait_for_syslog("event=stale_state").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_runner_refusing_the_claim_of_a_started_session_does_not_end_it) {
+    BOOST_REQUIRE(eventually([] { return box().vm_running(5); }, 60s));
+    box().runner_fault(R"({"status": 500, "body": "no", "match": "/claim"})");
+    auto result = sandbox::run(box().ssh_argv("alice", "connect 5 -- echo reached"), {}, 60s);
+    box().runner_fault("{}");
+    // The claim goes out once the command started: its failure is the operator's to read.
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(result.out == "reached\n");
+    BOOST_TEST(requests_of(5, "claim") == 1u);
+    BOOST_TEST(box().wait_for_syslog("job=5 user=alice event=claim outcome=failed").has_value());
 }
