@@ -94,11 +94,11 @@ bool no_vm_client_left(std::uint16_t port) {
     return eventually([&] { return vm_clients_of(port).empty(); });
 }
 
-// The one jobssh-shell of the sandbox that is running now.
+// The one session's jobssh-shell: waited for, since the watcher it starts has its command
+// line until it execs.
 pid_t the_shell() {
-    auto shells = shells_of(box().config_file());
-    BOOST_REQUIRE_EQUAL(shells.size(), 1u);
-    return shells.front().pid;
+    BOOST_REQUIRE(eventually([] { return shells_of(box().config_file()).size() == 1u; }));
+    return shells_of(box().config_file()).front().pid;
 }
 
 } // namespace

@@ -93,10 +93,11 @@ bool no_state_of(std::int64_t job) {
     return !fs::exists(box().state_dir() / ("job-" + std::to_string(job)));
 }
 
+// The one session's jobssh-shell: waited for, since the watcher it starts has its command
+// line until it execs.
 pid_t the_shell() {
-    auto shells = shells_of(box().config_file());
-    BOOST_REQUIRE_EQUAL(shells.size(), 1u);
-    return shells.front().pid;
+    BOOST_REQUIRE(eventually([] { return shells_of(box().config_file()).size() == 1u; }));
+    return shells_of(box().config_file()).front().pid;
 }
 
 std::string link_of(pid_t pid, int fd) {
