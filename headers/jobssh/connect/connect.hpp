@@ -14,9 +14,10 @@ struct config;
 struct job_info;
 struct ssh_key;
 
-// Prints the banner, claims the job, runs `ssh … <ssh_user>@<ssh_host> bash` (or argv
-// when not empty) and relays until it ends; sends terminate when this was the job's last
-// session. Returns the exit status jobssh-shell exits with (the remote command's).
+// Prints the banner, joins the job's sessions, runs `ssh … <ssh_user>@<ssh_host> bash` (or
+// argv when not empty) and relays until it ends; the job is claimed once the shell or
+// command started, and its VM terminated or left to linger as "The VM's life" says
+// (vm_life.hpp). Returns the exit status jobssh-shell exits with (the remote command's).
 // Throws failure_error for jobssh's own failures.
 boost::asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info& info,
                                           const ssh_key& key, const std::vector<std::string>& argv);
