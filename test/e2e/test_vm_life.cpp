@@ -32,13 +32,14 @@ using jobssh::testing::watchers_of;
 
 namespace {
 
-// Jobs done stepping at once that keep their VM; job 3's VM boots late.
+// Jobs done stepping at once that keep their VM; job 3's VM boots late (after
+// every wait for it here has been cut short).
 const char* const jobs_json = R"({"jobs": [
   {"id": 1, "owner": "alice", "owner_id": 1, "log": ["peek"], "pace_ms": 0, "shell": true},
   {"id": 2, "owner": "alice", "owner_id": 1, "log": ["peek, then a shell"], "pace_ms": 0,
    "shell": true},
   {"id": 3, "owner": "alice", "owner_id": 1, "log": ["late VM"], "pace_ms": 0, "shell": true,
-   "vm_delay_ms": 60000},
+   "vm_delay_ms": 180000},
   {"id": 4, "owner": "alice", "owner_id": 1, "log": ["stale state"], "pace_ms": 0,
    "shell": true},
   {"id": 5, "owner": "alice", "owner_id": 1, "log": ["claim refused"], "pace_ms": 0,
@@ -185,6 +186,30 @@ BOOST_AUTO_TEST_CASE(
     ::kill(the_shell(), SIGHUP);
     BOOST_TEST(user.wait(30s).has_value(), user.output());
     BOOST_TEST(nothing_left_running());
+    BOOST_TEST(requests_of(3, "claim") == 0u);
+    BOOST_TEST(requests_of(3, "terminate") == 0u);
+    BOOST_TEST(no_state_of(3));
+}
+
+BOOST_AUTO_TEST_CASE(ctrl_c_while_waiting_for_the_vm_leaves_the_job_as_found) {
+    pty_driver user(box().ssh_argv("alice", "connect 3", true));
+    BOOST_REQUIRE(eventually([] { return sessions_of(3) == 1u; }, 30s));
+    user.send("\x03");
+    BOOST_TEST(user.wait(30s).has_value(), user.output());
+    BOOST_TEST(nothing_left_running());
+    BOOST_TEST(requests_of(3, "claim") == 0u);
+    BOOST_TEST(requests_of(3, "terminate") == 0u);
+    BOOST_TEST(no_state_of(3));
+}
+
+BOOST_AUTO_TEST_CASE(a_session_killed_while_waiting_for_the_vm_leaves_the_job_as_found) {
+    started_program user(box().ssh_argv("alice", "connect 3 -- echo never"));
+    BOOST_REQUIRE(eventually([] { return sessions_of(3) == 1u; }, 30s));
+    ::kill(the_shell(), SIGKILL);
+    BOOST_TEST(user.wait(30s).has_value(), user.err());
+    // Its watcher left for it: it had not started, so nothing is sent.
+    BOOST_TEST(nothing_left_running());
+    BOOST_TEST(sessions_of(3) == 0u);
     BOOST_TEST(requests_of(3, "claim") == 0u);
     BOOST_TEST(requests_of(3, "terminate") == 0u);
     BOOST_TEST(no_state_of(3));
