@@ -231,6 +231,12 @@ BOOST_AUTO_TEST_CASE(state_left_by_an_operator_s_run_as_root_does_not_keep_the_u
     BOOST_TEST(result.out == "through\n");
     BOOST_TEST(requests_of(4, "claim") == 1u);
     BOOST_TEST(box().wait_for_syslog("event=stale_state").has_value());
+    // Nothing outlives the linger: the watcher terminates the VM and goes, and job-4/ with it.
+    BOOST_TEST(box()
+                   .wait_for_syslog("job=4 user=alice event=terminate reason=linger_over", 60s)
+                   .has_value());
+    BOOST_TEST(nothing_left_running());
+    BOOST_TEST(no_state_of(4));
 }
 
 BOOST_AUTO_TEST_CASE(a_runner_refusing_the_claim_of_a_started_session_does_not_end_it) {
@@ -243,4 +249,8 @@ BOOST_AUTO_TEST_CASE(a_runner_refusing_the_claim_of_a_started_session_does_not_e
     BOOST_TEST(result.out == "reached\n");
     BOOST_TEST(requests_of(5, "claim") == 1u);
     BOOST_TEST(box().wait_for_syslog("job=5 user=alice event=claim outcome=failed").has_value());
+    BOOST_TEST(box()
+                   .wait_for_syslog("job=5 user=alice event=terminate reason=linger_over", 60s)
+                   .has_value());
+    BOOST_TEST(nothing_left_running());
 }
