@@ -277,6 +277,10 @@ config load_config(const std::filesystem::path& file) {
     cfg.poll_interval = read_seconds(jobssh, "poll-interval", cfg.poll_interval);
     jobssh.read("vm-identity", cfg.vm_identity);
     jobssh.read("state-dir", cfg.state_dir);
+    if (auto linger = jobssh.get("linger"); linger && *linger == "0")
+        cfg.linger = std::chrono::milliseconds::zero();
+    else
+        cfg.linger = read_seconds(jobssh, "linger", cfg.linger);
     jobssh.read("syslog-socket", cfg.syslog_socket);
     // sockaddr_un holds 108 bytes with the terminating NUL.
     if (!cfg.syslog_socket.empty() &&

@@ -14,8 +14,8 @@
 #include <jobssh/common/syslog.hpp>
 #include <jobssh/connect/connect.hpp>
 #include <jobssh/connect/relay.hpp>
-#include <jobssh/connect/session_registry.hpp>
 #include <jobssh/connect/terminal.hpp>
+#include <jobssh/connect/vm_life.hpp>
 #include <jobssh/connect/vm_ssh.hpp>
 #include <optional>
 #include <stdexcept>
@@ -61,7 +61,8 @@ struct session_outcome {
 asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, const job_info& info,
                                              const ssh_key& key,
                                              const std::vector<std::string>& argv, bool tty,
-                                             asio::signal_set& hangup, screen_observer* observer) {
+                                             asio::signal_set& hangup, job_session& session,
+                                             screen_observer* observer) {
     std::optional<pinned_host_keys> pinned;
     try {
         if (!info.host_keys.empty())
@@ -100,6 +101,9 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
         options.deadline = info.deadline;
     options.hangup_signals = &hangup;
     options.observer = observer;
+    // "Started" (the VM's life): the inner ssh authenticated and opened its session channel,
+    // seen as ssh making its pty raw; without a pty, the command's first byte of output.
+    options.on_started = [&session] { session.started(); };
     try {
         // Two statements: GCC 12 miscompiles co_await inside a conditional expression.
         if (tty)
@@ -163,38 +167,31 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
     if (observer)
         banner.insert(banner.size() - 1, observer->banner_note());
     write_all(argv.empty() ? STDOUT_FILENO : STDERR_FILENO, banner);
-    co_await claim_job(cfg, job);
 
-    std::optional<session_registration> session;
-    try {
-        session.emplace(cfg.state_dir, job);
-    } catch (const std::system_error& e) {
-        throw failure_error(failure::internal, std::string("session registry: ") + e.what());
-    }
+    // Joined before the wait for the VM, so that a session ending meanwhile as the job's
+    // last leaves the VM to us; claimed only once started (job_session).
+    job_session session(co_await asio::this_coro::executor, cfg, job,
+                        argv.empty() ? session_kind::interactive : session_kind::command,
+                        key.owner.name);
     log_info(log_line(job, key).add("event", "connect").add("tty", tty ? "yes" : "no"));
 
     std::exception_ptr failed;
     session_outcome outcome;
     try {
-        outcome = co_await run_session(cfg, job, info, key, argv, tty, hangup, observer);
+        outcome = co_await run_session(cfg, job, info, key, argv, tty, hangup, session, observer);
     } catch (...) {
         failed = std::current_exception();
     }
+    // Without a pty, a command that ran and exited without a byte of output started too;
+    // ssh's own 255 (it never got in) did not. (On a pty, ssh killed by a Ctrl-C before it
+    // made its terminal raw exits 130: not started.)
+    if (!failed && !tty && outcome.result.end == session_end::child_exited &&
+        outcome.result.exit_status != 255 && !outcome.host_key_refused)
+        session.started();
 
-    bool last = session->leave();
-    if (last) {
-        // builds.sr.ht terminates the VM when the user logs out; with several sessions on
-        // one job, only when the last of them ends.
-        try {
-            co_await terminate_job(cfg, job);
-            log_info(log_line(job, key).add("event", "terminate"));
-        } catch (const failure_error& e) {
-            log_error(log_line(job, key)
-                          .add("event", "terminate")
-                          .add("outcome", "failed")
-                          .add("detail", e.what()));
-        }
-    }
+    // builds.sr.ht terminates the VM when the user logs out; with several sessions on one
+    // job, only when the last of them ends, and after a command only once it lingered.
+    bool last = co_await session.leave();
     if (failed)
         std::rethrow_exception(failed);
 

@@ -43,7 +43,8 @@ enum class gave_up { reading, writing };
 // `||` the first to *return* wins. EOF or EIO on the user's terminal is how a hang-up reads.
 awaitable<gave_up> transfer(stream_descriptor& from, stream_descriptor& to,
                             std::string* keep = nullptr,
-                            std::function<void(std::string_view)> seen = {}) {
+                            std::function<void(std::string_view)> seen = {},
+                            std::function<void()> on_first_read = nullptr) {
     std::array<char, 16 * 1024> buffer;
     // Reads that would wait fail at once: what is already there is gathered before writing.
     boost::system::error_code ignored;
@@ -63,6 +64,8 @@ awaitable<gave_up> transfer(stream_descriptor& from, stream_descriptor& to,
                 break; // would block, or an end that the next read reports again
             n += more;
         }
+        if (on_first_read)
+            std::exchange(on_first_read, nullptr)();
         if (keep && keep->size() < stderr_kept)
             keep->append(buffer.data(), std::min(n, stderr_kept - keep->size()));
         auto [write_error, written] =
@@ -109,7 +112,8 @@ awaitable<gave_up> pass_stderr(stream_descriptor& from, stream_descriptor& to,
 // pass_stderr pass on the rest at once.
 awaitable<gave_up> watch_terminal(stream_descriptor& master, stream_descriptor& to, bool& started,
                                   session_result& result, stream_descriptor& err,
-                                  screen_observer* observer) {
+                                  screen_observer* observer,
+                                  const std::function<void()>& on_started) {
     std::array<char, 4096> buffer;
     for (;;) {
         auto [read_error, n] =
@@ -119,6 +123,8 @@ awaitable<gave_up> watch_terminal(stream_descriptor& master, stream_descriptor& 
         bool shows = buffer[0] == TIOCPKT_DATA && n > 1;
         if (!started && (shows || (buffer[0] & TIOCPKT_NOSTOP) != 0)) {
             started = true;
+            if (on_started)
+                on_started();
             std::string held = std::exchange(result.held_stderr, {});
             if (!held.empty())
                 co_await asio::async_write(err, asio::buffer(held), default_token());
@@ -356,7 +362,8 @@ awaitable<session_result> relay_on_pty(std::filesystem::path program, std::vecto
     auto output = [&]() -> awaitable<session_end> {
         auto [diagnostics, on_terminal, on_screen] =
             co_await (pass_stderr(child_err, err, result, started) &&
-                      watch_terminal(terminal.master(), out, started, result, err, observer) &&
+                      watch_terminal(terminal.master(), out, started, result, err, observer,
+                                     options.on_started) &&
                       passed_screen());
         bool user_gone = on_terminal == gave_up::writing || on_screen == gave_up::writing;
         co_return user_gone ? session_end::hangup : session_end::child_exited;
@@ -405,7 +412,8 @@ awaitable<session_result> relay_with_pipes(std::filesystem::path program,
     session_result result;
     auto output = [&]() -> awaitable<session_end> {
         auto [stdout_end, stderr_end] =
-            co_await (transfer(child_out, out) && transfer(child_err, err, &result.child_stderr));
+            co_await (transfer(child_out, out, nullptr, {}, options.on_started) &&
+                      transfer(child_err, err, &result.child_stderr));
         bool user_gone = stdout_end == gave_up::writing || stderr_end == gave_up::writing;
         co_return user_gone ? session_end::hangup : session_end::child_exited;
     };

@@ -3,7 +3,7 @@
 #include <ctime>
 #include <fcntl.h>
 #include <jobssh/common/config.hpp>
-#include <jobssh/common/unique_fd.hpp>
+#include <jobssh/common/posix.hpp>
 #include <jobssh/recording/session_files.hpp>
 #include <sys/file.h>
 #include <system_error>

@@ -11,7 +11,7 @@
 #include <jobssh/common/config.hpp>
 #include <jobssh/common/default_token.hpp>
 #include <jobssh/common/failure.hpp>
-#include <jobssh/common/unique_fd.hpp>
+#include <jobssh/common/posix.hpp>
 #include <jobssh/common/user_output.hpp>
 #include <jobssh/recording/asciicast.hpp>
 #include <jobssh/recording/playback.hpp>

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <jobssh/connect/pty.hpp>
 #include <jobssh/connect/relay.hpp>
+#include <memory>
 #include <optional>
 #include <poll.h>
 #include <pty.h>
@@ -316,6 +317,36 @@ BOOST_AUTO_TEST_CASE(on_a_pty_stderr_after_the_child_made_its_terminal_raw_is_pa
     BOOST_TEST(result.child_stderr == "a warning\r\n");
 }
 
+// "Started" (the VM's life): on a pty, when the child makes its terminal raw (ssh does once
+// authenticated, its session channel open), once.
+BOOST_AUTO_TEST_CASE(on_a_pty_the_session_starts_once_when_the_child_makes_its_terminal_raw) {
+    user_terminal user;
+    auto starts = std::make_shared<std::atomic<int>>(0);
+    jobssh::session_options options;
+    options.on_started = [starts] { ++*starts; };
+    auto session = on_pty({"raw", "a warning\r\n"}, user.side(), options);
+    received screen(user.master);
+    screen.expect("raw");
+    BOOST_TEST(*starts == 1);
+    user.type("q");
+    screen.drain(session);
+    session.join();
+    BOOST_TEST(*starts == 1);
+}
+
+BOOST_AUTO_TEST_CASE(on_a_pty_a_child_that_ends_before_its_terminal_is_raw_never_started) {
+    user_terminal user;
+    auto starts = std::make_shared<std::atomic<int>>(0);
+    jobssh::session_options options;
+    options.on_started = [starts] { ++*starts; };
+    auto session =
+        on_pty({"complain", "Host key verification failed.\r\n", "255"}, user.side(), options);
+    received screen(user.master);
+    screen.drain(session);
+    BOOST_TEST(session.join().exit_status == 255);
+    BOOST_TEST(*starts == 0);
+}
+
 BOOST_AUTO_TEST_CASE(keys_reach_the_child_as_typed_and_ctrl_c_interrupts_the_child_only) {
     user_terminal user;
     {
@@ -462,6 +493,26 @@ BOOST_AUTO_TEST_CASE(without_a_terminal_the_exit_status_and_all_output_come_back
     auto result = session.join();
     BOOST_TEST(output.data.size() == 500000u);
     BOOST_TEST(result.exit_status == 7);
+}
+
+BOOST_AUTO_TEST_CASE(without_a_terminal_the_session_starts_with_the_child_s_first_byte_of_stdout) {
+    for (bool to_stdout : {true, false}) {
+        pipe_pair in, out, err;
+        auto starts = std::make_shared<std::atomic<int>>(0);
+        jobssh::session_options options;
+        options.on_started = [starts] { ++*starts; };
+        std::vector<std::string> args{"flood", "100000", "0"};
+        if (!to_stdout)
+            args = {"complain", "ssh: connect to host localhost port 1: refused\n", "255"};
+        auto session = session_thread([&] {
+            return jobssh::relay_with_pipes(target, args, {in.read, out.write, err.write}, options);
+        });
+        received output(out.read);
+        received errors(err.read);
+        output.drain(session);
+        session.join();
+        BOOST_TEST(*starts == (to_stdout ? 1 : 0));
+    }
 }
 
 BOOST_AUTO_TEST_CASE(without_a_terminal_a_reader_gone_away_ends_the_session) {

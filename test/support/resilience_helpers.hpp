@@ -63,13 +63,20 @@ inline std::vector<process_entry> processes_with(const std::string& needle) {
     return found;
 }
 
-// The sandbox's jobssh-shell processes: their --config is the sandbox's file.
-inline std::vector<process_entry> shells_of(const std::filesystem::path& config_file) {
+// The sandbox's jobssh-shell processes: their --config is the sandbox's file. Sessions only,
+// or the sessions' watchers (jobssh-shell --watch-session …) only.
+inline std::vector<process_entry> shells_of(const std::filesystem::path& config_file,
+                                            bool watchers = false) {
     std::vector<process_entry> shells;
     for (auto& p : processes_with(config_file.string()))
-        if (p.cmdline.find("jobssh-shell") != std::string::npos)
+        if (p.cmdline.find("jobssh-shell") != std::string::npos &&
+            (p.cmdline.find(" --watch-session ") != std::string::npos) == watchers)
             shells.push_back(std::move(p));
     return shells;
+}
+
+inline std::vector<process_entry> watchers_of(const std::filesystem::path& config_file) {
+    return shells_of(config_file, true);
 }
 
 // ssh clients that jobssh-shell starts for a VM: "ssh … -p <port> …".

@@ -14,8 +14,12 @@
 //   line                     reads one line from stdin, prints "got <line>"
 //   group                    starts a grandchild that sleeps, prints "pids CHILD GRANDCHILD"
 //   stubborn                 ignores SIGHUP, prints "stubborn", sleeps
-//   hold JOB STATE_DIR       registers a session of JOB, prints "held", waits for stdin EOF,
-//                            leaves, prints "last" or "not last"
+//   hold JOB STATE_DIR [KIND [LOG]]
+//                            registers a session of JOB, started as KIND (interactive, the
+//                            default, or command; joining: not started), prints "held", waits
+//                            for stdin EOF, leaves, prints the verdict ("terminate", "linger",
+//                            "keep"). With LOG: appends "joined" to it once registered, and
+//                            "terminate" while still holding the job's lock on that verdict
 
 #include <cstdio>
 #include <cstdlib>
@@ -94,13 +98,38 @@ int group() {
         ::pause();
 }
 
-int hold(const char* job, const char* state_dir) {
+void append(const std::string& log, const char* line) {
+    if (log.empty())
+        return;
+    int fd = ::open(log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    [[maybe_unused]] auto ignored = ::write(fd, line, std::strlen(line));
+    ::close(fd);
+}
+
+int hold(const char* job, const char* state_dir, std::string kind, std::string log) {
     jobssh::session_registration session(state_dir, std::atoll(job));
+    append(log, "joined\n");
+    if (kind == "interactive")
+        session.started(jobssh::session_kind::interactive);
+    else if (kind == "command")
+        session.started(jobssh::session_kind::command);
     print("held\n");
     char c;
     while (::read(STDIN_FILENO, &c, 1) > 0) {
     }
-    print(session.leave() ? "last\n" : "not last\n");
+    auto decision = session.leave(true);
+    switch (decision.verdict) {
+    case jobssh::vm_verdict::terminate:
+        append(log, "terminate\n");
+        print("terminate\n");
+        break;
+    case jobssh::vm_verdict::linger:
+        print("linger\n");
+        break;
+    case jobssh::vm_verdict::keep:
+        print("keep\n");
+        break;
+    }
     return 0;
 }
 
@@ -168,7 +197,7 @@ int main(int argc, char** argv) {
         for (;;)
             ::pause();
     }
-    if (command == "hold" && argc == 4)
-        return hold(argv[2], argv[3]);
+    if (command == "hold" && argc >= 4 && argc <= 6)
+        return hold(argv[2], argv[3], argc > 4 ? argv[4] : "interactive", argc > 5 ? argv[5] : "");
     return 64;
 }

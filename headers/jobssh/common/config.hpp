@@ -47,6 +47,9 @@ struct config {
         1000};                         // how often tail asks the runner for the job's state
     std::filesystem::path vm_identity; // empty: ssh's defaults for the running user
     std::filesystem::path state_dir = "/var/lib/jobssh";
+    // How long the VM is kept after the job's last session, when that was a one-command
+    // session (as long as the worker keeps a failed job's VM); 0: terminated at once.
+    std::chrono::milliseconds linger{std::chrono::minutes(10)};
     // A unix datagram socket that takes the syslog records instead of /dev/log (a machine
     // with no syslog daemon, such as the sandbox, which collects them); empty: /dev/log.
     std::filesystem::path syslog_socket;

@@ -15,12 +15,13 @@ struct job_info;
 struct ssh_key;
 class screen_observer;
 
-// Prints the banner, claims the job, runs `ssh … <ssh_user>@<ssh_host> bash` (or argv
-// when not empty) and relays until it ends; sends terminate when this was the job's last
-// session. Returns the exit status jobssh-shell exits with (the remote command's).
-// Throws failure_error for jobssh's own failures. A session on a pty shows its screen to
-// `observer` when one is given (recording, watching); without one the screen's bytes take
-// the direct path.
+// Prints the banner, joins the job's sessions, runs `ssh … <ssh_user>@<ssh_host> bash` (or
+// argv when not empty) and relays until it ends; the job is claimed once the shell or
+// command started, and its VM terminated or left to linger as "The VM's life" says
+// (vm_life.hpp). Returns the exit status jobssh-shell exits with (the remote command's).
+// Throws failure_error for jobssh's own failures.
+// A session on a pty shows its screen to `observer` when one is given (recording,
+// watching); without one the screen's bytes take the direct path.
 boost::asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info& info,
                                           const ssh_key& key, const std::vector<std::string>& argv,
                                           screen_observer* observer = nullptr);

@@ -7,6 +7,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <jobssh/connect/pty.hpp>
 #include <optional>
 #include <string>
@@ -52,6 +53,10 @@ struct session_options {
     // On a pty: when set, the child's screen output passes through jobssh (a pipe we read)
     // and is shown to it; when null, the child writes to the user's terminal directly.
     screen_observer* observer = nullptr;
+    // Called once, when the child's session began: on a pty, the child made its terminal raw
+    // or showed something on it (ssh does the former once authenticated, its session
+    // channel open); on pipes, the first byte of the child's stdout came.
+    std::function<void()> on_started;
 };
 
 enum class session_end {

@@ -6,7 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
-#include <jobssh/common/unique_fd.hpp>
+#include <jobssh/common/posix.hpp>
 #include <jobssh/connect/pty.hpp>
 #include <optional>
 #include <string>

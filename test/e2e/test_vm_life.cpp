@@ -1,0 +1,256 @@
+// The VM's life (DESIGN.md) under the real chain: OpenSSH client → front sshd → jobssh-shell
+// → the job's VM (a Docker container). The VM is terminated when the job's last interactive
+// session ends; after a one-command session it lingers ([jobssh] linger, 20 s here) and goes
+// then unless a session started meanwhile; a session that ends before the user's shell or
+// command started leaves the job as it found it: no claim, no terminate, nothing in state-dir.
+#define BOOST_TEST_MODULE vm_life
+#include "pty_driver.hpp"
+#include "resilience_helpers.hpp"
+#include "sandbox.hpp"
+#include "scratch_dir.hpp"
+
+#include <algorithm>
+#include <boost/test/unit_test.hpp>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <jobssh/connect/session_registry.hpp>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using jobssh::fixtures::sandbox;
+using jobssh::fixtures::sandbox_options;
+using jobssh::testing::eventually;
+using jobssh::testing::pty_driver;
+using jobssh::testing::shells_of;
+using jobssh::testing::started_program;
+using jobssh::testing::watchers_of;
+
+namespace {
+
+// Jobs done stepping at once that keep their VM; job 3's VM boots late (after
+// every wait for it here has been cut short).
+const char* const jobs_json = R"({"jobs": [
+  {"id": 1, "owner": "alice", "owner_id": 1, "log": ["peek"], "pace_ms": 0, "shell": true},
+  {"id": 2, "owner": "alice", "owner_id": 1, "log": ["peek, then a shell"], "pace_ms": 0,
+   "shell": true},
+  {"id": 3, "owner": "alice", "owner_id": 1, "log": ["late VM"], "pace_ms": 0, "shell": true,
+   "vm_delay_ms": 180000},
+  {"id": 4, "owner": "alice", "owner_id": 1, "log": ["stale state"], "pace_ms": 0,
+   "shell": true},
+  {"id": 5, "owner": "alice", "owner_id": 1, "log": ["claim refused"], "pace_ms": 0,
+   "shell": true}
+]})";
+
+const char* const users_json = R"({"users": [{"name": "alice", "id": 1}]})";
+
+struct world {
+    jobssh::testing::scratch_dir scratch;
+    std::unique_ptr<sandbox> box;
+    world() {
+        scratch.write("jobs.json", jobs_json);
+        scratch.write("users.json", users_json);
+        sandbox_options options;
+        options.jobs_file = scratch.path() / "jobs.json";
+        options.users_file = scratch.path() / "users.json";
+        options.linger = 20s;
+        box = std::make_unique<sandbox>(options);
+    }
+    static world* instance;
+};
+world* world::instance = nullptr;
+
+struct world_fixture {
+    world_fixture() { world::instance = new world(); }
+    ~world_fixture() { delete world::instance; }
+};
+BOOST_TEST_GLOBAL_FIXTURE(world_fixture);
+
+sandbox& box() {
+    return *world::instance->box;
+}
+
+std::size_t requests_of(std::int64_t job, const std::string& action) {
+    auto requests = box().runner_requests();
+    return static_cast<std::size_t>(std::count(requests.begin(), requests.end(),
+                                               "POST /job/" + std::to_string(job) + "/" + action));
+}
+
+std::size_t sessions_of(std::int64_t job) {
+    return jobssh::live_sessions(box().state_dir(), job);
+}
+
+bool nothing_left_running() {
+    return eventually([] {
+        return shells_of(box().config_file()).empty() && watchers_of(box().config_file()).empty();
+    });
+}
+
+bool no_state_of(std::int64_t job) {
+    return !fs::exists(box().state_dir() / ("job-" + std::to_string(job)));
+}
+
+// The one session's jobssh-shell: waited for, since the watcher it starts has its command
+// line until it execs.
+pid_t the_shell() {
+    BOOST_REQUIRE(eventually([] { return shells_of(box().config_file()).size() == 1u; }));
+    return shells_of(box().config_file()).front().pid;
+}
+
+std::string link_of(pid_t pid, int fd) {
+    std::error_code ec;
+    return fs::read_symlink("/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd), ec)
+        .string();
+}
+
+// The session id of a process (the sixth field of /proc/PID/stat).
+std::string session_id_of(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), {});
+    std::istringstream fields(text.substr(text.rfind(')') + 2));
+    std::string state, ppid, pgrp, session;
+    fields >> state >> ppid >> pgrp >> session;
+    return session;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_peek_with_one_command_keeps_the_vm_for_the_linger_then_it_goes) {
+    BOOST_REQUIRE(eventually([] { return box().vm_running(1); }, 60s));
+    auto peek = sandbox::run(box().ssh_argv("alice", "connect 1 -- echo peek"), {}, 60s);
+    BOOST_TEST(peek.exit_code == 0, peek.err);
+    BOOST_TEST(peek.out == "peek\n");
+    BOOST_TEST(requests_of(1, "claim") == 1u);
+    auto lingering = box().wait_for_syslog("job=1 user=alice event=linger seconds=20");
+    BOOST_REQUIRE(lingering.has_value());
+    // Terminated once the linger is over, by the session's watcher, which then exits.
+    BOOST_TEST(box()
+                   .wait_for_syslog("job=1 user=alice event=terminate reason=linger_over", 60s)
+                   .has_value());
+    BOOST_TEST(requests_of(1, "terminate") == 1u);
+    BOOST_TEST(eventually([] { return !box().vm_running(1); }, 60s));
+    BOOST_TEST(nothing_left_running());
+    BOOST_TEST(no_state_of(1));
+}
+
+BOOST_AUTO_TEST_CASE(a_shell_opened_while_the_vm_lingers_keeps_it_and_its_logout_terminates_it) {
+    BOOST_REQUIRE(eventually([] { return box().vm_running(2); }, 60s));
+    auto peek = sandbox::run(box().ssh_argv("alice", "connect 2 -- echo peek"), {}, 60s);
+    BOOST_TEST(peek.exit_code == 0, peek.err);
+    BOOST_REQUIRE(box().wait_for_syslog("job=2 user=alice event=linger").has_value());
+
+    pty_driver user(box().ssh_argv("alice", "connect 2", true));
+    BOOST_REQUIRE_MESSAGE(user.expect("$ "), user.output());
+    // The peek's watcher saw the linger called off and went; the shell's own watcher holds
+    // nothing of the user's session and lives in a session of its own.
+    BOOST_TEST(eventually([] { return watchers_of(box().config_file()).size() == 1u; }));
+    auto watcher = watchers_of(box().config_file()).front().pid;
+    for (int fd : {0, 1, 2})
+        BOOST_TEST(link_of(watcher, fd) == "/dev/null");
+    BOOST_TEST(session_id_of(watcher) != session_id_of(the_shell()));
+    BOOST_TEST(requests_of(2, "terminate") == 0u);
+
+    user.send("exit\r");
+    auto status = user.wait(30s);
+    BOOST_REQUIRE(status.has_value());
+    BOOST_TEST(*status == 0);
+    BOOST_TEST(requests_of(2, "terminate") == 1u);
+    BOOST_TEST(eventually([] { return !box().vm_running(2); }, 60s));
+    BOOST_TEST(nothing_left_running());
+    BOOST_TEST(no_state_of(2));
+    BOOST_TEST(requests_of(2, "terminate") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(
+    a_command_session_ended_while_waiting_for_the_vm_leaves_no_claim_and_no_terminate) {
+    started_program user(box().ssh_argv("alice", "connect 3 -- echo never"));
+    // Joined (counted) and waiting for the VM, which boots a minute late.
+    BOOST_REQUIRE(eventually([] { return sessions_of(3) == 1u; }, 30s));
+    ::kill(the_shell(), SIGTERM);
+    BOOST_TEST(user.wait(30s).has_value(), user.err());
+    BOOST_TEST(user.out().empty());
+    BOOST_TEST(nothing_left_running());
+    BOOST_TEST(requests_of(3, "claim") == 0u);
+    BOOST_TEST(requests_of(3, "terminate") == 0u);
+    BOOST_TEST(no_state_of(3));
+}
+
+BOOST_AUTO_TEST_CASE(
+    an_interactive_session_hung_up_while_waiting_for_the_vm_leaves_the_job_as_found) {
+    pty_driver user(box().ssh_argv("alice", "connect 3", true));
+    BOOST_REQUIRE(eventually([] { return sessions_of(3) == 1u; }, 30s));
+    ::kill(the_shell(), SIGHUP);
+    BOOST_TEST(user.wait(30s).has_value(), user.output());
+    BOOST_TEST(nothing_left_running());
+    BOOST_TEST(requests_of(3, "claim") == 0u);
+    BOOST_TEST(requests_of(3, "terminate") == 0u);
+    BOOST_TEST(no_state_of(3));
+}
+
+BOOST_AUTO_TEST_CASE(ctrl_c_while_waiting_for_the_vm_leaves_the_job_as_found) {
+    pty_driver user(box().ssh_argv("alice", "connect 3", true));
+    BOOST_REQUIRE(eventually([] { return sessions_of(3) == 1u; }, 30s));
+    user.send("\x03");
+    BOOST_TEST(user.wait(30s).has_value(), user.output());
+    BOOST_TEST(nothing_left_running());
+    BOOST_TEST(requests_of(3, "claim") == 0u);
+    BOOST_TEST(requests_of(3, "terminate") == 0u);
+    BOOST_TEST(no_state_of(3));
+}
+
+BOOST_AUTO_TEST_CASE(a_session_killed_while_waiting_for_the_vm_leaves_the_job_as_found) {
+    started_program user(box().ssh_argv("alice", "connect 3 -- echo never"));
+    BOOST_REQUIRE(eventually([] { return sessions_of(3) == 1u; }, 30s));
+    ::kill(the_shell(), SIGKILL);
+    BOOST_TEST(user.wait(30s).has_value(), user.err());
+    // Its watcher left for it: it had not started, so nothing is sent.
+    BOOST_TEST(nothing_left_running());
+    BOOST_TEST(sessions_of(3) == 0u);
+    BOOST_TEST(requests_of(3, "claim") == 0u);
+    BOOST_TEST(requests_of(3, "terminate") == 0u);
+    BOOST_TEST(no_state_of(3));
+}
+
+BOOST_AUTO_TEST_CASE(state_left_by_an_operator_s_run_as_root_does_not_keep_the_user_out) {
+    if (box().login_user() != "builds" || ::geteuid() != 0) {
+        BOOST_TEST_MESSAGE("needs root and the login user builds: skipped");
+        return;
+    }
+    // What jobssh-shell run by hand as root left before: job-4/ and its lock, root's.
+    auto stale = box().state_dir() / "job-4";
+    fs::create_directories(stale);
+    std::ofstream(stale / "lock");
+    std::ofstream(stale / "session-1-0");
+    BOOST_REQUIRE(eventually([] { return box().vm_running(4); }, 60s));
+    auto result = sandbox::run(box().ssh_argv("alice", "connect 4 -- echo through"), {}, 60s);
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(result.out == "through\n");
+    BOOST_TEST(requests_of(4, "claim") == 1u);
+    BOOST_TEST(box().wait_for_syslog("event=stale_state").has_value());
+    // Nothing outlives the linger: the watcher terminates the VM and goes, and job-4/ with it.
+    BOOST_TEST(box()
+                   .wait_for_syslog("job=4 user=alice event=terminate reason=linger_over", 60s)
+                   .has_value());
+    BOOST_TEST(nothing_left_running());
+    BOOST_TEST(no_state_of(4));
+}
+
+BOOST_AUTO_TEST_CASE(a_runner_refusing_the_claim_of_a_started_session_does_not_end_it) {
+    BOOST_REQUIRE(eventually([] { return box().vm_running(5); }, 60s));
+    box().runner_fault(R"({"status": 500, "body": "no", "match": "/claim"})");
+    auto result = sandbox::run(box().ssh_argv("alice", "connect 5 -- echo reached"), {}, 60s);
+    box().runner_fault("{}");
+    // The claim goes out once the command started: its failure is the operator's to read.
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(result.out == "reached\n");
+    BOOST_TEST(requests_of(5, "claim") == 1u);
+    BOOST_TEST(box().wait_for_syslog("job=5 user=alice event=claim outcome=failed").has_value());
+    BOOST_TEST(box()
+                   .wait_for_syslog("job=5 user=alice event=terminate reason=linger_over", 60s)
+                   .has_value());
+    BOOST_TEST(nothing_left_running());
+}
