@@ -10,6 +10,7 @@
 #include <jobssh/common/config.hpp>
 #include <jobssh/common/default_token.hpp>
 #include <jobssh/common/failure.hpp>
+#include <jobssh/common/posix.hpp>
 #include <jobssh/common/user_output.hpp>
 #include <jobssh/recording/asciicast.hpp>
 #include <jobssh/recording/playback.hpp>
@@ -120,7 +121,7 @@ asio::awaitable<int> replay_recording(const config& cfg, job_id job,
                                       std::optional<unsigned> recording, double speed) {
     auto recordings = job_recordings(cfg, job);
     if (!recording) {
-        write_blocking(STDOUT_FILENO, listing(job, recordings));
+        write_all(STDOUT_FILENO, listing(job, recordings));
         co_return 0;
     }
     if (*recording > recordings.size())

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <jobssh/common/config.hpp>
+#include <jobssh/common/posix.hpp>
 #include <jobssh/common/syslog.hpp>
 #include <jobssh/common/user_output.hpp>
 #include <jobssh/recording/asciicast.hpp>
@@ -142,8 +143,8 @@ void session_recorder::stopped_if_failed() {
     std::string why = std::strerror(writer_->error());
     log_error("job=" + std::to_string(job_) + " user=" + user_ +
               " event=recording outcome=stopped detail=\"" + why + "\"");
-    write_blocking(STDERR_FILENO, "\r\n[jobssh] This session is no longer recorded (" + why +
-                                      "); it goes on.\r\n");
+    write_all(STDERR_FILENO,
+              "\r\n[jobssh] This session is no longer recorded (" + why + "); it goes on.\r\n");
 }
 
 } // namespace jobssh

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <fcntl.h>
 #include <jobssh/common/default_token.hpp>
+#include <jobssh/common/posix.hpp>
 #include <jobssh/common/user_output.hpp>
 #include <unistd.h>
 
@@ -26,7 +27,7 @@ viewer_terminal::viewer_terminal()
 
 void viewer_terminal::say(std::string_view line) const {
     std::string text = raw_ ? "\r\n" + std::string(line) + "\r\n" : std::string(line) + "\n";
-    write_blocking(STDERR_FILENO, text);
+    write_all(STDERR_FILENO, text);
 }
 
 namespace {

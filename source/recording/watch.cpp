@@ -188,7 +188,7 @@ asio::awaitable<int> watch_session(const config& cfg, job_id job, std::optional<
     bool cut = past.size() > recent_kept;
     if (cut)
         past.erase(0, past.size() - recent_kept);
-    write_blocking(STDOUT_FILENO, recent_screen(past, cut));
+    write_all(STDOUT_FILENO, recent_screen(past, cut));
 
     auto ended = co_await (follow(file.get(), follower) || viewer::until_viewer_leaves());
     int status = std::visit([](int s) { return s; }, ended);
