@@ -20,6 +20,8 @@ enum class failure {
     not_permitted,      // 77 EX_NOPERM
     runner_unreachable, // 69 EX_UNAVAILABLE
     vm_unreachable,     // 69 EX_UNAVAILABLE
+    no_vm,              // 69 EX_UNAVAILABLE: the job has no VM (port 0)
+    vm_gone,            // 69 EX_UNAVAILABLE: the job ended and its VM is gone, or it died
     vm_host_key,        // 69 EX_UNAVAILABLE: the VM presented a key other than the pinned ones
     temporary,          // 75 EX_TEMPFAIL (meta down, timeouts)
     config,             // 78 EX_CONFIG
