@@ -1,6 +1,7 @@
 // `ssh builds@… tail N` the whole way: a real OpenSSH client, the fixtures' front sshd with
 // jobssh-keys as its AuthorizedKeysCommand, jobssh-shell, the fake runner and meta.
 #define BOOST_TEST_MODULE tail_e2e
+#include "resilience_helpers.hpp"
 #include "sandbox.hpp"
 #include "scratch_dir.hpp"
 #include "tail_output.hpp"
@@ -138,17 +139,27 @@ BOOST_AUTO_TEST_CASE(
     options.vms = true;
     options.poll_interval = 200ms;
     sandbox sb(options);
-    std::string job = R"({"id": 20, "owner": "alice", "owner_id": 1, "pace_ms": 150, "shell": true,
-      "log": ["booting", "cloning ✓"],
-      "tasks": [{"name": "build", "log": ["+ make", "Héllo wörld"]}]})";
-    sb.add_job(job);
-    auto result = sandbox::run(sb.ssh_argv("alice", "connect 20 -- echo from-the-vm"));
-    BOOST_TEST(result.exit_code == 0, "stderr: " << result.err);
-    // stdout is the command's alone (DESIGN: one-command mode); the tail and no banner on
+    // A job that runs until the test ends its last task: connect tails it first.
+    sb.add_job(R"({"id": 20, "owner": "alice", "owner_id": 1, "manual": true, "shell": true,
+      "tasks": [{"name": "build", "log": []}]})");
+    fs::create_directories(sb.buildlogs() / "20" / "build");
+    std::ofstream(sb.buildlogs() / "20" / "log") << "booting\ncloning ✓\n";
+    std::ofstream(sb.buildlogs() / "20" / "build" / "log") << "+ make\nHéllo wörld\n";
+    jobssh::testing::started_program user(sb.ssh_argv("alice", "connect 20 -- echo from-the-vm"));
+    // The tail asks the runner again and again while the job runs.
+    BOOST_REQUIRE(jobssh::testing::eventually([&] {
+        auto requests = sb.runner_requests();
+        return std::count(requests.begin(), requests.end(), "GET /job/20/info") >= 3;
+    }));
+    sb.set_job(20, R"({"task": 1})");
+    auto status = user.wait(90s);
+    BOOST_REQUIRE(status.has_value());
+    BOOST_TEST(*status == 0, "stderr: " << user.err());
+    // stdout is the command's alone (DESIGN: one-command mode); the tail, and no banner, on
     // stderr.
-    BOOST_TEST(result.out == "from-the-vm\n");
-    BOOST_TEST(!contains(result.err, "Connected to build job"), result.err);
+    BOOST_TEST(user.out() == "from-the-vm\n");
+    BOOST_TEST(!contains(user.err(), "Connected to build job"), user.err());
     // The job's own lines first (a VM that boots late adds jobssh's word after them).
-    BOOST_TEST(lines_of(result.err).starts_with("booting\ncloning ✓\n"), result.err);
-    BOOST_TEST(lines_of(result.err, "build") == "+ make\nHéllo wörld\n");
+    BOOST_TEST(lines_of(user.err()).starts_with("booting\ncloning ✓\n"), user.err());
+    BOOST_TEST(lines_of(user.err(), "build") == "+ make\nHéllo wörld\n");
 }
