@@ -189,25 +189,32 @@ void stop(pty_driver& user, const way_to_stop& way) {
 
 BOOST_AUTO_TEST_SUITE(signals_in_every_phase)
 
-BOOST_AUTO_TEST_CASE(each_way_to_stop_ends_a_session_waiting_for_the_vm_cleanly) {
-    for (const auto& way : ways_to_stop) {
-        auto job = job_with_a_late_vm();
-        pty_driver user(box().ssh_argv("alice", "connect " + std::to_string(job), true));
-        BOOST_REQUIRE_MESSAGE(user.expect("Waiting for the build VM to come up..."), user.output());
-        stop(user, way);
-        check_a_clean_end(job, user, way);
-        // No promise was made for a VM that never answered.
-        BOOST_TEST(!contains(user.output(), "Connected to build job"), user.output());
-    }
-}
+// The phases of a connect before the user's shell, each with the job that puts a session in
+// it and what the user sees once it is there.
+struct phase {
+    const char* name;
+    std::int64_t (*job)();
+    const char* cue;
+};
 
-BOOST_AUTO_TEST_CASE(each_way_to_stop_ends_a_session_in_its_tail_phase_cleanly) {
-    for (const auto& way : ways_to_stop) {
-        auto job = running_job();
-        pty_driver user(box().ssh_argv("alice", "connect " + std::to_string(job), true));
-        BOOST_REQUIRE_MESSAGE(user.expect("still building"), user.output());
-        stop(user, way);
-        check_a_clean_end(job, user, way);
+const std::vector<phase> phases_before_the_shell{
+    {"waiting for the VM", job_with_a_late_vm, "Waiting for the build VM to come up..."},
+    {"tail", running_job, "still building"},
+};
+
+BOOST_AUTO_TEST_CASE(each_way_to_stop_ends_each_phase_before_the_shell_cleanly) {
+    for (const auto& at : phases_before_the_shell) {
+        for (const auto& way : ways_to_stop) {
+            BOOST_TEST_CONTEXT(at.name) {
+                auto job = at.job();
+                pty_driver user(box().ssh_argv("alice", "connect " + std::to_string(job), true));
+                BOOST_REQUIRE_MESSAGE(user.expect(at.cue), user.output());
+                stop(user, way);
+                check_a_clean_end(job, user, way);
+                // No promise was made for a VM that never answered.
+                BOOST_TEST(!contains(user.output(), "Connected to build job"), user.output());
+            }
+        }
     }
 }
 
