@@ -285,6 +285,26 @@ BOOST_AUTO_TEST_CASE(sigterm_to_jobssh_shell_mid_command_stops_the_command_and_e
     BOOST_TEST(contains(record, " outcome=hangup exit=143 "), record);
 }
 
+BOOST_AUTO_TEST_CASE(sighup_to_jobssh_shell_mid_interactive_session_ends_it_and_its_ssh_quietly) {
+    auto job = box().add_job(R"({"owner": "alice", "owner_id": 1, "log": ["built"], "pace_ms": 0,
+        "shell": true})");
+    BOOST_REQUIRE(eventually([&] { return box().vm_running(job); }, 60s));
+    pty_driver user(box().ssh_argv("alice", "connect " + std::to_string(job), true));
+    BOOST_REQUIRE_MESSAGE(user.expect("$ "), user.output());
+    user.send("sleep 1000\r");
+    const auto port = box().vm_port(job);
+    BOOST_REQUIRE(eventually([&] { return !jobssh::testing::vm_clients_of(port).empty(); }));
+    ::kill(the_shell(), SIGHUP);
+    auto status = user.wait(30s);
+    BOOST_REQUIRE_MESSAGE(status.has_value(), user.output());
+    BOOST_TEST(*status == 128 + SIGHUP, user.output());
+    BOOST_TEST(!contains(user.output(), "Interrupted."), user.output());
+    BOOST_TEST(no_shell_left());
+    BOOST_TEST(eventually([&] { return jobssh::testing::vm_clients_of(port).empty(); }));
+    auto record = the_session_record_of(job);
+    BOOST_TEST(contains(record, " outcome=hangup exit=129 "), record);
+}
+
 BOOST_AUTO_TEST_CASE(stdin_closed_from_the_start_is_no_hang_up_before_the_command_runs) {
     auto job = running_job();
     started_program user(
