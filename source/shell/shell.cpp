@@ -91,9 +91,9 @@ asio::awaitable<lookup<T>> attempt(asio::awaitable<T> operation) {
     co_return result;
 }
 
-// The signals that end a session, whatever phase it is in: Ctrl-C and Ctrl-\ (backslash) from a
-// terminal that is not raw yet (or anybody's kill), the user's terminal hanging up, an
-// operator's SIGTERM.
+// The signals that end a session, whatever phase it is in: Ctrl-C and Ctrl-\ (backslash)
+// from a terminal that is not raw yet (or anybody's kill), the user's terminal hanging up,
+// an operator's SIGTERM.
 constexpr std::array<int, 4> ending_signals{SIGINT, SIGQUIT, SIGHUP, SIGTERM};
 
 // The user pressed a key to stop: say so. A hang-up or a SIGTERM has nobody to tell.
@@ -165,7 +165,9 @@ asio::awaitable<int> run_session(const config& cfg, std::string b64key, command 
         std::optional<user_output> log_out;
         if (!connect.argv.empty())
             log_out.emplace(co_await asio::this_coro::executor, STDERR_FILENO);
-        tail_result tailed = co_await tail_job(cfg, job, std::move(info), log_out ? *log_out : out);
+        // Named first: GCC 12 miscompiles a conditional inside a co_await expression.
+        user_output& log = log_out ? *log_out : out;
+        tail_result tailed = co_await tail_job(cfg, job, std::move(info), log);
         info = std::move(tailed.info);
     }
     int status = co_await connect_to_vm(cfg, job, info, key, connect.argv);
