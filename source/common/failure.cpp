@@ -26,6 +26,8 @@ constexpr std::array<failure_traits, 13> table{{
      "The build runner cannot be reached right now. Try again later.\n", ""},
     {"vm_unreachable", 69, log_level::info,
      "The job's build VM cannot be reached. It may have been terminated.\n", ""},
+    {"no_vm", 69, log_level::info, "This job has no build VM to connect to.\n", ""},
+    {"vm_gone", 69, log_level::info, "The job's build VM is gone: it is no longer running.\n", ""},
     {"vm_host_key", 69, log_level::info,
      "The job's build VM did not present the host key it was given, so we did not connect to "
      "it.\n",

@@ -1,10 +1,10 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cmath>
 #include <csignal>
 #include <exception>
+#include <functional>
 #include <jobssh/api/meta.hpp>
 #include <jobssh/api/runner.hpp>
 #include <jobssh/common/config.hpp>
@@ -29,7 +29,10 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
+// A VM that does not answer may still be booting while its job runs; once the job has
+// ended, one that refuses is gone and does not come back: the user is told at once.
 constexpr std::chrono::seconds vm_boot_bound{30};
+constexpr std::chrono::seconds vm_gone_bound{2};
 
 std::string counted(long long n, const char* one, const char* unit) {
     return n == 1 ? one : std::to_string(n) + " " + unit;
@@ -61,8 +64,7 @@ struct session_outcome {
 asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, const job_info& info,
                                              const ssh_key& key,
                                              const std::vector<std::string>& argv, bool tty,
-                                             asio::signal_set& hangup, job_session& session,
-                                             screen_observer* observer) {
+                                             job_session& session, screen_observer* observer) {
     std::optional<pinned_host_keys> pinned;
     try {
         if (!info.host_keys.empty())
@@ -72,21 +74,7 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
     } catch (const std::invalid_argument& e) {
         throw failure_error(failure::internal, std::string("runner sent bad VM data: ") + e.what());
     }
-
-    // A user who hangs up while the VM boots stops the wait too.
-    auto waited = co_await (
-        wait_for_vm(info, vm_boot_bound,
-                    [] { write_all(STDERR_FILENO, "Waiting for the build VM to come up...\n"); }) ||
-        hangup.async_wait(default_token()));
     session_outcome outcome;
-    if (waited.index() == 1) {
-        outcome.result.end = session_end::hangup;
-        outcome.result.exit_status = 128 + SIGHUP;
-        co_return outcome;
-    }
-    if (!std::get<0>(waited))
-        throw failure_error(failure::vm_unreachable,
-                            "VM port " + std::to_string(info.port) + " refused connections");
 
     std::vector<std::string> ssh_args;
     try {
@@ -99,7 +87,8 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
     session_options options;
     if (info.deadline != std::chrono::sys_seconds{})
         options.deadline = info.deadline;
-    options.hangup_signals = &hangup;
+    // jobssh-shell races the whole session with the signals that end it.
+    options.catch_signals = false;
     options.observer = observer;
     // "Started" (the VM's life): the inner ssh authenticated and opened its session channel,
     // seen as ssh making its pty raw; without a pty, the command's first byte of output.
@@ -118,6 +107,32 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
     co_return outcome;
 }
 
+bool job_ended(const job_info& info) {
+    return info.status != job_status::pending && info.status != job_status::queued &&
+           info.status != job_status::running;
+}
+
+// Before anything is claimed or printed: the VM must answer on its SSH port.
+asio::awaitable<void> wait_until_vm_answers(const job_info& info) {
+    if (info.port == 0)
+        throw failure_error(failure::no_vm, "the runner gives the job no VM port");
+    std::function<void()> tell_waiting;
+    if (!job_ended(info))
+        tell_waiting = [] { write_all(STDERR_FILENO, "Waiting for the build VM to come up...\n"); };
+    if (!co_await wait_for_vm(info, job_ended(info) ? vm_gone_bound : vm_boot_bound,
+                              std::move(tell_waiting)))
+        throw failure_error(job_ended(info) ? failure::vm_gone : failure::vm_unreachable,
+                            "VM port " + std::to_string(info.port) + " refused connections");
+}
+
+// ssh's 255 after a session that had begun, and the VM's port no longer answers: the VM
+// died under the session (ssh said "closed by remote host" or timed out).
+asio::awaitable<bool> vm_went_away(const job_info& info, const session_result& result) {
+    if (result.end != session_end::child_exited || result.exit_status != 255)
+        co_return false;
+    co_return !co_await wait_for_vm(info, std::chrono::milliseconds(0), nullptr);
+}
+
 } // namespace
 
 std::string humanize_from_now(std::chrono::system_clock::time_point when,
@@ -126,8 +141,9 @@ std::string humanize_from_now(std::chrono::system_clock::time_point when,
     double seconds = duration<double>(when - now).count();
     const char* direction = seconds >= 0 ? " from now" : " ago";
     seconds = std::fabs(seconds);
-    // Rounded half up (seconds is not negative here), as llround would, without libm.
-    auto in = [&](double unit) { return static_cast<long long>(seconds / unit + 0.5); };
+    // Rounded down (seconds is not negative here), as Python humanize does: a VM with 94 s
+    // left has "a minute", not 2.
+    auto in = [&](double unit) { return static_cast<long long>(seconds / unit); };
     std::string amount;
     if (in(1) == 0)
         return "now";
@@ -156,17 +172,9 @@ std::string connect_banner(const config& cfg, job_id job, const job_info& info,
 asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info& info,
                                    const ssh_key& key, const std::vector<std::string>& argv,
                                    screen_observer* observer) {
-    // From here on a hang-up is ours to handle: it must not kill us before we cleaned up.
-    asio::signal_set hangup(co_await asio::this_coro::executor, SIGHUP, SIGTERM);
     bool tty = is_terminal(STDIN_FILENO);
     if (!tty)
         observer = nullptr; // only a pty session has a screen to show
-
-    // With one command, stdout carries that command's output and nothing else.
-    std::string banner = connect_banner(cfg, job, info, std::chrono::system_clock::now());
-    if (observer)
-        banner.insert(banner.size() - 1, observer->banner_note());
-    write_all(argv.empty() ? STDOUT_FILENO : STDERR_FILENO, banner);
 
     // Joined before the wait for the VM, so that a session ending meanwhile as the job's
     // last leaves the VM to us; claimed only once started (job_session).
@@ -178,16 +186,31 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
     std::exception_ptr failed;
     session_outcome outcome;
     try {
-        outcome = co_await run_session(cfg, job, info, key, argv, tty, hangup, session, observer);
+        // Nothing is promised before the VM answers (claimed only once started).
+        co_await wait_until_vm_answers(info);
+        // As in builds.sr.ht, one command gets no banner: its output is the command's alone.
+        if (argv.empty()) {
+            std::string banner = connect_banner(cfg, job, info, std::chrono::system_clock::now());
+            if (observer)
+                banner.insert(banner.size() - 1, observer->banner_note());
+            write_all(STDOUT_FILENO, banner);
+        }
+        outcome = co_await run_session(cfg, job, info, key, argv, tty, session, observer);
     } catch (...) {
         failed = std::current_exception();
     }
+    // A session cancelled before the relay took over (the user left) still ends here.
+    co_await asio::this_coro::reset_cancellation_state();
     // Without a pty, a command that ran and exited without a byte of output started too;
     // ssh's own 255 (it never got in) did not. (On a pty, ssh killed by a Ctrl-C before it
     // made its terminal raw exits 130: not started.)
     if (!failed && !tty && outcome.result.end == session_end::child_exited &&
         outcome.result.exit_status != 255 && !outcome.host_key_refused)
         session.started();
+    // Asked before terminate, which would take the VM away itself.
+    bool vm_gone = false;
+    if (!failed && !outcome.host_key_refused)
+        vm_gone = co_await vm_went_away(info, outcome.result);
 
     // builds.sr.ht terminates the VM when the user logs out; with several sessions on one
     // job, only when the last of them ends, and after a command only once it lingered.
@@ -208,6 +231,8 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
         throw failure_error(failure::vm_host_key, "the VM presented a host key not in host_keys");
     }
     write_all(STDERR_FILENO, result.held_stderr);
+    if (vm_gone)
+        throw failure_error(failure::vm_gone, "the VM went away during the session");
     co_return result.exit_status;
 }
 

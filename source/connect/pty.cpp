@@ -65,11 +65,12 @@ struct child_setup {
         // every other one closed by exec, so that the child holds nothing of ours (a pty
         // master kept open by it would hide a hang-up). close_range is a plain syscall.
         ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-        // jobssh ignores SIGPIPE; an ignored signal survives exec, and the child should
-        // not inherit that.
+        // jobssh ignores SIGPIPE and the job-control stops; an ignored signal survives
+        // exec, and the child should not inherit that.
         struct sigaction dfl {};
         dfl.sa_handler = SIG_DFL;
-        ::sigaction(SIGPIPE, &dfl, nullptr);
+        for (int signal : {SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU})
+            ::sigaction(signal, &dfl, nullptr);
         return {};
     }
 };

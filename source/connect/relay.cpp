@@ -2,6 +2,7 @@
 #include <array>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/system_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -147,11 +148,6 @@ awaitable<void> idle() {
     co_await never.async_wait(default_token());
 }
 
-awaitable<session_end> hangup_signal(asio::signal_set& signals) {
-    co_await signals.async_wait(default_token());
-    co_return session_end::hangup;
-}
-
 std::string in_words(std::chrono::seconds before) {
     auto minutes = std::chrono::duration_cast<std::chrono::minutes>(before).count();
     if (minutes == 1)
@@ -287,28 +283,51 @@ awaitable<session_end> reader_gone(stream_descriptor& out) {
     co_return session_end::hangup;
 }
 
-struct signals_holder {
-    std::optional<asio::signal_set> own;
-    asio::signal_set* signals;
+// SIGHUP and SIGTERM from the session's start, when it catches them itself (see
+// session_options::catch_signals), so that none finds the default action (death).
+struct hangup_signals {
+    std::optional<asio::signal_set> set;
 
-    signals_holder(const asio::any_io_executor& executor, asio::signal_set* given) {
-        if (given) {
-            signals = given;
-        } else {
-            own.emplace(executor, SIGHUP, SIGTERM);
-            signals = &*own;
-        }
-        // The relay is entered without jobssh-shell's main too (tests).
-        ignore_sigpipe();
+    hangup_signals(const asio::any_io_executor& executor, const session_options& options) {
+        ignore_sigpipe(); // the relay is entered without jobssh-shell's main too (tests)
+        if (options.catch_signals)
+            set.emplace(executor, SIGHUP, SIGTERM);
     }
 };
+
+awaitable<session_end> hangup_signal(hangup_signals& signals) {
+    if (!signals.set)
+        co_return co_await forever_then(session_end::hangup);
+    co_await signals.set->async_wait(default_token());
+    co_return session_end::hangup;
+}
+
+// How the session's race ended; a cancelled session (the caller's race was won elsewhere)
+// is a hang-up, and what it still has to do (stop the child, wait for it) is done under a
+// fresh cancellation state, since Asio would fail every later wait of a cancelled coroutine.
+template <typename Race>
+awaitable<session_end> ended(Race race) {
+    std::optional<session_end> end;
+    try {
+        end = which(co_await std::move(race));
+    } catch (const boost::system::system_error& error) {
+        if (error.code() != asio::error::operation_aborted)
+            throw;
+    }
+    auto state = co_await asio::this_coro::cancellation_state;
+    if (state.cancelled() != asio::cancellation_type::none || !end) {
+        co_await asio::this_coro::reset_cancellation_state();
+        co_return session_end::hangup;
+    }
+    co_return *end;
+}
 
 } // namespace
 
 awaitable<session_result> relay_on_pty(std::filesystem::path program, std::vector<std::string> args,
                                        user_side user, session_options options) {
     auto executor = co_await asio::this_coro::executor;
-    signals_holder hangup(executor, options.hangup_signals);
+    hangup_signals hangup(executor, options);
     terminal_guard guard({user.in, user.out, user.err});
     // Raw before the child starts: its output goes to the user's terminal as it wrote it.
     guard.make_raw(user.in);
@@ -382,8 +401,8 @@ awaitable<session_result> relay_on_pty(std::filesystem::path program, std::vecto
         co_await follow_window_size(winch, user.in, terminal, resized);
         co_return co_await forever_then(session_end::hangup);
     };
-    result.end = which(co_await (output() || input() || hangup_signal(*hangup.signals) ||
-                                 deadline_watch(options, out, raw) || window()));
+    result.end = co_await ended(output() || input() || hangup_signal(hangup) ||
+                                deadline_watch(options, out, raw) || window());
     result.exit_status = co_await finish(process, result.end, options.stop_grace);
     co_return result;
 }
@@ -392,7 +411,7 @@ awaitable<session_result> relay_with_pipes(std::filesystem::path program,
                                            std::vector<std::string> args, user_side user,
                                            session_options options) {
     auto executor = co_await asio::this_coro::executor;
-    signals_holder hangup(executor, options.hangup_signals);
+    hangup_signals hangup(executor, options);
     terminal_guard guard({user.in, user.out, user.err});
 
     auto in_pipe = make_pipe();
@@ -422,9 +441,8 @@ awaitable<session_result> relay_with_pipes(std::filesystem::path program,
         child_in.close(); // EOF passed on
         co_return co_await forever_then(session_end::hangup);
     };
-    result.end =
-        which(co_await (output() || input() || reader_gone(out) || hangup_signal(*hangup.signals) ||
-                        deadline_watch(options, err, false)));
+    result.end = co_await ended(output() || input() || reader_gone(out) || hangup_signal(hangup) ||
+                                deadline_watch(options, err, false));
     result.exit_status = co_await finish(process, result.end, options.stop_grace);
     co_return result;
 }

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
@@ -19,6 +20,7 @@
 #include <jobssh/common/user_name.hpp>
 #include <jobssh/common/user_output.hpp>
 #include <jobssh/connect/connect.hpp>
+#include <jobssh/connect/terminal.hpp>
 #include <jobssh/recording/playback.hpp>
 #include <jobssh/recording/session_recorder.hpp>
 #include <jobssh/shell/command.hpp>
@@ -99,54 +101,40 @@ asio::awaitable<lookup<T>> attempt(asio::awaitable<T> operation) {
     co_return result;
 }
 
-// SIGHUP, SIGTERM or a reader that went away: the user is gone, the session ends quietly.
-asio::awaitable<int> until_hangup(user_output& out) {
-    asio::signal_set signals(co_await asio::this_coro::executor, SIGHUP, SIGTERM);
+// The signals that end a session, whatever phase it is in: Ctrl-C and Ctrl-\ (backslash)
+// from a terminal that is not raw yet (or anybody's kill), the user's terminal hanging up,
+// an operator's SIGTERM.
+constexpr std::array<int, 4> ending_signals{SIGINT, SIGQUIT, SIGHUP, SIGTERM};
+
+// The user pressed a key to stop: say so. A hang-up or a SIGTERM has nobody to tell.
+bool interrupted_by_user(int signal) {
+    return signal == SIGINT || signal == SIGQUIT;
+}
+
+const char* signal_name(int signal) {
+    switch (signal) {
+    case SIGINT:
+        return "SIGINT";
+    case SIGQUIT:
+        return "SIGQUIT";
+    case SIGHUP:
+        return "SIGHUP";
+    case SIGTERM:
+        return "SIGTERM";
+    case SIGPIPE:
+        return "EOF"; // the reader of our output went away
+    }
+    return "signal";
+}
+
+// One of ending_signals, or SIGPIPE when the reader of our stdout went away.
+asio::awaitable<int> until_the_user_leaves(asio::signal_set& signals, user_output& out) {
     // Both waits end without an exception when the session ends otherwise (cancelled): the
     // value is not used then.
     auto ended = co_await (signals.async_wait(default_token()) || out.wait_hangup());
     if (ended.index() == 0)
-        co_return 128 + std::get<1>(std::get<0>(ended));
-    co_return 128 + SIGPIPE;
-}
-
-struct hung_up {
-    int exit_code;
-};
-
-// A struct, not a bare variant: `||` would flatten a variant into its own.
-struct tail_end {
-    std::variant<tail_result, hung_up, std::exception_ptr> how;
-};
-
-// `||` waits for the first branch to succeed: the tail's failures come back as values, or
-// a runner that went away would leave the session waiting for a hangup.
-asio::awaitable<tail_end> tail_to_its_end(const config& cfg, job_id job, job_info info,
-                                          user_output& out) {
-    tail_end ended;
-    try {
-        ended.how = co_await tail_job(cfg, job, std::move(info), out);
-    } catch (const user_hung_up&) {
-        ended.how = hung_up{128 + SIGPIPE};
-    } catch (const std::exception&) {
-        ended.how = std::current_exception();
-    }
-    co_return ended;
-}
-
-// The tail part of a session; hung_up when the user left before the job finished.
-asio::awaitable<std::variant<tail_result, hung_up>> tail_phase(const config& cfg, job_id job,
-                                                               job_info info) {
-    user_output out(co_await asio::this_coro::executor);
-    auto ended = co_await (tail_to_its_end(cfg, job, std::move(info), out) || until_hangup(out));
-    if (ended.index() == 1)
-        co_return hung_up{std::get<1>(ended)};
-    auto& tail = std::get<0>(ended).how;
-    if (auto* error = std::get_if<std::exception_ptr>(&tail))
-        std::rethrow_exception(*error);
-    if (auto* gone = std::get_if<hung_up>(&tail))
-        co_return *gone;
-    co_return std::get<tail_result>(std::move(tail));
+        co_return std::get<1>(std::get<0>(ended));
+    co_return SIGPIPE;
 }
 
 // Besides the owner, the runner's `viewers` may watch and replay (never connect).
@@ -173,7 +161,7 @@ asio::awaitable<std::optional<ssh_key>> key_of(const config& cfg, std::string b6
 
 asio::awaitable<int> run_session(const config& cfg, std::string b64key,
                                  std::optional<std::string> owner, command cmd,
-                                 session_record& record) {
+                                 session_record& record, user_output& out) {
     job_id job = *job_of(cmd);
     record.job = job;
 
@@ -207,12 +195,7 @@ asio::awaitable<int> run_session(const config& cfg, std::string b64key,
     }
 
     if (std::holds_alternative<tail_command>(cmd)) {
-        auto tailed = co_await tail_phase(cfg, job, std::move(info));
-        if (auto* gone = std::get_if<hung_up>(&tailed)) {
-            record.outcome = "hangup";
-            co_return gone->exit_code;
-        }
-        const tail_result& result = std::get<tail_result>(tailed);
+        tail_result result = co_await tail_job(cfg, job, std::move(info), out);
         record.outcome =
             result.exit_code == 0 ? "success" : "job_" + std::string(to_string(result.info.status));
         co_return result.exit_code;
@@ -220,12 +203,15 @@ asio::awaitable<int> run_session(const config& cfg, std::string b64key,
 
     const connect_command& connect = std::get<connect_command>(cmd);
     if (!job_finished(info)) {
-        auto tailed = co_await tail_phase(cfg, job, std::move(info));
-        if (auto* gone = std::get_if<hung_up>(&tailed)) {
-            record.outcome = "hangup";
-            co_return gone->exit_code;
-        }
-        info = std::move(std::get<tail_result>(tailed).info);
+        // With one command, stdout carries that command's output and nothing else: the
+        // job's log goes to stderr.
+        std::optional<user_output> log_out;
+        if (!connect.argv.empty())
+            log_out.emplace(co_await asio::this_coro::executor, STDERR_FILENO);
+        // Named first: GCC 12 miscompiles a conditional inside a co_await expression.
+        user_output& log = log_out ? *log_out : out;
+        tail_result tailed = co_await tail_job(cfg, job, std::move(info), log);
+        info = std::move(tailed.info);
     }
     std::optional<session_recorder> recorder;
     if (sessions_observed(cfg)) // used only when the session has a pty
@@ -234,6 +220,56 @@ asio::awaitable<int> run_session(const config& cfg, std::string b64key,
         co_await connect_to_vm(cfg, job, info, key, connect.argv, recorder ? &*recorder : nullptr);
     record.outcome = "connected";
     co_return status;
+}
+
+// How a session ended, as a value: `||` waits for the first branch to *succeed*, so a
+// session that failed must not look like one still running.
+struct finished_session {
+    int exit_code = 0;
+    std::exception_ptr error;
+};
+
+asio::awaitable<finished_session> session_to_its_end(const config& cfg, std::string b64key,
+                                                     std::optional<std::string> owner, command cmd,
+                                                     session_record& record, user_output& out) {
+    finished_session ended;
+    try {
+        ended.exit_code = co_await run_session(cfg, std::move(b64key), std::move(owner),
+                                               std::move(cmd), record, out);
+    } catch (const user_hung_up&) {
+        record.outcome = "hangup";
+        ended.exit_code = 128 + SIGPIPE;
+    } catch (const std::exception&) {
+        ended.error = std::current_exception();
+    }
+    co_return ended;
+}
+
+// Every phase of a session (key and job lookup, tail, waiting for the VM, claim, the session
+// on the VM, its end) is raced here, once, with the signals and the hang-up that end it:
+// the phase under way is cancelled and cleans up after itself (its destructors; the relay
+// stops its child), and the session ends the same way whatever phase it was in.
+asio::awaitable<int> run_until_it_ends(const config& cfg, std::string b64key,
+                                       std::optional<std::string> owner, command cmd,
+                                       session_record& record, asio::signal_set& signals,
+                                       std::string& detail) {
+    user_output out(co_await asio::this_coro::executor);
+    auto ended = co_await (
+        session_to_its_end(cfg, std::move(b64key), std::move(owner), std::move(cmd), record, out) ||
+        until_the_user_leaves(signals, out));
+    if (ended.index() == 0) {
+        auto& session = std::get<0>(ended);
+        if (session.error)
+            std::rethrow_exception(session.error);
+        co_return session.exit_code;
+    }
+    int signal = std::get<1>(ended);
+    record.outcome = interrupted_by_user(signal) ? "interrupted" : "hangup";
+    detail = signal_name(signal);
+    if (interrupted_by_user(signal))
+        write_all(STDERR_FILENO,
+                  is_terminal(STDERR_FILENO) ? "\nInterrupted.\n" : "Interrupted.\n");
+    co_return 128 + signal;
 }
 
 struct arguments {
@@ -273,6 +309,16 @@ int tell_user(failure kind, const config& cfg) {
 int run_shell(int argc, char** argv) {
     // A user who hangs up must not kill us mid-write: EPIPE is handled where we write.
     ignore_sigpipe();
+    // Ctrl-Z never stops jobssh-shell: a stopped session would hold its VM with nobody to
+    // continue it (sshd is no shell, and has no `fg`).
+    for (int signal : {SIGTSTP, SIGTTIN, SIGTTOU})
+        std::signal(signal, SIG_IGN);
+    // From the first moment, so that no signal of the session finds the default action
+    // (death, with no cleanup and no record) between here and its end.
+    asio::io_context io;
+    asio::signal_set signals(io);
+    for (int signal : ending_signals)
+        signals.add(signal);
     const auto started = std::chrono::steady_clock::now();
     open_syslog("jobssh-shell");
 
@@ -307,9 +353,10 @@ int run_shell(int argc, char** argv) {
             write_all(STDOUT_FILENO, usage_text());
             record.outcome = "help";
         } else {
-            asio::io_context io;
             std::exception_ptr error;
-            asio::co_spawn(io, run_session(cfg, args->b64key, args->owner, std::move(cmd), record),
+            asio::co_spawn(io,
+                           run_until_it_ends(cfg, args->b64key, args->owner, std::move(cmd), record,
+                                             signals, detail),
                            [&](std::exception_ptr e, int status) {
                                error = e;
                                record.exit_code = status;

@@ -16,12 +16,15 @@ std::string from_now(clock_type::duration delta) {
 
 } // namespace
 
-BOOST_AUTO_TEST_CASE(times_read_like_python_humanize_rounded_to_the_nearest_unit) {
+BOOST_AUTO_TEST_CASE(times_read_like_python_humanize_rounded_down) {
     BOOST_TEST(from_now(4h) == "4 hours from now");
-    BOOST_TEST(from_now(4h - 20s) == "4 hours from now"); // a fresh job's VM, a moment later
+    BOOST_TEST(from_now(4h - 20s) == "3 hours from now"); // a fresh job's VM, a moment later
     BOOST_TEST(from_now(1h) == "an hour from now");
+    BOOST_TEST(from_now(2h - 1s) == "an hour from now");
     BOOST_TEST(from_now(10min) == "10 minutes from now");
+    BOOST_TEST(from_now(94s) == "a minute from now"); // not "2 minutes": less than that is left
     BOOST_TEST(from_now(1min) == "a minute from now");
+    BOOST_TEST(from_now(59s) == "59 seconds from now");
     BOOST_TEST(from_now(45s) == "45 seconds from now");
     BOOST_TEST(from_now(1s) == "a second from now");
     BOOST_TEST(from_now(0s) == "now");

@@ -3,7 +3,11 @@
 
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
 #include <fstream>
 #include <jobssh/connect/pty.hpp>
@@ -429,6 +433,34 @@ BOOST_AUTO_TEST_CASE(sigterm_ends_the_session_and_everything_the_child_started) 
     auto result = session.join();
     BOOST_TEST((result.end == session_end::hangup));
     BOOST_TEST(result.exit_status == 128 + SIGHUP);
+    BOOST_TEST(!running(child));
+    BOOST_TEST(gone_within(grandchild, 10s));
+}
+
+// jobssh-shell races the whole session with the signals that end it, and cancels the relay.
+BOOST_AUTO_TEST_CASE(a_cancelled_session_stops_its_child_and_everything_it_started) {
+    pipe_pair in, out, err, cancel;
+    auto session = session_thread([&]() -> asio::awaitable<jobssh::session_result> {
+        using namespace asio::experimental::awaitable_operators;
+        jobssh::session_options options;
+        options.catch_signals = false;
+        asio::posix::stream_descriptor cancelled(co_await asio::this_coro::executor,
+                                                 ::dup(cancel.read));
+        // Named first: GCC 12 miscompiles braced initializers in a co_await expression.
+        std::vector<std::string> args{"group"};
+        jobssh::user_side user{in.read, out.write, err.write};
+        auto ended = co_await (
+            jobssh::relay_with_pipes(target, args, user, options) ||
+            cancelled.async_wait(asio::posix::stream_descriptor::wait_read, asio::use_awaitable));
+        BOOST_TEST(ended.index() == 1u); // the relay did not end by itself
+        co_return jobssh::session_result{};
+    });
+    received output(out.read);
+    output.expect("\n");
+    auto [child, grandchild] = pids_in(output.data);
+    BOOST_REQUIRE(::write(cancel.write, "x", 1) == 1);
+    output.drain(session);
+    session.join();
     BOOST_TEST(!running(child));
     BOOST_TEST(gone_within(grandchild, 10s));
 }

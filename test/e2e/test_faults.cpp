@@ -2,6 +2,7 @@
 // running out of inotify instances: for each, what the user reads, the exit code, and that
 // nothing of the sandbox is left running. No VMs, no front sshd (test_kill has those).
 #define BOOST_TEST_MODULE faults
+#include "child_process.hpp"
 #include "resilience_helpers.hpp"
 #include "sandbox_world.hpp"
 #include "wait_status.hpp"
@@ -154,10 +155,40 @@ BOOST_AUTO_TEST_CASE(tail_of_a_shell_job_whose_task_failed_exits_1_while_its_vm_
     BOOST_TEST(result.err == "");
 }
 
-// Job 2 has no VM here (the sandbox starts none): its port never accepts. The session never
-// started, so it leaves the job as it found it: no claim, no terminate (test_vm_life has a
-// refused claim, which comes only once a session started).
+// Job 2 has no VM here (the sandbox starts none): the tests give it the port they need.
+long requests_of_job_2(const std::string& what) {
+    auto requests = w().box->runner_requests();
+    return std::count(requests.begin(), requests.end(), "POST /job/2/" + what);
+}
+
+BOOST_AUTO_TEST_CASE(a_job_without_a_vm_is_told_so_at_once_69_and_nothing_is_claimed) {
+    w().box->set_job(2, R"({"port": 0})");
+    const auto claims = requests_of_job_2("claim");
+    auto result = w().box->run_shell("alice", "connect 2");
+    BOOST_TEST(result.exit_code == 69);
+    BOOST_TEST(result.out == ""); // no banner: there is nothing to connect to
+    BOOST_TEST(result.err == "This job has no build VM to connect to.\n" + support_line(w().cfg));
+    BOOST_TEST(requests_of_job_2("claim") == claims);
+    BOOST_TEST(nothing_left_running());
+}
+
+BOOST_AUTO_TEST_CASE(an_ended_job_whose_vm_port_refuses_is_told_its_vm_is_gone_without_a_wait) {
+    w().box->set_job(2, R"({"port": )" + std::to_string(jobssh::fixtures::pick_free_port()) + "}");
+    const auto claims = requests_of_job_2("claim");
+    auto result = w().box->run_shell("alice", "connect 2 -- echo reached");
+    BOOST_TEST(result.exit_code == 69);
+    BOOST_TEST(result.out == "");
+    BOOST_TEST(result.err ==
+               "The job's build VM is gone: it is no longer running.\n" + support_line(w().cfg));
+    BOOST_TEST(requests_of_job_2("claim") == claims);
+    BOOST_TEST(nothing_left_running());
+}
+
+// A running job's VM may still boot: it is waited for, once told, then given up on.
 BOOST_AUTO_TEST_CASE(a_vm_that_never_comes_up_is_unreachable_69_after_the_wait_and_left_as_found) {
+    w().box->set_job(2, R"({"status": "running", "port": )" +
+                            std::to_string(jobssh::fixtures::pick_free_port()) + "}");
+    const auto claims = requests_of_job_2("claim");
     auto result = w().box->run_shell("alice", "connect 2 -- echo reached", std::nullopt, 90s);
     BOOST_TEST(result.exit_code == 69);
     BOOST_TEST(result.out == "");
@@ -166,11 +197,10 @@ BOOST_AUTO_TEST_CASE(a_vm_that_never_comes_up_is_unreachable_69_after_the_wait_a
     BOOST_TEST(first != std::string::npos, result.err);
     BOOST_TEST(result.err.find(waiting, first + 1) == std::string::npos, result.err);
     BOOST_TEST(result.err.ends_with(
-        "The job's build VM cannot be reached. It may have been terminated.\n" +
-        support_line(w().cfg)));
-    auto requests = w().box->runner_requests();
-    BOOST_TEST(std::count(requests.begin(), requests.end(), "POST /job/2/claim") == 0);
-    BOOST_TEST(std::count(requests.begin(), requests.end(), "POST /job/2/terminate") == 0);
+        "The job's build VM cannot be reached. It may have been terminated.\n" + support_line(w().cfg)));
+    // Nothing was claimed for a VM that never answered, so nothing is terminated.
+    BOOST_TEST(requests_of_job_2("claim") == claims);
+    BOOST_TEST(requests_of_job_2("terminate") == 0);
     BOOST_TEST(nothing_left_running());
 }
 

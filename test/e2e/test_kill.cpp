@@ -148,7 +148,7 @@ BOOST_AUTO_TEST_CASE(a_vm_whose_sshd_is_not_up_yet_is_waited_for_and_the_user_to
     BOOST_TEST(no_shell_left());
 }
 
-BOOST_AUTO_TEST_CASE(a_vm_dying_mid_session_ends_it_with_ssh_s_message_and_terminate) {
+BOOST_AUTO_TEST_CASE(a_vm_dying_mid_session_ends_it_with_ssh_s_words_then_jobssh_s_and_69) {
     BOOST_REQUIRE(eventually([] { return box().vm_running(5); }, 60s));
     const auto port = box().vm_port(5);
     pty_driver user(box().ssh_argv("alice", "connect 5", true));
@@ -159,11 +159,13 @@ BOOST_AUTO_TEST_CASE(a_vm_dying_mid_session_ends_it_with_ssh_s_message_and_termi
     auto status = user.wait(60s);
     BOOST_TEST_MESSAGE("after the VM died: " << user.output());
     BOOST_REQUIRE(status.has_value());
-    // ssh's own words, and its status for a lost connection.
-    BOOST_TEST(*status == 255);
-    BOOST_TEST(user.output().find("Connection to localhost closed by remote host.") !=
-                   std::string::npos,
-               user.output());
+    // ssh's words on the lost connection, then jobssh's own line and status (VM unavailable).
+    BOOST_TEST(*status == 69);
+    auto ssh_words = user.output().find("Connection to localhost closed by remote host.");
+    auto jobssh_words = user.output().find("The job's build VM is gone");
+    BOOST_TEST(jobssh_words != std::string::npos, user.output());
+    if (ssh_words != std::string::npos)
+        BOOST_TEST(ssh_words < jobssh_words, user.output());
     BOOST_TEST(eventually([] { return terminates_of(5) == 1u; }));
     BOOST_TEST(no_shell_left());
     BOOST_TEST(no_vm_client_left(port));

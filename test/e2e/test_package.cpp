@@ -518,8 +518,8 @@ BOOST_AUTO_TEST_CASE(ssh_builds_connect_runs_a_command_on_the_job_vm_from_a_clea
     auto hello = machine.ssh("alice", "connect 8 -- echo hello from the VM");
     BOOST_TEST(hello.exit_code == 0, hello.err);
     BOOST_TEST(hello.out == "hello from the VM\n");
-    BOOST_TEST(contains(hello.err, "Connected to build job #8 ("), hello.err);
-    BOOST_TEST(contains(hello.err, "): http://localhost/~alice/job/8\n"), hello.err);
+    // One command, no banner: as in builds.sr.ht.
+    BOOST_TEST(!contains(hello.err, "Connected to build job"), hello.err);
 
     auto requests = machine.world().runner_requests();
     BOOST_TEST(

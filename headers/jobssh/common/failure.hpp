@@ -20,6 +20,8 @@ enum class failure {
     not_permitted,      // 77 EX_NOPERM
     runner_unreachable, // 69 EX_UNAVAILABLE
     vm_unreachable,     // 69 EX_UNAVAILABLE
+    no_vm,              // 69 EX_UNAVAILABLE: the job has no VM (port 0)
+    vm_gone,            // 69 EX_UNAVAILABLE: the job ended and its VM is gone, or it died
     vm_host_key,        // 69 EX_UNAVAILABLE: the VM presented a key other than the pinned ones
     nothing_to_watch,   // 66 EX_NOINPUT: `watch` found no live session of the job
     no_recording,       // 66 EX_NOINPUT: `replay` found no such recording

@@ -78,8 +78,8 @@ private:
 
 // Starts `program` (a path, or a name looked up in PATH) with `args`. Between fork and exec
 // the child makes only async-signal-safe calls: setsid, ioctl(TIOCSCTTY), dup2, and
-// close_range/sigaction so that it inherits neither our descriptors nor our SIGPIPE. Throws
-// std::system_error when the program cannot be started.
+// close_range/sigaction so that it inherits neither our descriptors nor the signals we
+// ignore. Throws std::system_error when the program cannot be started.
 child start_child(const boost::asio::any_io_executor& executor,
                   const std::filesystem::path& program, const std::vector<std::string>& args,
                   child_stdio stdio);

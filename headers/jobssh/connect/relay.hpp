@@ -4,7 +4,6 @@
 // until the child ends, the user hangs up, or the job's deadline comes.
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -47,9 +46,9 @@ struct session_options {
                                                   std::chrono::minutes(1)};
     // After SIGHUP to the child's process group, how long it gets before SIGKILL.
     std::chrono::milliseconds stop_grace{3000};
-    // SIGHUP/SIGTERM end the session. When null, the session makes its own signal_set; pass
-    // one that exists from earlier on, so that no hang-up between the two is missed.
-    boost::asio::signal_set* hangup_signals = nullptr;
+    // SIGHUP/SIGTERM end the session. jobssh-shell turns this off: it races its whole
+    // session, every phase at once, with the signals that end it, and cancels the relay.
+    bool catch_signals = true;
     // On a pty: when set, the child's screen output passes through jobssh (a pipe we read)
     // and is shown to it; when null, the child writes to the user's terminal directly.
     screen_observer* observer = nullptr;
@@ -61,7 +60,8 @@ struct session_options {
 
 enum class session_end {
     child_exited, // the normal end: the child's output was drained, then it was waited for
-    hangup,       // the user went away (SIGHUP, SIGTERM, EOF/EIO on our terminal)
+    hangup,       // the user went away (SIGHUP, SIGTERM, EOF/EIO on our terminal), or the
+                  // session was cancelled
     deadline,     // the job's deadline came
 };
 
@@ -75,7 +75,9 @@ struct session_result {
     std::string held_stderr;
 };
 
-// Both take their arguments by value: a coroutine outlives the caller's temporaries.
+// Both take their arguments by value: a coroutine outlives the caller's temporaries. Both
+// end a cancelled session as a hang-up (the child stopped, its status waited for) rather
+// than by leaving the child to the destructor's SIGKILL.
 
 // Runs `program args…` on a pty we own (its stdin and controlling terminal), the user's
 // terminal in raw mode meanwhile (when `user.in` is a terminal), the window size copied at
