@@ -55,21 +55,25 @@ log_fields log_line(job_id job, const ssh_key& key) {
 
 struct session_outcome {
     session_result result;
-    bool host_key_refused = false;
+    std::string ssh_said; // ssh's own diagnostics, for the operator
+    std::optional<failure> ssh_failed;
 };
 
 asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, const job_info& info,
-                                             const ssh_key& key,
-                                             const std::vector<std::string>& argv, bool tty,
-                                             asio::signal_set& hangup) {
+                                             const ssh_key& key, const std::string& remote_command,
+                                             bool tty, asio::signal_set& hangup) {
     std::optional<pinned_host_keys> pinned;
+    std::optional<ssh_diagnostics> diagnostics;
     try {
+        diagnostics.emplace(cfg.state_dir / "ssh");
         if (!info.host_keys.empty())
             pinned.emplace(cfg.state_dir / "known_hosts", info);
         else
             log_info(log_line(job, key).add("host_keys", "none").add("vm_host_key", "unchecked"));
     } catch (const std::invalid_argument& e) {
         throw failure_error(failure::internal, std::string("runner sent bad VM data: ") + e.what());
+    } catch (const std::system_error& e) {
+        throw failure_error(failure::internal, std::string("state-dir: ") + e.what());
     }
 
     // A user who hangs up while the VM boots stops the wait too.
@@ -89,8 +93,9 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
 
     std::vector<std::string> ssh_args;
     try {
-        ssh_args = vm_ssh_argv(cfg, info, tty, argv,
-                               pinned ? std::optional(pinned->file()) : std::nullopt);
+        ssh_args = vm_ssh_argv(
+            cfg, info, tty, remote_command,
+            {pinned ? std::optional(pinned->file()) : std::nullopt, diagnostics->file()});
     } catch (const std::invalid_argument& e) {
         throw failure_error(failure::internal, std::string("runner sent bad VM data: ") + e.what());
     }
@@ -108,8 +113,8 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
     } catch (const std::system_error& e) {
         throw failure_error(failure::internal, std::string("cannot run ssh: ") + e.what());
     }
-    outcome.host_key_refused =
-        pinned && host_key_refused(outcome.result.exit_status, outcome.result.child_stderr);
+    outcome.ssh_said = diagnostics->text();
+    outcome.ssh_failed = vm_ssh_failure(outcome.result.exit_status, outcome.ssh_said);
     co_return outcome;
 }
 
@@ -149,13 +154,13 @@ std::string connect_banner(const config& cfg, job_id job, const job_info& info,
 }
 
 asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info& info,
-                                   const ssh_key& key, const std::vector<std::string>& argv) {
+                                   const ssh_key& key, const std::string& remote_command) {
     // From here on a hang-up is ours to handle: it must not kill us before we cleaned up.
     asio::signal_set hangup(co_await asio::this_coro::executor, SIGHUP, SIGTERM);
     bool tty = is_terminal(STDIN_FILENO);
 
     // With one command, stdout carries that command's output and nothing else.
-    write_all(argv.empty() ? STDOUT_FILENO : STDERR_FILENO,
+    write_all(remote_command.empty() ? STDOUT_FILENO : STDERR_FILENO,
               connect_banner(cfg, job, info, std::chrono::system_clock::now()));
     co_await claim_job(cfg, job);
 
@@ -170,7 +175,7 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
     std::exception_ptr failed;
     session_outcome outcome;
     try {
-        outcome = co_await run_session(cfg, job, info, key, argv, tty, hangup);
+        outcome = co_await run_session(cfg, job, info, key, remote_command, tty, hangup);
     } catch (...) {
         failed = std::current_exception();
     }
@@ -198,12 +203,12 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
                  .add("end", end_name(result.end))
                  .add("status", result.exit_status)
                  .add("last", last ? "yes" : "no"));
-    if (outcome.host_key_refused) {
-        // ssh's own account of it names our temporary files and suggests removing the
-        // pinned key: the operator's log gets it, the user our message.
-        log_error(log_line(job, key).add("event", "vm_host_key").add("ssh", result.child_stderr));
-        throw failure_error(failure::vm_host_key, "the VM presented a host key not in host_keys");
-    }
+    // ssh's own account of our plumbing (temporary files, loopback ports, advice to remove a
+    // pinned key) is the operator's to read; the user gets our message.
+    if (!outcome.ssh_said.empty())
+        log_error(log_line(job, key).add("event", "vm_ssh").add("ssh", outcome.ssh_said));
+    if (outcome.ssh_failed)
+        throw failure_error(*outcome.ssh_failed, "ssh to the VM failed");
     write_all(STDERR_FILENO, result.held_stderr);
     co_return result.exit_status;
 }

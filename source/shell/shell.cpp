@@ -16,6 +16,7 @@
 #include <jobssh/common/syslog.hpp>
 #include <jobssh/common/user_output.hpp>
 #include <jobssh/connect/connect.hpp>
+#include <jobssh/connect/terminal.hpp>
 #include <jobssh/shell/command.hpp>
 #include <jobssh/shell/shell.hpp>
 #include <jobssh/tail/tail.hpp>
@@ -31,14 +32,18 @@ namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
 
 std::string usage_text() {
-    return "Usage: ssh ... connect <job ID>\n"
-           "       ssh ... connect <job ID> [--] <command> [<argument>...]\n"
-           "       ssh ... tail <job ID>\n"
+    return std::string(traits(failure::usage).message) +
            "\n"
            "connect  follow the job's logs while it runs, then open a shell on its VM\n"
-           "         (or run one command there and return its exit status)\n"
+           "         (ssh -t gives it a terminal), or run one command there and return\n"
+           "         its exit status\n"
            "tail     print the job's logs from the start and follow them until it ends;\n"
            "         exits 0 when the job succeeded, 1 otherwise\n";
+}
+
+std::string no_terminal_hint(job_id job) {
+    return "No terminal: for an interactive shell use ssh -t ... connect " + std::to_string(job) +
+           "\n";
 }
 
 namespace {
@@ -176,6 +181,10 @@ asio::awaitable<int> run_session(const config& cfg, std::string b64key, command 
     }
 
     const connect_command& connect = std::get<connect_command>(cmd);
+    // A shell without a terminal shows no prompt: say why at once (commands may still come
+    // on stdin, so the session goes on).
+    if (connect.remote_command.empty() && !is_terminal(STDIN_FILENO))
+        write_all(STDERR_FILENO, no_terminal_hint(job));
     if (!job_finished(info)) {
         auto tailed = co_await tail_phase(cfg, job, std::move(info));
         if (auto* gone = std::get_if<hung_up>(&tailed)) {
@@ -184,7 +193,7 @@ asio::awaitable<int> run_session(const config& cfg, std::string b64key, command 
         }
         info = std::move(std::get<tail_result>(tailed).info);
     }
-    int status = co_await connect_to_vm(cfg, job, info, key, connect.argv);
+    int status = co_await connect_to_vm(cfg, job, info, key, connect.remote_command);
     record.outcome = "connected";
     co_return status;
 }

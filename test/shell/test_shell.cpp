@@ -251,6 +251,8 @@ BOOST_AUTO_TEST_CASE(help_prints_the_usage_and_exits_0) {
     BOOST_TEST(result.exit_code == 0);
     BOOST_TEST(result.out.starts_with("Usage: ssh ... connect <job ID>\n"));
     BOOST_TEST(contains(result.out, "tail <job ID>"));
+    // A shell on the VM needs a terminal: help says how to ask for one.
+    BOOST_TEST(contains(result.out, "ssh -t ... connect <job ID>"));
     BOOST_TEST(result.err == "");
 }
 
@@ -260,6 +262,7 @@ BOOST_AUTO_TEST_CASE(no_command_or_an_unknown_one_prints_the_usage_and_exits_64)
         BOOST_TEST(result.exit_code == 64, "command: " << command);
         BOOST_TEST(result.err.starts_with("Usage: ssh ... connect <job ID>\n"));
         BOOST_TEST(contains(result.err, "tail <job ID>"));
+        BOOST_TEST(contains(result.err, "ssh -t ... connect <job ID>"));
         BOOST_TEST(result.err.ends_with(support_line(shared().cfg)));
         BOOST_TEST(result.out == "");
     }
@@ -369,12 +372,18 @@ BOOST_AUTO_TEST_CASE(a_runner_answering_a_mistyped_field_is_unavailable_69) {
     BOOST_TEST(!contains(result.err, "task"));
 }
 
-BOOST_AUTO_TEST_CASE(a_slow_runner_is_a_temporary_failure_75) {
+BOOST_AUTO_TEST_CASE(a_slow_runner_is_a_temporary_failure_75_told_as_the_runner_s) {
     auto& world = *shared().world;
     world.runner_fault(R"({"delay_ms": 30000})");
-    auto result = world.run_shell("alice", "tail 1", std::nullopt, 3s);
+    for (const char* command : {"tail 1", "connect 1", "connect 1 -- true"}) {
+        auto result = world.run_shell("alice", command, std::nullopt, 3s);
+        BOOST_TEST(result.exit_code == 75, command);
+        BOOST_TEST(result.err == "The build runner did not answer in time. Try again later.\n" +
+                                     support_line(shared().cfg),
+                   command);
+        BOOST_TEST(!contains(result.err, "authentication"), command);
+    }
     world.runner_fault("{}");
-    BOOST_TEST(result.exit_code == 75);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

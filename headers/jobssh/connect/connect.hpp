@@ -6,7 +6,6 @@
 #include <chrono>
 #include <jobssh/common/job_id.hpp>
 #include <string>
-#include <vector>
 
 namespace jobssh {
 
@@ -14,12 +13,12 @@ struct config;
 struct job_info;
 struct ssh_key;
 
-// Prints the banner, claims the job, runs `ssh … <ssh_user>@<ssh_host> bash` (or argv
-// when not empty) and relays until it ends; sends terminate when this was the job's last
-// session. Returns the exit status jobssh-shell exits with (the remote command's).
-// Throws failure_error for jobssh's own failures.
+// Prints the banner, claims the job, runs `ssh … <ssh_user>@<ssh_host> bash` (or the
+// remote command, unchanged, when not empty) and relays until it ends; sends terminate when this
+// was the job's last session. Returns the exit status jobssh-shell exits with (the remote
+// command's). Throws failure_error for jobssh's own failures.
 boost::asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info& info,
-                                          const ssh_key& key, const std::vector<std::string>& argv);
+                                          const ssh_key& key, const std::string& remote_command);
 
 // How far `when` is from `now`, the way the banner says it: "4 hours from now", "a minute
 // from now", "5 minutes ago" (Python humanize's naturaltime, which builds.sr.ht uses, but
