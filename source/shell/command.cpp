@@ -1,6 +1,7 @@
 #include <charconv>
 #include <jobssh/common/failure.hpp>
 #include <jobssh/shell/command.hpp>
+#include <jobssh/shell/file_transfer.hpp>
 
 namespace jobssh {
 
@@ -109,8 +110,7 @@ job_id job_argument(const std::string& text) {
 // sftp subsystem (scp's default protocol since OpenSSH 9.0: its Subsystem command,
 // `internal-sftp` or a path to sftp-server), and for rsync over ssh.
 bool file_transfer(std::string_view verb) {
-    std::string_view program = verb.substr(verb.find_last_of('/') + 1);
-    return verb == "scp" || verb == "internal-sftp" || verb == "rsync" || program == "sftp-server";
+    return verb == "scp" || verb == "rsync" || sftp_program(verb);
 }
 
 } // namespace

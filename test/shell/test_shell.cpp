@@ -268,6 +268,39 @@ BOOST_AUTO_TEST_CASE(no_command_or_an_unknown_one_prints_the_usage_and_exits_64)
     }
 }
 
+BOOST_AUTO_TEST_CASE(scp_and_rsync_are_told_to_copy_with_connect_and_tar_and_exit_64) {
+    for (const char* command : {"scp -t /tmp/x", "scp -f out.tar", "rsync --server . /tmp"}) {
+        auto result = shared().world->run_shell("alice", command);
+        BOOST_TEST(result.exit_code == 64, command);
+        BOOST_TEST(result.err.starts_with("scp, sftp and rsync cannot reach build VMs."), command);
+        BOOST_TEST(contains(result.err, "connect <job ID> -- tar c <path> > files.tar"), command);
+        BOOST_TEST(result.out == "", command);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(an_sftp_client_is_told_in_its_own_protocol) {
+    // SSH_FXP_INIT version 3, then SSH_FXP_REALPATH "." with request id 7: what sftp sends
+    // first.
+    using namespace std::string_literals;
+    const std::string requests = "\0\0\0\5\1\0\0\0\3"s + "\0\0\0\12\20\0\0\0\7\0\0\0\1."s;
+    auto result = shared().world->run_shell("alice", "internal-sftp", requests);
+    BOOST_TEST(result.exit_code == 64);
+    // SSH_FXP_VERSION 3, then SSH_FXP_STATUS for request 7: SSH_FX_OP_UNSUPPORTED and our line.
+    BOOST_TEST(result.out.starts_with("\0\0\0\5\2\0\0\0\3"s));
+    auto status = result.out.substr(std::min<std::size_t>(9, result.out.size()));
+    BOOST_TEST(status.substr(4, 9) == "\x65\0\0\0\7\0\0\0\x08"s);
+    BOOST_TEST(contains(status, "scp, sftp and rsync cannot reach build VMs. Copy files with tar "
+                                "or cat instead: ssh ... connect <job ID> -- tar c"));
+    BOOST_TEST(!contains(status, "\n"));
+    // A client that is gone, or speaks no sftp, ends it at once.
+    for (const std::string& garbage :
+         std::vector<std::string>{""s, "hello\n"s, "\xff\xff\xff\xff"s}) {
+        auto gone = shared().world->run_shell("alice", "/usr/lib/openssh/sftp-server", garbage);
+        BOOST_TEST(gone.exit_code == 64);
+        BOOST_TEST(gone.out == "");
+    }
+}
+
 BOOST_AUTO_TEST_CASE(a_job_id_that_is_not_a_number_exits_65) {
     for (const char* command : {"tail abc", "tail -1", "connect 0x10", "tail 1e3"}) {
         auto result = shared().world->run_shell("alice", command);
