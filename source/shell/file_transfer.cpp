@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -9,6 +10,7 @@
 #include <boost/asio/write.hpp>
 #include <cstdint>
 #include <jobssh/common/default_token.hpp>
+#include <jobssh/shell/command.hpp>
 #include <jobssh/shell/file_transfer.hpp>
 #include <string>
 #include <unistd.h>
@@ -66,7 +68,7 @@ std::string answer(const std::string& request, std::string_view message) {
 
 asio::awaitable<void> answer_requests(asio::posix::stream_descriptor& in,
                                       asio::posix::stream_descriptor& out,
-                                      std::string_view message) {
+                                      std::string message) { // by value: a coroutine keeps it
     for (int answered = 0; answered < most_requests; ++answered) {
         std::array<unsigned char, 4> head{};
         auto [head_error, head_size] =
@@ -91,6 +93,21 @@ asio::awaitable<void> answer_requests(asio::posix::stream_descriptor& in,
     }
 }
 
+// "Copy files with tar:\n  ssh a\n  ssh b\n" → "Copy files with tar: ssh a; ssh b".
+std::string one_line(std::string_view message) {
+    std::string line;
+    for (std::size_t at = 0; at < message.size();) {
+        auto end = std::min(message.find('\n', at), message.size());
+        auto text = message.substr(at, end - at);
+        text.remove_prefix(std::min(text.find_first_not_of(' '), text.size()));
+        if (!line.empty())
+            line += line.ends_with(':') ? " " : "; ";
+        line += text;
+        at = end + 1;
+    }
+    return line;
+}
+
 asio::awaitable<void> give_up_after(std::chrono::milliseconds bound) {
     asio::steady_timer timer(co_await asio::this_coro::executor, bound);
     co_await timer.async_wait(default_token());
@@ -100,6 +117,11 @@ asio::awaitable<void> give_up_after(std::chrono::milliseconds bound) {
 
 bool sftp_program(std::string_view word) {
     return word == "internal-sftp" || word.substr(word.find_last_of('/') + 1) == "sftp-server";
+}
+
+bool sftp_request(std::string_view original_command) {
+    auto words = shlex_split(original_command);
+    return words && !words->empty() && sftp_program(words->front());
 }
 
 void refuse_sftp(std::string_view message, std::chrono::milliseconds bound) {
@@ -116,7 +138,8 @@ void refuse_sftp(std::string_view message, std::chrono::milliseconds bound) {
     }
     asio::posix::stream_descriptor in(io, in_fd);
     asio::posix::stream_descriptor out(io, out_fd);
-    asio::co_spawn(io, answer_requests(in, out, message) || give_up_after(bound), asio::detached);
+    asio::co_spawn(io, answer_requests(in, out, one_line(message)) || give_up_after(bound),
+                   asio::detached);
     io.run();
 }
 

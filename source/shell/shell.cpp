@@ -218,25 +218,6 @@ std::optional<arguments> parse_arguments(int argc, char** argv) {
     return parsed;
 }
 
-// An sftp client reads only its protocol (and sshd drops a subsystem's stderr): it is told
-// there, in one line.
-void tell_sftp_client(const std::string& original_command) {
-    auto words = shlex_split(original_command);
-    if (!words || words->empty() || !sftp_program(words->front()))
-        return;
-    std::string line;
-    std::string_view message = traits(failure::file_transfer).message;
-    for (std::size_t at = 0; at < message.size();) {
-        auto end = std::min(message.find('\n', at), message.size());
-        auto text = message.substr(at, end - at);
-        text.remove_prefix(std::min(text.find_first_not_of(' '), text.size()));
-        line += (line.empty() ? "" : line.ends_with(':') ? " " : "; ") + std::string(text);
-        at = end + 1;
-    }
-    // A client that stops answering is not waited for longer than a slow one needs.
-    refuse_sftp(line, std::chrono::seconds(10));
-}
-
 int tell_user(failure kind, const config& cfg) {
     write_all(STDERR_FILENO, user_message(kind, cfg));
     return exit_code(kind);
@@ -295,8 +276,9 @@ int run_shell(int argc, char** argv) {
     } catch (const config_error& error) {
         finish(failure::config, error.what());
     } catch (const failure_error& error) {
-        if (error.kind() == failure::file_transfer)
-            tell_sftp_client(record.command);
+        // An sftp client reads only its protocol, and sshd drops a subsystem's stderr.
+        if (error.kind() == failure::file_transfer && sftp_request(record.command))
+            refuse_sftp(traits(failure::file_transfer).message, std::chrono::seconds(10));
         finish(error.kind(), error.what());
     } catch (const std::exception& error) {
         finish(failure::internal, error.what());

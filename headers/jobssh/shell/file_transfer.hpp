@@ -15,9 +15,13 @@ namespace jobssh {
 // The program sshd runs for the sftp subsystem: `internal-sftp` or a path to sftp-server.
 bool sftp_program(std::string_view word);
 
+// SSH_ORIGINAL_COMMAND is what sshd runs for an sftp subsystem request.
+bool sftp_request(std::string_view original_command);
+
 // Answers an sftp client on stdin/stdout: its version request with version 3, every other
-// request with SSH_FX_OP_UNSUPPORTED and `message` (one line), until it hangs up, sends
-// something that is not sftp, or `bound` has passed.
+// request with SSH_FX_OP_UNSUPPORTED and `message` made one line, until it hangs up, sends
+// something that is not sftp, or `bound` has passed (a client that stops answering is not
+// waited for longer than a slow one needs).
 void refuse_sftp(std::string_view message, std::chrono::milliseconds bound);
 
 } // namespace jobssh
