@@ -1,6 +1,8 @@
 // SSH_ORIGINAL_COMMAND is whatever the client sent. parse_command either accepts it or
-// throws failure_error(usage or bad_job_id), nothing else; what it accepts agrees with
-// shlex_split; and shlex_split reads back every word it split, once quoted for a POSIX shell.
+// throws failure_error(usage, bad_job_id or file_transfer), nothing else; its verb and job
+// agree with shlex_split; a connect's remote command is the text's own tail after the job
+// ID (and `--`), byte for byte; and shlex_split reads back every word it split, once quoted
+// for a POSIX shell.
 #include "check.hpp"
 
 #include <jobssh/common/failure.hpp>
@@ -18,6 +20,10 @@ std::string quote(const std::string& word) {
     for (char c : word)
         quoted += c == '\'' ? std::string("'\"'\"'") : std::string(1, c);
     return quoted + "'";
+}
+
+bool shlex_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
 bool all_digits(std::string_view text) {
@@ -51,29 +57,52 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
 
     try {
         const jobssh::command command = jobssh::parse_command(text);
+        if (auto* connect = std::get_if<jobssh::connect_command>(&command)) {
+            // Only the verb and the job are split; the rest is the text's own tail.
+            const std::string& rest = connect->remote_command;
+            check(text.ends_with(rest), "the remote command is the tail of the text, unchanged");
+            check(rest.empty() || !shlex_space(rest.front()), "the remote command starts a word");
+            const auto head = jobssh::shlex_split(text.substr(0, text.size() - rest.size()));
+            check(head && (head->size() == 2 || (head->size() == 3 && (*head)[2] == "--")),
+                  "before the remote command: the verb, the job, perhaps `--`");
+            check((*head)[0] == "connect", "connect is `connect <job> …`");
+            check(jobssh::parse_job_id((*head)[1]) == connect->job,
+                  "connect goes to the job named");
+            if (head->size() == 2 && !rest.empty()) {
+                const auto first = jobssh::shlex_split(rest);
+                check(!first || first->empty() || first->front() != "--",
+                      "a `--` after the job is never the remote command's first word");
+            }
+            if (words) {
+                // Split as a whole, the text's words after the job (and `--`) are the
+                // remote command's words.
+                auto after = words->begin() + static_cast<std::ptrdiff_t>(head->size());
+                const auto split_rest = jobssh::shlex_split(rest);
+                check(split_rest &&
+                          std::equal(after, words->end(), split_rest->begin(), split_rest->end()),
+                      "the remote command holds exactly the words after the job (and `--`)");
+            }
+            return 0;
+        }
         check(words && !words->empty(), "an accepted command has words");
         const std::string& verb = words->front();
         if (std::holds_alternative<jobssh::help_command>(command)) {
             check(verb == "help", "help is only `help`");
-        } else if (auto* tail = std::get_if<jobssh::tail_command>(&command)) {
-            check(verb == "tail" && words->size() == 2, "tail is `tail <job>`");
-            check(jobssh::parse_job_id((*words)[1]) == tail->job, "tail follows the job named");
         } else {
-            const auto& connect = std::get<jobssh::connect_command>(command);
-            check(verb == "connect" && words->size() >= 2, "connect is `connect <job> …`");
-            check(jobssh::parse_job_id((*words)[1]) == connect.job,
-                  "connect goes to the job named");
-            auto first = words->begin() + 2;
-            if (first != words->end() && *first == "--")
-                ++first;
-            check(std::equal(first, words->end(), connect.argv.begin(), connect.argv.end()),
-                  "connect runs exactly the words after the job id (and `--`)");
+            const auto& tail = std::get<jobssh::tail_command>(command);
+            check(verb == "tail" && words->size() == 2, "tail is `tail <job>`");
+            check(jobssh::parse_job_id((*words)[1]) == tail.job, "tail follows the job named");
         }
     } catch (const jobssh::failure_error& error) {
-        check(error.kind() == jobssh::failure::usage || error.kind() == jobssh::failure::bad_job_id,
-              "a refused command is a usage error or a bad job id");
-        if (!words)
-            check(error.kind() == jobssh::failure::usage, "unbalanced quotes are a usage error");
+        check(error.kind() == jobssh::failure::usage ||
+                  error.kind() == jobssh::failure::bad_job_id ||
+                  error.kind() == jobssh::failure::file_transfer,
+              "a refused command is a usage error, a bad job id or a file transfer");
+        // Unbalanced quotes after a connect's job ID are left to the VM's shell: they may
+        // come with any verdict on the job ID, but a bad one only after connect or tail.
+        if (error.kind() == jobssh::failure::bad_job_id && words)
+            check(words->size() >= 2 && ((*words)[0] == "connect" || (*words)[0] == "tail"),
+                  "only connect and tail take a job id");
     }
     return 0;
 }

@@ -92,8 +92,8 @@ bool job_finished(const job_info& info) {
 
 namespace {
 
-// Timeouts are temporary; everything else means the runner is not there for us.
-constexpr api::failure_kinds runner_failures{failure::runner_unreachable, failure::temporary};
+// A timeout may pass; everything else means the runner is not there for us.
+constexpr api::failure_kinds runner_failures{failure::runner_unreachable, failure::runner_timeout};
 
 http_origin runner_origin(const config& cfg) {
     return {cfg.runner_host, cfg.runner_port, ""};

@@ -7,13 +7,20 @@ namespace jobssh {
 namespace {
 
 // In the order of the enum; traits() checks it.
-constexpr std::array<failure_traits, 13> table{{
+constexpr std::array<failure_traits, 18> table{{
     {"usage", 64, log_level::info,
      "Usage: ssh ... connect <job ID>\n"
      "       ssh ... connect <job ID> [--] <command> [<argument>...]\n"
      "       ssh ... tail <job ID>\n"
      "       ssh ... watch <job ID> [<n>]\n"
-     "       ssh ... replay <job ID> [<n>] [--speed <x>]\n",
+     "       ssh ... replay <job ID> [<n>] [--speed <x>]\n"
+     "For a shell on the VM, ask ssh for a terminal: ssh -t ... connect <job ID>\n",
+     ""},
+    // sshd hands a forced command scp's and sftp's requests like any other command.
+    {"file_transfer", 64, log_level::info,
+     "scp, sftp and rsync cannot reach build VMs. Copy files with tar or cat instead:\n"
+     "  ssh ... connect <job ID> -- tar c <path> > files.tar\n"
+     "  ssh ... connect <job ID> -- 'tar x' < files.tar\n",
      ""},
     {"bad_job_id", 65, log_level::info,
      "That is not a job ID: a job ID is a whole number, like 4211.\n", ""},
@@ -34,6 +41,11 @@ constexpr std::array<failure_traits, 13> table{{
      ""},
     {"nothing_to_watch", 66, log_level::info, "No session of this job is live to watch.\n", ""},
     {"no_recording", 66, log_level::info, "No such recording of this job.\n", ""},
+    // The runner host's key is not one the VM trusts: the operator's to fix.
+    {"vm_login", 69, log_level::error, "The job's build VM did not let us log in to it.\n", ""},
+    // Not an authentication failure (which a slow runner was called once): say what failed.
+    {"runner_timeout", 75, log_level::error,
+     "The build runner did not answer in time. Try again later.\n", ""},
     {"temporary", 75, log_level::error, "Temporary authentication failure. Try again later.\n", ""},
     {"config", 78, log_level::error, "This service is not configured correctly.\n", ""},
     {"internal", 70, log_level::error, "Something went wrong on our side.\n", ""},
@@ -41,6 +53,9 @@ constexpr std::array<failure_traits, 13> table{{
 
 static_assert(table.size() == static_cast<std::size_t>(failure::internal) + 1);
 static_assert(table[static_cast<std::size_t>(failure::usage)].exit_code == 64);
+static_assert(table[static_cast<std::size_t>(failure::file_transfer)].exit_code == 64);
+static_assert(table[static_cast<std::size_t>(failure::runner_timeout)].exit_code == 75);
+static_assert(table[static_cast<std::size_t>(failure::temporary)].exit_code == 75);
 static_assert(table[static_cast<std::size_t>(failure::internal)].exit_code == 70);
 
 } // namespace

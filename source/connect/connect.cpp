@@ -58,28 +58,34 @@ log_fields log_line(job_id job, const ssh_key& key) {
 
 struct session_outcome {
     session_result result;
-    bool host_key_refused = false;
+    std::string ssh_said; // ssh's own diagnostics, for the operator
+    std::optional<failure> ssh_failed;
 };
 
 asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, const job_info& info,
-                                             const ssh_key& key,
-                                             const std::vector<std::string>& argv, bool tty,
-                                             job_session& session, screen_observer* observer) {
+                                             const ssh_key& key, const std::string& remote_command,
+                                             bool tty, job_session& session,
+                                             screen_observer* observer) {
     std::optional<pinned_host_keys> pinned;
+    std::optional<ssh_diagnostics> diagnostics;
     try {
+        diagnostics.emplace(cfg.state_dir / "ssh");
         if (!info.host_keys.empty())
             pinned.emplace(cfg.state_dir / "known_hosts", info);
         else
             log_info(log_line(job, key).add("host_keys", "none").add("vm_host_key", "unchecked"));
     } catch (const std::invalid_argument& e) {
         throw failure_error(failure::internal, std::string("runner sent bad VM data: ") + e.what());
+    } catch (const std::system_error& e) {
+        throw failure_error(failure::internal, std::string("state-dir: ") + e.what());
     }
     session_outcome outcome;
 
     std::vector<std::string> ssh_args;
     try {
-        ssh_args = vm_ssh_argv(cfg, info, tty, argv,
-                               pinned ? std::optional(pinned->file()) : std::nullopt);
+        ssh_args = vm_ssh_argv(
+            cfg, info, tty, remote_command,
+            {pinned ? std::optional(pinned->file()) : std::nullopt, diagnostics->file()});
     } catch (const std::invalid_argument& e) {
         throw failure_error(failure::internal, std::string("runner sent bad VM data: ") + e.what());
     }
@@ -102,8 +108,8 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
     } catch (const std::system_error& e) {
         throw failure_error(failure::internal, std::string("cannot run ssh: ") + e.what());
     }
-    outcome.host_key_refused =
-        pinned && host_key_refused(outcome.result.exit_status, outcome.result.child_stderr);
+    outcome.ssh_said = diagnostics->text();
+    outcome.ssh_failed = vm_ssh_failure(outcome.result.exit_status, outcome.ssh_said);
     co_return outcome;
 }
 
@@ -170,7 +176,7 @@ std::string connect_banner(const config& cfg, job_id job, const job_info& info,
 }
 
 asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info& info,
-                                   const ssh_key& key, const std::vector<std::string>& argv,
+                                   const ssh_key& key, const std::string& remote_command,
                                    screen_observer* observer) {
     bool tty = is_terminal(STDIN_FILENO);
     if (!tty)
@@ -179,7 +185,7 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
     // Joined before the wait for the VM, so that a session ending meanwhile as the job's
     // last leaves the VM to us; claimed only once started (job_session).
     job_session session(co_await asio::this_coro::executor, cfg, job,
-                        argv.empty() ? session_kind::interactive : session_kind::command,
+                        remote_command.empty() ? session_kind::interactive : session_kind::command,
                         key.owner.name);
     log_info(log_line(job, key).add("event", "connect").add("tty", tty ? "yes" : "no"));
 
@@ -189,13 +195,13 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
         // Nothing is promised before the VM answers (claimed only once started).
         co_await wait_until_vm_answers(info);
         // As in builds.sr.ht, one command gets no banner: its output is the command's alone.
-        if (argv.empty()) {
+        if (remote_command.empty()) {
             std::string banner = connect_banner(cfg, job, info, std::chrono::system_clock::now());
             if (observer)
                 banner.insert(banner.size() - 1, observer->banner_note());
             write_all(STDOUT_FILENO, banner);
         }
-        outcome = co_await run_session(cfg, job, info, key, argv, tty, session, observer);
+        outcome = co_await run_session(cfg, job, info, key, remote_command, tty, session, observer);
     } catch (...) {
         failed = std::current_exception();
     }
@@ -205,11 +211,11 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
     // ssh's own 255 (it never got in) did not. (On a pty, ssh killed by a Ctrl-C before it
     // made its terminal raw exits 130: not started.)
     if (!failed && !tty && outcome.result.end == session_end::child_exited &&
-        outcome.result.exit_status != 255 && !outcome.host_key_refused)
+        outcome.result.exit_status != 255 && !outcome.ssh_failed)
         session.started();
     // Asked before terminate, which would take the VM away itself.
     bool vm_gone = false;
-    if (!failed && !outcome.host_key_refused)
+    if (!failed && !outcome.ssh_failed)
         vm_gone = co_await vm_went_away(info, outcome.result);
 
     // builds.sr.ht terminates the VM when the user logs out; with several sessions on one
@@ -224,12 +230,12 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
                  .add("end", end_name(result.end))
                  .add("status", result.exit_status)
                  .add("last", last ? "yes" : "no"));
-    if (outcome.host_key_refused) {
-        // ssh's own account of it names our temporary files and suggests removing the
-        // pinned key: the operator's log gets it, the user our message.
-        log_error(log_line(job, key).add("event", "vm_host_key").add("ssh", result.child_stderr));
-        throw failure_error(failure::vm_host_key, "the VM presented a host key not in host_keys");
-    }
+    // ssh's own account of our plumbing (temporary files, loopback ports, advice to remove a
+    // pinned key) is the operator's to read; the user gets our message.
+    if (!outcome.ssh_said.empty())
+        log_error(log_line(job, key).add("event", "vm_ssh").add("ssh", outcome.ssh_said));
+    if (outcome.ssh_failed)
+        throw failure_error(*outcome.ssh_failed, "ssh to the VM failed");
     write_all(STDERR_FILENO, result.held_stderr);
     if (vm_gone)
         throw failure_error(failure::vm_gone, "the VM went away during the session");

@@ -11,6 +11,7 @@
 #include <jobssh/api/runner.hpp>
 #include <jobssh/common/config.hpp>
 #include <jobssh/common/default_token.hpp>
+#include <jobssh/common/failure.hpp>
 #include <jobssh/common/posix.hpp>
 #include <jobssh/common/resolve.hpp>
 #include <jobssh/common/ssh_key_format.hpp>
@@ -94,22 +95,56 @@ pinned_host_keys::~pinned_host_keys() {
     fs::remove(file_, ec);
 }
 
+ssh_diagnostics::ssh_diagnostics(const fs::path& directory) {
+    std::error_code ec;
+    fs::create_directories(directory, ec);
+    static std::atomic<unsigned> serial{0};
+    file_ = directory / ("ssh-" + std::to_string(::getpid()) + "-" + std::to_string(serial++));
+    unique_fd fd(
+        ::open(file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd)
+        throw_errno("create " + file_.string());
+}
+
+ssh_diagnostics::~ssh_diagnostics() {
+    std::error_code ec;
+    fs::remove(file_, ec);
+}
+
+std::string ssh_diagnostics::text() const {
+    constexpr std::size_t kept = 16 * 1024;
+    std::string text(kept, '\0');
+    unique_fd fd(::open(file_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    std::size_t have = 0;
+    while (fd && have < kept) {
+        ssize_t n = ::read(fd.get(), text.data() + have, kept - have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        have += static_cast<std::size_t>(n);
+    }
+    text.resize(have);
+    return text;
+}
+
 std::vector<std::string> vm_ssh_argv(const config& cfg, const job_info& info, bool tty,
-                                     const std::vector<std::string>& command,
-                                     const std::optional<fs::path>& known_hosts) {
+                                     const std::string& remote_command, const vm_ssh_files& files) {
     if (!plain_name(info.ssh_user))
         throw std::invalid_argument("ssh_user is not a plain user name: " + info.ssh_user);
     if (!plain_name(info.ssh_host))
         throw std::invalid_argument("ssh_host is not a plain host name: " + info.ssh_host);
-    std::vector<std::string> argv{tty ? "-t" : "-T", "-p", std::to_string(info.port),
+    std::vector<std::string> argv{tty ? "-t" : "-T", "-e", "none", "-p", std::to_string(info.port),
                                   // the login user's ~/.ssh/config has no say in this
                                   "-F", "none"};
+    if (files.diagnostics)
+        argv.insert(argv.end(), {"-E", files.diagnostics->string()});
     if (!cfg.vm_identity.empty()) {
         argv.insert(argv.end(), {"-i", cfg.vm_identity.string(), "-o", "IdentitiesOnly=yes"});
     }
-    if (known_hosts) {
+    if (files.known_hosts) {
         argv.insert(argv.end(),
-                    {"-o", "UserKnownHostsFile=" + known_hosts->string(), "-o",
+                    {"-o", "UserKnownHostsFile=" + files.known_hosts->string(), "-o",
                      "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes", "-o",
                      "CheckHostIP=no", "-o", "UpdateHostKeys=no"});
     } else {
@@ -118,26 +153,33 @@ std::vector<std::string> vm_ssh_argv(const config& cfg, const job_info& info, bo
                     {"-o", "UserKnownHostsFile=/dev/null", "-o", "GlobalKnownHostsFile=/dev/null",
                      "-o", "StrictHostKeyChecking=no"});
     }
-    argv.insert(argv.end(), {"-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-o",
-                             "ConnectTimeout=10", "-o", "ServerAliveInterval=30", "-o",
-                             "ServerAliveCountMax=4", "--", info.ssh_user + "@" + info.ssh_host});
-    if (command.empty()) {
-        argv.push_back("bash");
-    } else {
-        // ssh joins its arguments with spaces for the remote shell: quote each word so
-        // that it arrives as the same word.
-        std::string remote;
-        for (const auto& word : command)
-            remote += (remote.empty() ? "" : " ") + shell_quote(word);
-        argv.push_back(remote);
-    }
+    // -F none drops Debian's `SendEnv LANG LC_*`: what the front sshd accepted from the user
+    // goes on to the VM as with a direct ssh (TERM goes with the pty).
+    argv.insert(argv.end(),
+                {"-o", "SendEnv=LANG LC_*", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-o",
+                 "ConnectTimeout=10", "-o", "ServerAliveInterval=30", "-o", "ServerAliveCountMax=4",
+                 "--", info.ssh_user + "@" + info.ssh_host});
+    // One argument, which ssh sends as it is: the VM's shell reads the user's words.
+    argv.push_back(remote_command.empty() ? "bash" : remote_command);
     return argv;
 }
 
-bool host_key_refused(int exit_status, std::string_view ssh_stderr) {
-    return exit_status == 255 &&
-           (ssh_stderr.find("REMOTE HOST IDENTIFICATION HAS CHANGED") != std::string_view::npos ||
-            ssh_stderr.find("Host key verification failed") != std::string_view::npos);
+std::optional<failure> vm_ssh_failure(int exit_status, std::string_view diagnostics) {
+    if (exit_status != 255 || diagnostics.empty())
+        return std::nullopt;
+    auto says = [&](std::string_view words) {
+        return diagnostics.find(words) != std::string_view::npos;
+    };
+    if (says("REMOTE HOST IDENTIFICATION HAS CHANGED") || says("Host key verification failed"))
+        return failure::vm_host_key;
+    if (says("Permission denied"))
+        return failure::vm_login;
+    if (says("Connection refused") || says("Connection timed out") || says("No route to host") ||
+        says("Could not resolve hostname") || says("Connection closed by") ||
+        says("Connection reset by") || says("kex_exchange_identification"))
+        return failure::vm_unreachable;
+    // Anything else ssh said is the operator's to read; the status stays ssh's.
+    return std::nullopt;
 }
 
 asio::awaitable<bool> wait_for_vm(const job_info& info, std::chrono::milliseconds bound,

@@ -2,77 +2,100 @@
 #include <cstdlib>
 #include <jobssh/common/failure.hpp>
 #include <jobssh/shell/command.hpp>
+#include <jobssh/shell/file_transfer.hpp>
 
 namespace jobssh {
 
-// A port of Python's shlex in posix mode with whitespace_split, which is what
-// buildsrht-shell splits SSH_ORIGINAL_COMMAND with; its quirks are kept on purpose:
-// inside double quotes a backslash escapes only `"` and `\`, and a quoted empty string
-// is a word of its own.
-std::optional<std::vector<std::string>> shlex_split(std::string_view text) {
-    enum class state { between, word, single_quoted, double_quoted };
-    std::vector<std::string> words;
+namespace {
+
+bool shlex_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+enum class scan { word, end, unbalanced };
+
+struct scanned {
+    scan what = scan::end;
     std::string word;
-    state at = state::between;
-    bool quoted = false; // the word so far had quotes: "" still makes a word
+    std::size_t begin = 0; // where the word begins in the text
+    std::size_t next = 0;  // just past it
+};
 
-    auto end_word = [&] {
-        if (!word.empty() || quoted)
-            words.push_back(std::move(word));
-        word.clear();
-        quoted = false;
-        at = state::between;
+// The next word at or after `from`. A port of Python's shlex in posix mode with
+// whitespace_split, which is what buildsrht-shell splits SSH_ORIGINAL_COMMAND with; its
+// quirks are kept on purpose: inside double quotes a backslash escapes only `"` and `\`,
+// and a quoted empty string is a word of its own.
+scanned scan_word(std::string_view text, std::size_t from) {
+    enum class state { word, single_quoted, double_quoted };
+    scanned out;
+    std::size_t i = from;
+    while (i < text.size() && shlex_space(text[i]))
+        ++i;
+    out.begin = i;
+    if (i == text.size())
+        return out;
+    out.what = scan::word;
+    auto unbalanced = [&] {
+        out.what = scan::unbalanced;
+        return out;
     };
-
-    for (std::size_t i = 0; i < text.size(); ++i) {
+    state at = state::word;
+    for (; i < text.size(); ++i) {
         const char c = text[i];
         switch (at) {
-        case state::between:
         case state::word:
-            if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-                if (at == state::word)
-                    end_word();
+            if (shlex_space(c)) {
+                out.next = i;
+                return out;
             } else if (c == '\\') {
                 if (i + 1 == text.size())
-                    return std::nullopt; // "No escaped character"
-                word += text[++i];
-                at = state::word;
+                    return unbalanced(); // "No escaped character"
+                out.word += text[++i];
             } else if (c == '\'') {
-                quoted = true;
                 at = state::single_quoted;
             } else if (c == '"') {
-                quoted = true;
                 at = state::double_quoted;
             } else {
-                word += c;
-                at = state::word;
+                out.word += c;
             }
             break;
         case state::single_quoted:
             if (c == '\'')
                 at = state::word;
             else
-                word += c;
+                out.word += c;
             break;
         case state::double_quoted:
             if (c == '"') {
                 at = state::word;
             } else if (c == '\\') {
                 if (i + 1 == text.size())
-                    return std::nullopt;
+                    return unbalanced();
                 const char next = text[++i];
                 if (next != '"' && next != '\\')
-                    word += '\\';
-                word += next;
+                    out.word += '\\';
+                out.word += next;
             } else {
-                word += c;
+                out.word += c;
             }
             break;
         }
     }
-    if (at == state::single_quoted || at == state::double_quoted)
-        return std::nullopt; // "No closing quotation"
-    end_word();
+    if (at != state::word)
+        return unbalanced(); // "No closing quotation"
+    out.next = i;
+    return out;
+}
+
+} // namespace
+
+std::optional<std::vector<std::string>> shlex_split(std::string_view text) {
+    std::vector<std::string> words;
+    for (scanned at = scan_word(text, 0); at.what != scan::end; at = scan_word(text, at.next)) {
+        if (at.what == scan::unbalanced)
+            return std::nullopt;
+        words.push_back(std::move(at.word));
+    }
     return words;
 }
 
@@ -113,6 +136,13 @@ command parse_replay(const std::vector<std::string>& words) {
     return replay;
 }
 
+// What sshd hands a forced command for `scp` (legacy protocol: `scp -t`/`scp -f`), for the
+// sftp subsystem (scp's default protocol since OpenSSH 9.0: its Subsystem command,
+// `internal-sftp` or a path to sftp-server), and for rsync over ssh.
+bool file_transfer(std::string_view verb) {
+    return verb == "scp" || verb == "rsync" || sftp_program(verb);
+}
+
 } // namespace
 
 std::optional<job_id> job_of(const command& cmd) {
@@ -127,31 +157,44 @@ std::optional<job_id> job_of(const command& cmd) {
 }
 
 command parse_command(std::string_view original_command) {
+    const scanned verb = scan_word(original_command, 0);
+    if (verb.what == scan::unbalanced)
+        throw failure_error(failure::usage, "unbalanced quotes or a trailing backslash");
+    if (verb.what == scan::end)
+        throw failure_error(failure::usage, "no command");
+    if (file_transfer(verb.word))
+        throw failure_error(failure::file_transfer, "a file transfer: " + verb.word);
+
+    if (verb.word == "connect") {
+        // Only the verb and the job ID are ours: the rest is the VM shell's to read, as
+        // after a direct `ssh build@vm` (buildsrht-shell split and re-joined it, so that
+        // `sh -c 'cat; exit 7'` lost its meaning).
+        const scanned job = scan_word(original_command, verb.next);
+        if (job.what == scan::unbalanced)
+            throw failure_error(failure::usage, "unbalanced quotes or a trailing backslash");
+        if (job.what == scan::end)
+            throw failure_error(failure::usage, "connect without a job id");
+        connect_command connect{job_argument(job.word), {}};
+        scanned rest = scan_word(original_command, job.next);
+        if (rest.what == scan::word && rest.word == "--")
+            rest = scan_word(original_command, rest.next);
+        // An unbalanced quote after the job ID is the VM shell's to report, as it would be.
+        if (rest.what != scan::end)
+            connect.remote_command = original_command.substr(rest.begin);
+        return connect;
+    }
+
     auto words = shlex_split(original_command);
     if (!words)
         throw failure_error(failure::usage, "unbalanced quotes or a trailing backslash");
-    if (words->empty())
-        throw failure_error(failure::usage, "no command");
-
-    const std::string& verb = words->front();
-    if (verb == "help")
+    if (verb.word == "help")
         return help_command{};
-    if (verb == "tail") {
+    if (verb.word == "tail") {
         if (words->size() != 2)
             throw failure_error(failure::usage, "tail takes one job id");
         return tail_command{job_argument((*words)[1])};
     }
-    if (verb == "connect") {
-        if (words->size() < 2)
-            throw failure_error(failure::usage, "connect without a job id");
-        connect_command connect{job_argument((*words)[1]), {}};
-        auto first = words->begin() + 2;
-        if (first != words->end() && *first == "--")
-            ++first;
-        connect.argv.assign(first, words->end());
-        return connect;
-    }
-    if (verb == "watch") {
+    if (verb.word == "watch") {
         if (words->size() < 2 || words->size() > 3)
             throw failure_error(failure::usage, "watch takes a job id and a session number");
         watch_command watch{job_argument((*words)[1]), std::nullopt};
@@ -162,9 +205,9 @@ command parse_command(std::string_view original_command) {
         }
         return watch;
     }
-    if (verb == "replay")
+    if (verb.word == "replay")
         return parse_replay(*words);
-    throw failure_error(failure::usage, "unknown command: " + verb);
+    throw failure_error(failure::usage, "unknown command: " + verb.word);
 }
 
 } // namespace jobssh

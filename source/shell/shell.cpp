@@ -24,6 +24,7 @@
 #include <jobssh/recording/playback.hpp>
 #include <jobssh/recording/session_recorder.hpp>
 #include <jobssh/shell/command.hpp>
+#include <jobssh/shell/file_transfer.hpp>
 #include <jobssh/shell/shell.hpp>
 #include <jobssh/tail/tail.hpp>
 #include <optional>
@@ -38,19 +39,21 @@ namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
 
 std::string usage_text() {
-    return "Usage: ssh ... connect <job ID>\n"
-           "       ssh ... connect <job ID> [--] <command> [<argument>...]\n"
-           "       ssh ... tail <job ID>\n"
-           "       ssh ... watch <job ID> [<n>]\n"
-           "       ssh ... replay <job ID> [<n>] [--speed <x>]\n"
+    return std::string(traits(failure::usage).message) +
            "\n"
            "connect  follow the job's logs while it runs, then open a shell on its VM\n"
-           "         (or run one command there and return its exit status)\n"
+           "         (ssh -t gives it a terminal), or run one command there and return\n"
+           "         its exit status\n"
            "tail     print the job's logs from the start and follow them until it ends;\n"
            "         exits 0 when the job succeeded, 1 otherwise\n"
            "watch    show the live screen of the job's session, read-only (q or Ctrl-C leaves);\n"
            "         with several, the newest, or the n-th\n"
            "replay   list the job's recorded sessions, or play the n-th (q or Ctrl-C stops)\n";
+}
+
+std::string no_terminal_hint(job_id job) {
+    return "No terminal: for an interactive shell use ssh -t ... connect " + std::to_string(job) +
+           "\n";
 }
 
 namespace {
@@ -202,11 +205,15 @@ asio::awaitable<int> run_session(const config& cfg, std::string b64key,
     }
 
     const connect_command& connect = std::get<connect_command>(cmd);
+    // A shell without a terminal shows no prompt: say why at once (commands may still come
+    // on stdin, so the session goes on).
+    if (connect.remote_command.empty() && !is_terminal(STDIN_FILENO))
+        write_all(STDERR_FILENO, no_terminal_hint(job));
     if (!job_finished(info)) {
         // With one command, stdout carries that command's output and nothing else: the
         // job's log goes to stderr.
         std::optional<user_output> log_out;
-        if (!connect.argv.empty())
+        if (!connect.remote_command.empty())
             log_out.emplace(co_await asio::this_coro::executor, STDERR_FILENO);
         // Named first: GCC 12 miscompiles a conditional inside a co_await expression.
         user_output& log = log_out ? *log_out : out;
@@ -216,8 +223,8 @@ asio::awaitable<int> run_session(const config& cfg, std::string b64key,
     std::optional<session_recorder> recorder;
     if (sessions_observed(cfg)) // used only when the session has a pty
         recorder.emplace(cfg, job, key.owner.name);
-    int status =
-        co_await connect_to_vm(cfg, job, info, key, connect.argv, recorder ? &*recorder : nullptr);
+    int status = co_await connect_to_vm(cfg, job, info, key, connect.remote_command,
+                                        recorder ? &*recorder : nullptr);
     record.outcome = "connected";
     co_return status;
 }
@@ -368,6 +375,9 @@ int run_shell(int argc, char** argv) {
     } catch (const config_error& error) {
         finish(failure::config, error.what());
     } catch (const failure_error& error) {
+        // An sftp client reads only its protocol, and sshd drops a subsystem's stderr.
+        if (error.kind() == failure::file_transfer && sftp_request(record.command))
+            refuse_sftp(traits(failure::file_transfer).message, std::chrono::seconds(10));
         finish(error.kind(), error.what());
     } catch (const std::exception& error) {
         finish(failure::internal, error.what());

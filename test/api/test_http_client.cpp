@@ -365,11 +365,11 @@ BOOST_AUTO_TEST_CASE(a_missing_field_is_named_in_the_error) {
     }
 }
 
-BOOST_AUTO_TEST_CASE(a_silent_runner_is_a_temporary_failure) {
+BOOST_AUTO_TEST_CASE(a_silent_runner_is_a_runner_timeout_not_an_authentication_failure) {
     fake_server server(ctx, silence());
     auto cfg = config_for(server);
     auto kind = failure_of([&] { run(ctx, server, fetch_job_info(cfg, 1)); });
-    BOOST_TEST((kind == failure::temporary));
+    BOOST_TEST((kind == failure::runner_timeout));
 }
 
 BOOST_AUTO_TEST_CASE(a_runner_error_status_is_a_runner_failure) {

@@ -1,5 +1,6 @@
 #define BOOST_TEST_MODULE vm_ssh
 #include "run_coroutine.hpp"
+#include "sandbox.hpp"
 
 #include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
@@ -62,20 +63,12 @@ BOOST_AUTO_TEST_CASE(a_vm_that_never_comes_up_is_given_up_on_and_the_user_told_o
     BOOST_TEST(told == 1);
 }
 
-BOOST_AUTO_TEST_CASE(words_are_quoted_so_the_remote_shell_sees_them_unchanged) {
-    BOOST_TEST(jobssh::shell_quote("make") == "make");
-    BOOST_TEST(jobssh::shell_quote("cat; exit 7") == "'cat; exit 7'");
-    BOOST_TEST(jobssh::shell_quote("it's") == "'it'\"'\"'s'");
-    BOOST_TEST(jobssh::shell_quote("") == "''");
-    BOOST_TEST(jobssh::shell_quote("$HOME") == "'$HOME'");
-}
-
 BOOST_AUTO_TEST_CASE(the_ssh_command_line_pins_the_host_keys_when_the_runner_sent_them) {
     jobssh::config cfg;
     cfg.vm_identity = "/etc/jobssh/vm_key";
     auto info = vm_on(2222);
     info.ssh_host = "localhost";
-    auto argv = jobssh::vm_ssh_argv(cfg, info, true, {}, std::filesystem::path("/run/kh"));
+    auto argv = jobssh::vm_ssh_argv(cfg, info, true, "", {std::filesystem::path("/run/kh"), {}});
     BOOST_TEST(argv.front() == "-t");
     BOOST_TEST(has(argv, "2222"));
     BOOST_TEST(has(argv, "/etc/jobssh/vm_key"));
@@ -85,22 +78,57 @@ BOOST_AUTO_TEST_CASE(the_ssh_command_line_pins_the_host_keys_when_the_runner_sen
     BOOST_TEST(argv[argv.size() - 2] == "build@localhost");
     BOOST_TEST(argv.back() == "bash");
 
-    auto one = jobssh::vm_ssh_argv(cfg, info, false, {"sh", "-c", "cat; exit 7"}, std::nullopt);
+    auto one = jobssh::vm_ssh_argv(cfg, info, false, "sh -c 'cat; exit 7'", {});
     BOOST_TEST(one.front() == "-T");
     BOOST_TEST(has(one, "StrictHostKeyChecking=no"));
-    BOOST_TEST(one.back() == "sh -c 'cat; exit 7'");
+}
+
+BOOST_AUTO_TEST_CASE(the_remote_command_is_one_argument_exactly_as_the_user_sent_it) {
+    jobssh::config cfg;
+    auto info = vm_on(2222);
+    for (std::string command : {"sh -c cat; exit 7", "echo $HOME", "sh -c 'cat > /tmp/blob'",
+                                "echo \"it's\" | tr a-z A-Z", "  x  ", "-- ls", "echo 'unclosed"}) {
+        auto argv = jobssh::vm_ssh_argv(cfg, info, false, command, {});
+        BOOST_TEST(argv.back() == command);
+        BOOST_TEST(argv[argv.size() - 2] == "build@127.0.0.1");
+        BOOST_TEST(argv[argv.size() - 3] == "--"); // nothing after it is an option of ssh's
+    }
+}
+
+BOOST_AUTO_TEST_CASE(the_vm_s_ssh_takes_no_escape_sequences_with_or_without_a_terminal) {
+    jobssh::config cfg;
+    for (bool tty : {true, false}) {
+        auto argv = jobssh::vm_ssh_argv(cfg, vm_on(22), tty, tty ? "" : "true", {});
+        auto e = std::find(argv.begin(), argv.end(), "-e");
+        BOOST_REQUIRE(e != argv.end());
+        BOOST_TEST(*std::next(e) == "none");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(the_user_s_locale_is_sent_on_to_the_vm) {
+    jobssh::config cfg;
+    auto argv = jobssh::vm_ssh_argv(cfg, vm_on(22), true, "", {});
+    BOOST_TEST(has(argv, "SendEnv=LANG LC_*"));
+    BOOST_TEST(has(argv, "none")); // -F none: nothing else from a config file
+}
+
+BOOST_AUTO_TEST_CASE(ssh_s_diagnostics_go_to_their_file_when_one_is_given) {
+    jobssh::config cfg;
+    auto argv = jobssh::vm_ssh_argv(cfg, vm_on(22), true, "", {{}, std::filesystem::path("/s/d")});
+    auto e = std::find(argv.begin(), argv.end(), "-E");
+    BOOST_REQUIRE(e != argv.end());
+    BOOST_TEST(*std::next(e) == "/s/d");
+    BOOST_TEST(!has(jobssh::vm_ssh_argv(cfg, vm_on(22), true, "", {}), "-E"));
 }
 
 BOOST_AUTO_TEST_CASE(a_user_or_host_that_looks_like_an_option_is_refused) {
     jobssh::config cfg;
     auto info = vm_on(22);
     info.ssh_host = "-oProxyCommand=evil";
-    BOOST_CHECK_THROW(jobssh::vm_ssh_argv(cfg, info, true, {}, std::nullopt),
-                      std::invalid_argument);
+    BOOST_CHECK_THROW(jobssh::vm_ssh_argv(cfg, info, true, "", {}), std::invalid_argument);
     info = vm_on(22);
     info.ssh_user = "a b";
-    BOOST_CHECK_THROW(jobssh::vm_ssh_argv(cfg, info, true, {}, std::nullopt),
-                      std::invalid_argument);
+    BOOST_CHECK_THROW(jobssh::vm_ssh_argv(cfg, info, true, "", {}), std::invalid_argument);
 }
 
 BOOST_AUTO_TEST_CASE(only_plain_names_reach_the_ssh_command_line) {
@@ -108,13 +136,12 @@ BOOST_AUTO_TEST_CASE(only_plain_names_reach_the_ssh_command_line) {
     for (std::string host : {"localhost", "127.0.0.1", "vm-4.runner_2.example", "_x"}) {
         auto info = vm_on(22);
         info.ssh_host = host;
-        BOOST_CHECK_NO_THROW(jobssh::vm_ssh_argv(cfg, info, true, {}, std::nullopt));
+        BOOST_CHECK_NO_THROW(jobssh::vm_ssh_argv(cfg, info, true, "", {}));
     }
     for (std::string host : {"", ".hidden", "-x", "a;b", "a:b", "[::1]", "host\n", "h\xc3\xa9"}) {
         auto info = vm_on(22);
         info.ssh_host = host;
-        BOOST_CHECK_THROW(jobssh::vm_ssh_argv(cfg, info, true, {}, std::nullopt),
-                          std::invalid_argument);
+        BOOST_CHECK_THROW(jobssh::vm_ssh_argv(cfg, info, true, "", {}), std::invalid_argument);
     }
 }
 
@@ -156,10 +183,48 @@ BOOST_AUTO_TEST_CASE(pinned_keys_are_written_in_known_hosts_form_and_removed_aft
     std::filesystem::remove_all(dir);
 }
 
-BOOST_AUTO_TEST_CASE(ssh_s_refusal_of_a_changed_host_key_is_recognized) {
-    BOOST_TEST(jobssh::host_key_refused(255, "@@@@\r\n@    WARNING: REMOTE HOST IDENTIFICATION "
-                                             "HAS CHANGED!     @\r\n"));
-    BOOST_TEST(jobssh::host_key_refused(255, "Host key verification failed.\r\n"));
-    BOOST_TEST(!jobssh::host_key_refused(1, "Host key verification failed.\r\n"));
-    BOOST_TEST(!jobssh::host_key_refused(255, "Connection refused"));
+BOOST_AUTO_TEST_CASE(ssh_s_own_failures_become_jobssh_s_kinds) {
+    using jobssh::failure;
+    auto kind = [](int status, std::string_view said) {
+        return jobssh::vm_ssh_failure(status, said);
+    };
+    BOOST_TEST(
+        (kind(255, "@@@@\r\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\r\n") ==
+         failure::vm_host_key));
+    BOOST_TEST((kind(255, "Host key verification failed.\r\n") == failure::vm_host_key));
+    BOOST_TEST((kind(255, "ssh: connect to host 127.0.0.1 port 2200: Connection refused\r\n") ==
+                failure::vm_unreachable));
+    BOOST_TEST((kind(255, "ssh: connect to host 10.0.0.9 port 22: Connection timed out\r\n") ==
+                failure::vm_unreachable));
+    BOOST_TEST(
+        (kind(255, "build@127.0.0.1: Permission denied (publickey).\r\n") == failure::vm_login));
+}
+
+BOOST_AUTO_TEST_CASE(a_status_255_with_nothing_said_is_the_remote_command_s_own) {
+    BOOST_TEST(!jobssh::vm_ssh_failure(255, "").has_value());
+    BOOST_TEST(!jobssh::vm_ssh_failure(1, "Host key verification failed.\r\n").has_value());
+    BOOST_TEST(!jobssh::vm_ssh_failure(0, "").has_value());
+    // Words of ssh's that name no failure of ours leave the status as it is.
+    BOOST_TEST(!jobssh::vm_ssh_failure(255, "client_loop: send disconnect: Broken pipe\r\n"));
+}
+
+BOOST_AUTO_TEST_CASE(a_refused_connection_is_told_in_the_diagnostics_not_on_stderr) {
+    auto dir = std::filesystem::temp_directory_path() / "jobssh-vm-ssh-diagnostics-test";
+    std::filesystem::path file;
+    {
+        jobssh::ssh_diagnostics diagnostics(dir);
+        file = diagnostics.file();
+        jobssh::config cfg;
+        auto argv =
+            jobssh::vm_ssh_argv(cfg, vm_on(free_port()), false, "true", {{}, diagnostics.file()});
+        argv.insert(argv.begin(), "ssh");
+        auto ssh = jobssh::fixtures::sandbox::run(argv, std::nullopt, std::chrono::seconds(30));
+        BOOST_TEST(ssh.exit_code == 255);
+        BOOST_TEST(ssh.err == "");
+        BOOST_TEST(diagnostics.text().find("Connection refused") != std::string::npos);
+        BOOST_TEST((jobssh::vm_ssh_failure(ssh.exit_code, diagnostics.text()) ==
+                    jobssh::failure::vm_unreachable));
+    }
+    BOOST_TEST(!std::filesystem::exists(file));
+    std::filesystem::remove_all(dir);
 }

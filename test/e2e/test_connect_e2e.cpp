@@ -72,7 +72,12 @@ std::vector<pid_t> processes_with(const std::string& needle) {
         if (name.find_first_not_of("0123456789") != std::string::npos)
             continue;
         std::ifstream file(entry.path() / "cmdline");
-        std::string cmdline((std::istreambuf_iterator<char>(file)), {});
+        std::string cmdline;
+        try {
+            cmdline.assign(std::istreambuf_iterator<char>(file), {});
+        } catch (const std::ios_base::failure&) {
+            continue; // it exited while we read
+        }
         std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
         if (cmdline.find(needle) != std::string::npos && std::stoi(name) != ::getpid())
             found.push_back(std::stoi(name));
@@ -226,3 +231,215 @@ BOOST_AUTO_TEST_CASE(a_client_without_a_terminal_killed_mid_command_leaves_nothi
     BOOST_TEST(eventually([&] { return processes_with("-p " + vm_port + " ").empty(); }));
     BOOST_TEST(eventually([&] { return count(box().runner_requests(), terminate_of(8)) == 1; }));
 }
+
+// What a user types means what ssh means, and what a user reads is true.
+BOOST_AUTO_TEST_SUITE(the_user_s_words)
+
+namespace {
+
+// A job done stepping whose VM waits for a shell, numbered by the runner.
+std::int64_t fresh_job() {
+    return box().add_job(R"({"owner": "alice", "owner_id": 1, "log": ["words"],
+        "tasks": [{"name": "build", "log": ["built"]}], "pace_ms": 0, "result": "success",
+        "shell": true, "deadline_s": 14400})");
+}
+
+// What ssh sends as SSH_ORIGINAL_COMMAND for `ssh … connect <job> -- <typed>`: the words
+// the user's shell made of `typed`, joined with spaces. `words` are those words.
+std::string sent(std::int64_t job, const std::vector<std::string>& words) {
+    std::string command = "connect " + std::to_string(job) + " --";
+    for (const auto& word : words)
+        command += " " + word;
+    return command;
+}
+
+bool has(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+// An interactive session held open on `job`, so that one-command sessions beside it are
+// never the job's last.
+struct held_open {
+    std::unique_ptr<pty_driver> user;
+    explicit held_open(std::int64_t job)
+        : user(interactive(static_cast<int>(job))) {
+        BOOST_REQUIRE_MESSAGE(user->expect("$ "), user->output());
+    }
+    ~held_open() {
+        user->send("exit\r");
+        user->wait(30s);
+    }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(the_readme_s_commands_mean_on_the_vm_what_they_mean_to_a_direct_ssh) {
+    auto job = fresh_job();
+    held_open holder(job);
+
+    // echo hi | ssh … connect J -- sh -c 'cat; exit 7'
+    auto status = sandbox::run(box().ssh_argv("alice", sent(job, {"sh", "-c", "cat; exit 7"})),
+                               std::string("hi\n"), 60s);
+    BOOST_TEST(status.exit_code == 7, status.err);
+    BOOST_TEST(status.out == "hi\n");
+
+    // ssh … connect J -- sh -c 'cat > /tmp/blob' < blob
+    std::string blob;
+    for (int i = 0; blob.size() < 1024 * 1024; ++i)
+        blob += "line " + std::to_string(i) + " \x01\xff\n";
+    auto in = sandbox::run(box().ssh_argv("alice", sent(job, {"sh", "-c", "cat > /tmp/blob"})),
+                           blob, 60s);
+    BOOST_TEST(in.exit_code == 0, in.err);
+    BOOST_TEST(in.out == ""); // not echoed back
+    auto out = sandbox::run(box().ssh_argv("alice", sent(job, {"cat", "/tmp/blob"})), {}, 60s);
+    BOOST_TEST(out.exit_code == 0, out.err);
+    BOOST_TEST((out.out == blob), "the file made on the VM is the bytes sent");
+
+    // ssh … connect J -- 'echo $HOME'
+    auto home = sandbox::run(box().ssh_argv("alice", sent(job, {"echo $HOME"})), {}, 60s);
+    BOOST_TEST(home.out == "/home/" + box().vm_user() + "\n", home.err);
+
+    // Without `--`, and with a quote left for the VM's shell to refuse, as a direct ssh would.
+    auto plain = sandbox::run(
+        box().ssh_argv("alice", "connect " + std::to_string(job) + " printf '%s|' a\\ b \"c d\""),
+        {}, 60s);
+    BOOST_TEST(plain.out == "a b|c d|", plain.err);
+    auto unclosed =
+        sandbox::run(box().ssh_argv("alice", sent(job, {"echo", "\"unclosed"})), {}, 60s);
+    BOOST_TEST(unclosed.exit_code == 2, unclosed.err); // the VM's shell's syntax error
+    BOOST_TEST(!has(unclosed.err, "Usage:"));
+}
+
+BOOST_AUTO_TEST_CASE(tilde_tilde_dot_reaches_the_vm_instead_of_ending_the_session) {
+    auto job = fresh_job();
+    auto user = interactive(static_cast<int>(job));
+    BOOST_REQUIRE_MESSAGE(user->expect("$ "), user->output());
+    // The user's ssh makes `~~` a `~`: jobssh's own ssh must take `~.` as two keys for the
+    // VM, not as its escape to disconnect.
+    user->send("\r~~.");
+    user->send("\x15"
+               "echo alive-$((3+4))\r");
+    BOOST_TEST(user->expect("alive-7", 20s), user->output());
+    user->send("\r~~?\x15"
+               "echo still-$((4+4))\r");
+    BOOST_TEST(user->expect("still-8", 20s), user->output());
+    user->send("exit 5\r");
+    auto status = user->wait(30s);
+    BOOST_REQUIRE(status);
+    BOOST_TEST(*status == 5);
+}
+
+BOOST_AUTO_TEST_CASE(the_remote_command_s_stderr_and_status_255_pass_through_untouched) {
+    auto job = fresh_job();
+    held_open holder(job);
+    auto result = sandbox::run(
+        box().ssh_argv("alice", sent(job, {"echo", "to-stderr", ">&2;", "exit", "255"})), {}, 60s);
+    BOOST_TEST(result.exit_code == 255);
+    // Not taken for ssh's own failure: no words of ours after the command's.
+    BOOST_TEST(result.err.ends_with("to-stderr\n"), result.err);
+    BOOST_TEST(!has(result.err, "Please reach out"), result.err);
+    BOOST_TEST(result.out == "");
+}
+
+BOOST_AUTO_TEST_CASE(ssh_s_words_about_a_changed_host_key_reach_the_operator_not_the_user) {
+    auto job = box().add_job(R"({"owner": "alice", "owner_id": 1, "log": ["impostor VM, words"],
+        "tasks": [{"name": "build", "log": ["built"]}], "pace_ms": 0, "result": "success",
+        "shell": true, "deadline_s": 14400, "wrong_host_key": true})");
+    auto result = sandbox::run(
+        box().ssh_argv("alice", "connect " + std::to_string(job) + " -- echo reached"), {}, 60s);
+    BOOST_TEST(result.exit_code == 69);
+    BOOST_TEST(has(result.err, "did not present the host key"), result.err);
+    for (const std::string& plumbing :
+         std::vector<std::string>{"@@@", "IDENTIFICATION", "known_hosts", "Host key",
+                                  box().state_dir().string(), "127.0.0.1"})
+        BOOST_TEST(!has(result.err, plumbing), plumbing << " in: " << result.err);
+    auto record = box().wait_for_syslog("event=vm_ssh");
+    BOOST_REQUIRE(record.has_value());
+    BOOST_TEST((has(*record, "IDENTIFICATION") || has(*record, "Host key verification")), *record);
+}
+
+BOOST_AUTO_TEST_CASE(a_shell_without_a_terminal_is_told_to_use_ssh_t_and_still_runs) {
+    auto job = fresh_job();
+    held_open holder(job);
+    auto no_pty = sandbox::run(box().ssh_argv("alice", "connect " + std::to_string(job)),
+                               std::string("echo $((6*7))\nexit 4\n"), 60s);
+    BOOST_TEST(no_pty.exit_code == 4, no_pty.err);
+    BOOST_TEST(no_pty.out.ends_with("42\n"), no_pty.out);
+    BOOST_TEST(has(no_pty.err, "No terminal: for an interactive shell use ssh -t ... connect " +
+                                   std::to_string(job) + "\n"),
+               no_pty.err);
+    // One command needs no terminal, and a session with one is not told.
+    auto one = sandbox::run(box().ssh_argv("alice", sent(job, {"true"})), {}, 60s);
+    BOOST_TEST(one.exit_code == 0);
+    BOOST_TEST(!has(one.err, "No terminal"), one.err);
+    BOOST_TEST(!has(holder.user->output(), "No terminal"));
+}
+
+BOOST_AUTO_TEST_CASE(a_slow_runner_is_not_called_an_authentication_failure) {
+    auto job = fresh_job();
+    box().runner_fault(R"({"delay_ms": 30000, "match": "GET /job/)" + std::to_string(job) +
+                       R"(/info"})");
+    auto result = sandbox::run(box().ssh_argv("alice", "connect " + std::to_string(job)), {}, 60s);
+    box().runner_fault("{}");
+    BOOST_TEST(result.exit_code == 75);
+    BOOST_TEST(
+        result.err.starts_with("The build runner did not answer in time. Try again later.\n"),
+        result.err);
+    BOOST_TEST(!has(result.err, "authentication"));
+}
+
+BOOST_AUTO_TEST_CASE(the_user_s_locale_reaches_the_vm_as_with_a_direct_ssh) {
+    auto job = fresh_job();
+    held_open holder(job);
+    auto argv =
+        box().ssh_argv("alice", sent(job, {"echo", "\"$LANG|$LC_TIME|${LC_BOGUS-unset}\""}));
+    argv.insert(argv.begin() + 1, {"-o", "SendEnv=LANG LC_*"});
+    argv.insert(argv.begin(),
+                {"env", "-u", "LC_ALL", "LANG=C.UTF-8", "LC_TIME=en_US.UTF-8", "LC_BOGUS=x"});
+    auto result = sandbox::run(argv, {}, 60s);
+    // LC_BOGUS is sent like any LC_*; the VM's sshd takes it as Debian's AcceptEnv LANG LC_* does.
+    BOOST_TEST(result.out == "C.UTF-8|en_US.UTF-8|x\n", result.err);
+
+    // TERM goes with the pty.
+    holder.user->send("echo \"term=$TERM\"\r");
+    BOOST_TEST(holder.user->expect("term=xterm\r\n"), holder.user->output());
+}
+
+BOOST_AUTO_TEST_CASE(scp_and_sftp_are_told_to_use_connect_with_tar) {
+    auto job = fresh_job();
+    auto ssh = box().ssh_argv("alice", "unused");
+    // scp and sftp take ssh's options but -P for the port, then their own operands.
+    std::vector<std::string> options(ssh.begin() + 1, ssh.end() - 3);
+    std::replace(options.begin(), options.end(), std::string("-p"), std::string("-P"));
+    auto local = world::instance->data / "upload.txt";
+    std::ofstream(local) << "payload\n";
+    auto target = box().login_user() + "@127.0.0.1";
+
+    std::vector<std::vector<std::string>> clients;
+    for (std::vector<std::string> scp : {std::vector<std::string>{"scp", "-O"}, {"scp"}}) {
+        scp.insert(scp.end(), options.begin(), options.end());
+        scp.insert(scp.end(), {local.string(), target + ":/tmp/x"});
+        clients.push_back(scp);
+    }
+    std::vector<std::string> sftp{"sftp", "-b", "-"};
+    sftp.insert(sftp.end(), options.begin(), options.end());
+    sftp.push_back(target);
+    clients.push_back(sftp);
+
+    // Legacy scp shows our stderr; sftp, whose stderr sshd drops, is told in its protocol.
+    for (auto* client : {&clients[0], &clients[2]}) {
+        auto result = sandbox::run(*client, "put " + local.string() + " /tmp/x\n", 60s);
+        BOOST_TEST(result.exit_code != 0, client->front());
+        BOOST_TEST(has(result.err, "scp, sftp and rsync cannot reach build VMs"), result.err);
+        BOOST_TEST(has(result.err, "connect <job ID> -- tar c"), result.err);
+        BOOST_TEST(!has(result.err, "subsystem request failed"), result.err);
+    }
+    // scp over sftp shows no server's words, only that it cannot.
+    auto scp = sandbox::run(clients[1], {}, 60s);
+    BOOST_TEST(scp.exit_code != 0);
+    BOOST_TEST(has(scp.err, "Operation unsupported"), scp.err);
+    BOOST_TEST(box().wait_for_syslog("outcome=file_transfer").has_value());
+    BOOST_TEST(count(box().runner_requests(), "POST /job/" + std::to_string(job) + "/claim") == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

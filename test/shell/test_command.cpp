@@ -28,6 +28,11 @@ failure refusal(std::string_view text) {
     return failure::internal;
 }
 
+// The remote command of `text`, which must be a connect.
+std::string remote_command_of(std::string_view text) {
+    return std::get<jobssh::connect_command>(jobssh::parse_command(text)).remote_command;
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_CASE(splitting_follows_python_shlex_in_posix_mode) {
@@ -85,19 +90,54 @@ BOOST_AUTO_TEST_CASE(tail_takes_exactly_one_job) {
 BOOST_AUTO_TEST_CASE(connect_without_a_command_opens_bash) {
     auto connect = std::get<jobssh::connect_command>(jobssh::parse_command("connect 4211"));
     BOOST_TEST(connect.job == 4211);
-    BOOST_TEST(connect.argv.empty());
+    BOOST_TEST(connect.remote_command.empty());
+    for (std::string text : {"connect 4211 ", "connect 4211 --", "connect 4211 -- \t "})
+        BOOST_TEST(remote_command_of(text).empty(), "[" << text << "]");
 }
 
-BOOST_AUTO_TEST_CASE(connect_runs_the_words_after_the_job_with_or_without_a_separator) {
-    auto with = std::get<jobssh::connect_command>(
-        jobssh::parse_command("connect 7 -- make 'check all' --keep-going"));
-    BOOST_TEST(with.job == 7);
-    BOOST_TEST(with.argv == (words{"make", "check all", "--keep-going"}));
-    auto without = std::get<jobssh::connect_command>(jobssh::parse_command("connect 7 ls -l"));
-    BOOST_TEST(without.argv == (words{"ls", "-l"}));
-    // Only the first "--" separates: the command may take one of its own.
-    auto nested = std::get<jobssh::connect_command>(jobssh::parse_command("connect 7 -- -- x"));
-    BOOST_TEST(nested.argv == (words{"--", "x"}));
+BOOST_AUTO_TEST_CASE(connect_passes_the_rest_after_the_job_on_unchanged) {
+    // What ssh sends for `ssh … connect 5 -- sh -c 'cat; exit 7'` typed in a shell: the VM's
+    // shell must read it as it would after a direct `ssh build@vm`.
+    BOOST_TEST(remote_command_of("connect 5 -- sh -c cat; exit 7") == "sh -c cat; exit 7");
+    BOOST_TEST(remote_command_of("connect 5 -- sh -c 'cat > /tmp/blob'") ==
+               "sh -c 'cat > /tmp/blob'");
+    BOOST_TEST(remote_command_of("connect 5 -- echo $HOME") == "echo $HOME");
+    BOOST_TEST(remote_command_of("connect 5 ls -l") == "ls -l");
+    BOOST_TEST(remote_command_of("connect 5 -- make 'check all'  --keep-going ") ==
+               "make 'check all'  --keep-going ");
+    BOOST_TEST(remote_command_of("connect 5 --\techo \"a  b\"\\ c") == "echo \"a  b\"\\ c");
+    BOOST_TEST(remote_command_of("  connect\t'5'   x") == "x");
+}
+
+BOOST_AUTO_TEST_CASE(only_the_first_separator_after_the_job_is_jobssh_s) {
+    BOOST_TEST(remote_command_of("connect 7 -- -- x") == "-- x");
+    BOOST_TEST(remote_command_of("connect 7 \"--\" ls") == "ls");
+    BOOST_TEST(remote_command_of("connect 7 --x") == "--x");
+    BOOST_TEST(remote_command_of("connect 7 ls -- x") == "ls -- x");
+}
+
+BOOST_AUTO_TEST_CASE(what_the_vm_s_shell_would_refuse_is_left_for_it_to_refuse) {
+    // A direct ssh hands these to the VM's shell too, which says what is wrong with them.
+    BOOST_TEST(remote_command_of("connect 1 -- echo \"hi") == "echo \"hi");
+    BOOST_TEST(remote_command_of("connect 1 echo it's") == "echo it's");
+    BOOST_TEST(remote_command_of("connect 1 -- x\\") == "x\\");
+}
+
+BOOST_AUTO_TEST_CASE(scp_sftp_and_rsync_are_pointed_at_the_tar_recipe_with_status_64) {
+    // What sshd puts in SSH_ORIGINAL_COMMAND for legacy scp, for the sftp subsystem (which
+    // scp uses too since OpenSSH 9.0) as Debian and the sandbox configure it, and for rsync.
+    for (std::string text :
+         {"scp -t /tmp/x", "scp -f -- out.tar", "scp -v -r -t .", "internal-sftp",
+          "/usr/lib/openssh/sftp-server", "/usr/libexec/sftp-server -l INFO",
+          "rsync --server -vlogDtpre.iLsfxCIvu . /tmp"})
+        BOOST_TEST((refusal(text) == failure::file_transfer), "[" << text << "]");
+    BOOST_TEST(jobssh::exit_code(failure::file_transfer) == 64);
+    jobssh::config cfg;
+    auto message = user_message(failure::file_transfer, cfg);
+    BOOST_TEST(message.find("connect <job ID> -- tar c") != std::string::npos, message);
+    BOOST_TEST(message.find("connect <job ID> -- 'tar x'") != std::string::npos, message);
+    // A command named like one, run on the VM, is the VM's business.
+    BOOST_TEST(remote_command_of("connect 3 -- scp -t /tmp") == "scp -t /tmp");
 }
 
 BOOST_AUTO_TEST_CASE(watch_takes_a_job_and_optionally_which_live_session) {
@@ -132,8 +172,8 @@ BOOST_AUTO_TEST_CASE(help_is_a_command_of_its_own) {
 }
 
 BOOST_AUTO_TEST_CASE(nothing_unknown_commands_and_unbalanced_quotes_are_usage_errors) {
-    for (std::string text :
-         {"", "   ", "rm -rf /", "connect", "CONNECT 1", "tail 'x", "\\", "connect 1 -- echo \"hi"})
+    for (std::string text : {"", "   ", "rm -rf /", "connect", "connect ", "CONNECT 1", "tail 'x",
+                             "\\", "connect '1", "connect 1\\", "help 'x"})
         BOOST_TEST((refusal(text) == failure::usage), "[" << text << "]");
     BOOST_TEST(jobssh::exit_code(failure::usage) == 64);
 }
@@ -154,7 +194,9 @@ BOOST_AUTO_TEST_CASE(failures_exit_with_their_sysexits_codes) {
     BOOST_TEST(jobssh::exit_code(failure::runner_unreachable) == 69);
     BOOST_TEST(jobssh::exit_code(failure::vm_unreachable) == 69);
     BOOST_TEST(jobssh::exit_code(failure::vm_host_key) == 69);
+    BOOST_TEST(jobssh::exit_code(failure::runner_timeout) == 75);
     BOOST_TEST(jobssh::exit_code(failure::temporary) == 75);
+    BOOST_TEST(jobssh::exit_code(failure::vm_login) == 69);
     BOOST_TEST(jobssh::exit_code(failure::config) == 78);
     BOOST_TEST(jobssh::exit_code(failure::internal) == 70);
 }
@@ -172,13 +214,18 @@ BOOST_AUTO_TEST_CASE(users_are_told_what_went_wrong_and_whom_to_ask) {
                    support);
     BOOST_TEST(user_message(failure::temporary, cfg) ==
                "Temporary authentication failure. Try again later.\n" + support);
+    // A slow runner is not an authentication failure.
+    BOOST_TEST(user_message(failure::runner_timeout, cfg) ==
+               "The build runner did not answer in time. Try again later.\n" + support);
     BOOST_TEST(user_message(failure::not_permitted, cfg) ==
                "You are not permitted to connect to this job.\n" + support);
     auto usage = user_message(failure::usage, cfg);
     BOOST_TEST(usage.starts_with("Usage: ssh ... connect <job ID>\n"));
     BOOST_TEST(usage.find("ssh ... tail <job ID>\n") != std::string::npos);
+    BOOST_TEST(usage.find("ssh -t ... connect <job ID>") != std::string::npos);
     for (auto kind : {failure::bad_job_id, failure::runner_unreachable, failure::vm_unreachable,
-                      failure::vm_host_key, failure::config, failure::internal}) {
+                      failure::vm_host_key, failure::vm_login, failure::file_transfer,
+                      failure::config, failure::internal}) {
         auto message = user_message(kind, cfg);
         BOOST_TEST(message.size() > support.size() + 10);
         BOOST_TEST(message.ends_with(support));

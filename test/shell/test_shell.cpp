@@ -217,6 +217,8 @@ BOOST_AUTO_TEST_CASE(help_prints_the_usage_and_exits_0) {
     BOOST_TEST(result.exit_code == 0);
     BOOST_TEST(result.out.starts_with("Usage: ssh ... connect <job ID>\n"));
     BOOST_TEST(contains(result.out, "tail <job ID>"));
+    // A shell on the VM needs a terminal: help says how to ask for one.
+    BOOST_TEST(contains(result.out, "ssh -t ... connect <job ID>"));
     BOOST_TEST(result.err == "");
 }
 
@@ -226,8 +228,42 @@ BOOST_AUTO_TEST_CASE(no_command_or_an_unknown_one_prints_the_usage_and_exits_64)
         BOOST_TEST(result.exit_code == 64, "command: " << command);
         BOOST_TEST(result.err.starts_with("Usage: ssh ... connect <job ID>\n"));
         BOOST_TEST(contains(result.err, "tail <job ID>"));
+        BOOST_TEST(contains(result.err, "ssh -t ... connect <job ID>"));
         BOOST_TEST(result.err.ends_with(support_line(shared().cfg)));
         BOOST_TEST(result.out == "");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(scp_and_rsync_are_told_to_copy_with_connect_and_tar_and_exit_64) {
+    for (const char* command : {"scp -t /tmp/x", "scp -f out.tar", "rsync --server . /tmp"}) {
+        auto result = shared().world->run_shell("alice", command);
+        BOOST_TEST(result.exit_code == 64, command);
+        BOOST_TEST(result.err.starts_with("scp, sftp and rsync cannot reach build VMs."), command);
+        BOOST_TEST(contains(result.err, "connect <job ID> -- tar c <path> > files.tar"), command);
+        BOOST_TEST(result.out == "", command);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(an_sftp_client_is_told_in_its_own_protocol) {
+    // SSH_FXP_INIT version 3, then SSH_FXP_REALPATH "." with request id 7: what sftp sends
+    // first.
+    using namespace std::string_literals;
+    const std::string requests = "\0\0\0\5\1\0\0\0\3"s + "\0\0\0\12\20\0\0\0\7\0\0\0\1."s;
+    auto result = shared().world->run_shell("alice", "internal-sftp", requests);
+    BOOST_TEST(result.exit_code == 64);
+    // SSH_FXP_VERSION 3, then SSH_FXP_STATUS for request 7: SSH_FX_OP_UNSUPPORTED and our line.
+    BOOST_TEST(result.out.starts_with("\0\0\0\5\2\0\0\0\3"s));
+    auto status = result.out.substr(std::min<std::size_t>(9, result.out.size()));
+    BOOST_TEST(status.substr(4, 9) == "\x65\0\0\0\7\0\0\0\x08"s);
+    BOOST_TEST(contains(status, "scp, sftp and rsync cannot reach build VMs. Copy files with tar "
+                                "or cat instead: ssh ... connect <job ID> -- tar c"));
+    BOOST_TEST(!contains(status, "\n"));
+    // A client that is gone, or speaks no sftp, ends it at once.
+    for (const std::string& garbage :
+         std::vector<std::string>{""s, "hello\n"s, "\xff\xff\xff\xff"s}) {
+        auto gone = shared().world->run_shell("alice", "/usr/lib/openssh/sftp-server", garbage);
+        BOOST_TEST(gone.exit_code == 64);
+        BOOST_TEST(gone.out == "");
     }
 }
 
@@ -335,12 +371,18 @@ BOOST_AUTO_TEST_CASE(a_runner_answering_a_mistyped_field_is_unavailable_69) {
     BOOST_TEST(!contains(result.err, "task"));
 }
 
-BOOST_AUTO_TEST_CASE(a_slow_runner_is_a_temporary_failure_75) {
+BOOST_AUTO_TEST_CASE(a_slow_runner_is_a_temporary_failure_75_told_as_the_runner_s) {
     auto& world = *shared().box;
     world.runner_fault(R"({"delay_ms": 30000})");
-    auto result = world.run_shell("alice", "tail 1", std::nullopt, 3s);
+    for (const char* command : {"tail 1", "connect 1", "connect 1 -- true"}) {
+        auto result = world.run_shell("alice", command, std::nullopt, 3s);
+        BOOST_TEST(result.exit_code == 75, command);
+        BOOST_TEST(result.err == "The build runner did not answer in time. Try again later.\n" +
+                                     support_line(shared().cfg),
+                   command);
+        BOOST_TEST(!contains(result.err, "authentication"), command);
+    }
     world.runner_fault("{}");
-    BOOST_TEST(result.exit_code == 75);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

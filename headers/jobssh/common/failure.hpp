@@ -14,6 +14,7 @@ struct config;
 
 enum class failure {
     usage,              // 64 EX_USAGE
+    file_transfer,      // 64 EX_USAGE: scp, sftp or rsync, which a forced command cannot serve
     bad_job_id,         // 65 EX_DATAERR
     no_such_job,        // 66 EX_NOINPUT
     unknown_key,        // 77 EX_NOPERM
@@ -25,7 +26,9 @@ enum class failure {
     vm_host_key,        // 69 EX_UNAVAILABLE: the VM presented a key other than the pinned ones
     nothing_to_watch,   // 66 EX_NOINPUT: `watch` found no live session of the job
     no_recording,       // 66 EX_NOINPUT: `replay` found no such recording
-    temporary,          // 75 EX_TEMPFAIL (meta down, timeouts)
+    vm_login,           // 69 EX_UNAVAILABLE: the VM refused vm-identity
+    runner_timeout,     // 75 EX_TEMPFAIL: the runner did not answer within http-timeout
+    temporary,          // 75 EX_TEMPFAIL: meta down, slow or confused: no key decided
     config,             // 78 EX_CONFIG
     internal,           // 70 EX_SOFTWARE
 };

@@ -6,7 +6,6 @@
 #include <chrono>
 #include <jobssh/common/job_id.hpp>
 #include <string>
-#include <vector>
 
 namespace jobssh {
 
@@ -17,15 +16,15 @@ class screen_observer;
 
 // Joins the job's sessions, waits until the VM answers (told at once when the job has no VM,
 // or has ended and its VM is gone), prints the banner (not for one command), runs `ssh …
-// <ssh_user>@<ssh_host> bash` (or argv when not empty) and relays until it ends; the job is
-// claimed once the shell or command started, and its VM terminated or left to linger as
-// "The VM's life" says (vm_life.hpp). Cancelled, it ends the session as a hang-up (the relay
-// stops ssh) and cleans up as after any other end. Returns the exit status jobssh-shell exits
+// <ssh_user>@<ssh_host> bash` (or the remote command, unchanged, when not empty) and relays until
+// it ends; the job is claimed once the shell or command started, and its VM terminated or left to
+// linger as "The VM's life" says (vm_life.hpp). Cancelled, it ends the session as a hang-up (the
+// relay stops ssh) and cleans up as after any other end. Returns the exit status jobssh-shell exits
 // with (the remote command's). Throws failure_error for jobssh's own failures.
 // A session on a pty shows its screen to `observer` when one is given (recording,
 // watching); without one the screen's bytes take the direct path.
 boost::asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info& info,
-                                          const ssh_key& key, const std::vector<std::string>& argv,
+                                          const ssh_key& key, const std::string& remote_command,
                                           screen_observer* observer = nullptr);
 
 // How far `when` is from `now`, the way the banner says it: "4 hours from now", "a minute

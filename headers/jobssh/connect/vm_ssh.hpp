@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
-#include <jobssh/common/shell_quote.hpp>
+#include <jobssh/common/failure.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,16 +36,46 @@ private:
     std::filesystem::path file_;
 };
 
-// `ssh -t|-T -p PORT [-i IDENTITY] -o … USER@HOST bash|'cmd' 'args'…`. With `known_hosts`
-// the VM must present one of the pinned keys (StrictHostKeyChecking=yes); without, any key
-// is taken, as builds.sr.ht does. Throws std::invalid_argument when the runner's ssh_user
-// or ssh_host could be mistaken for an option or is not a plain name.
-std::vector<std::string> vm_ssh_argv(const config& cfg, const job_info& info, bool tty,
-                                     const std::vector<std::string>& command,
-                                     const std::optional<std::filesystem::path>& known_hosts);
+// Where ssh's own diagnostics go (`-E FILE`): apart from the remote command's stderr, which
+// reaches the user untouched, since what ssh says is about jobssh's plumbing (paths under
+// state-dir, known_hosts advice, loopback ports). The file is removed with the session.
+class ssh_diagnostics {
+public:
+    // Throws std::system_error when the file cannot be made.
+    explicit ssh_diagnostics(const std::filesystem::path& directory);
+    ~ssh_diagnostics();
+    ssh_diagnostics(const ssh_diagnostics&) = delete;
+    ssh_diagnostics& operator=(const ssh_diagnostics&) = delete;
 
-// ssh failed because the VM presented a key other than the pinned ones.
-bool host_key_refused(int exit_status, std::string_view ssh_stderr);
+    const std::filesystem::path& file() const { return file_; }
+    // What ssh wrote, its first 16 KiB.
+    std::string text() const;
+
+private:
+    std::filesystem::path file_;
+};
+
+// What the VM's ssh is given besides its options.
+struct vm_ssh_files {
+    // The pinned host keys: with them the VM must present one (StrictHostKeyChecking=yes);
+    // without, any key is taken, as builds.sr.ht does.
+    std::optional<std::filesystem::path> known_hosts;
+    // ssh's diagnostics (-E); without, they go to its stderr.
+    std::optional<std::filesystem::path> diagnostics;
+};
+
+// `ssh -t|-T -e none -p PORT … USER@HOST bash|REMOTE_COMMAND`: the remote command is one
+// argument, passed on unchanged for the VM's shell to read (an empty one: bash). No escape
+// character (the user's `~.` belongs to the user's own ssh, `~~.` to one they run on the
+// VM); LANG and LC_* are sent on, as the user's ssh sent them to us. Throws
+// std::invalid_argument when the runner's ssh_user or ssh_host could be mistaken for an
+// option or is not a plain name.
+std::vector<std::string> vm_ssh_argv(const config& cfg, const job_info& info, bool tty,
+                                     const std::string& remote_command, const vm_ssh_files& files);
+
+// Why jobssh's own ssh to the VM failed, from its exit status and its diagnostics: nullopt
+// when it did not (a 255 with nothing said is the remote command's own status).
+std::optional<failure> vm_ssh_failure(int exit_status, std::string_view diagnostics);
 
 // Waits until the VM accepts TCP connections on its SSH port, retrying with backoff until
 // `bound` (or the job's deadline, when sooner). `on_first_retry` runs once, before the

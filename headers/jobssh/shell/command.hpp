@@ -1,6 +1,7 @@
 #pragma once
 
-// SSH_ORIGINAL_COMMAND: POSIX-shlex splitting, then the command grammar of DESIGN.md.
+// SSH_ORIGINAL_COMMAND: the verb and the job ID split like POSIX shlex, then the command
+// grammar of DESIGN.md. A remote command after the job ID is not split at all.
 
 #include <jobssh/common/job_id.hpp>
 #include <optional>
@@ -17,7 +18,10 @@ struct tail_command {
 };
 struct connect_command {
     job_id job;
-    std::vector<std::string> argv; // empty: an interactive bash
+    // The rest of SSH_ORIGINAL_COMMAND after the job ID (and `--`), byte for byte, for the
+    // VM's shell to read as it would read a direct `ssh build@vm …`; empty: an interactive
+    // bash.
+    std::string remote_command;
 };
 // `watch <job> [<n>]`: n counts the job's live sessions from 1, oldest first; none: the newest.
 struct watch_command {
@@ -41,7 +45,8 @@ std::optional<job_id> job_of(const command& cmd);
 std::optional<std::vector<std::string>> shlex_split(std::string_view text);
 
 // Parses SSH_ORIGINAL_COMMAND (absent and empty alike). Throws jobssh::failure_error
-// (failure::usage or failure::bad_job_id) for input it cannot accept.
+// (failure::usage, failure::bad_job_id, or failure::file_transfer for what scp and sftp
+// send) for input it cannot accept.
 command parse_command(std::string_view original_command);
 
 } // namespace jobssh

@@ -3,12 +3,17 @@
 // jobssh-shell: the forced command sshd runs for every login of the builds user.
 // `jobssh-shell [--config FILE] [--owner NAME] B64KEY`, the command in $SSH_ORIGINAL_COMMAND.
 
+#include <jobssh/common/job_id.hpp>
 #include <string>
 
 namespace jobssh {
 
 // What `help` prints (and what follows "Usage:" in the usage failure's spirit).
 std::string usage_text();
+
+// What a `connect <job>` without a command is told when sshd gave it no terminal (the
+// user's ssh was run without -t).
+std::string no_terminal_hint(job_id job);
 
 // The whole session: arguments, config, authorization, then tail or connect. Every
 // failure is told to the user on stderr and mapped to its exit code; one line goes to
