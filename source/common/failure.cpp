@@ -7,7 +7,7 @@ namespace jobssh {
 namespace {
 
 // In the order of the enum; traits() checks it.
-constexpr std::array<failure_traits, 11> table{{
+constexpr std::array<failure_traits, 12> table{{
     {"usage", 64, log_level::info,
      "Usage: ssh ... connect <job ID>\n"
      "       ssh ... connect <job ID> [--] <command> [<argument>...]\n"
@@ -26,6 +26,10 @@ constexpr std::array<failure_traits, 11> table{{
      "The job's build VM cannot be reached. It may have been terminated.\n", ""},
     {"vm_host_key", 69, log_level::info,
      "The job's build VM did not present the host key it was given, so we did not connect to "
+     "it.\n",
+     ""},
+    {"runner_host_key", 69, log_level::error,
+     "The build runner did not present the host key we know for it, so we did not connect to "
      "it.\n",
      ""},
     {"temporary", 75, log_level::error, "Temporary authentication failure. Try again later.\n", ""},

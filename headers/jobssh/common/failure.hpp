@@ -21,6 +21,7 @@ enum class failure {
     runner_unreachable, // 69 EX_UNAVAILABLE
     vm_unreachable,     // 69 EX_UNAVAILABLE
     vm_host_key,        // 69 EX_UNAVAILABLE: the VM presented a key other than the pinned ones
+    runner_host_key,    // 69 EX_UNAVAILABLE: a gateway's runner presented an unknown key
     temporary,          // 75 EX_TEMPFAIL (meta down, timeouts)
     config,             // 78 EX_CONFIG
     internal,           // 70 EX_SOFTWARE
