@@ -25,11 +25,12 @@ namespace {
 
 // The first shell job of each runner (12 and 22) gets the first VM port of its runner: the
 // same number on both. A session's end terminates the VM: each test has its own jobs.
-std::string job(int id, const char* owner, bool shell) {
+std::string job(int id, const char* owner, bool shell, int pace_ms = 0) {
     return R"({"id": )" + std::to_string(id) + R"(, "owner": ")" + owner +
            R"(", "owner_id": 1, "log": ["job )" + std::to_string(id) +
            R"( booted"], "tasks": [{"name": "build", "log": ["built )" + std::to_string(id) +
-           R"("]}], "pace_ms": 0, "result": "success", "shell": )" + (shell ? "true" : "false") +
+           R"("]}], "pace_ms": )" + std::to_string(pace_ms) +
+           R"(, "result": "success", "shell": )" + (shell ? "true" : "false") +
            R"(, "deadline_s": 14400})";
 }
 
@@ -94,6 +95,14 @@ BOOST_AUTO_TEST_CASE(tail_through_the_gateway_prints_the_logs_of_a_job_on_either
         BOOST_TEST(tailed.out.find("job " + std::to_string(job) + " booted") != std::string::npos);
         BOOST_TEST(tailed.out.find("[build] built " + std::to_string(job)) != std::string::npos);
     }
+}
+
+BOOST_AUTO_TEST_CASE(tail_through_the_gateway_follows_a_live_job_to_its_end) {
+    // Added now, its lines written 400 ms apart: the tail starts before they are all there.
+    box().add_job(job(27, "alice", false, 400), 1);
+    auto tailed = through_gateway("alice", "tail 27");
+    BOOST_TEST(tailed.exit_code == 0, tailed.err);
+    BOOST_TEST(tailed.out == "job 27 booted\n[build] built 27\n");
 }
 
 BOOST_AUTO_TEST_CASE(one_command_reaches_the_vm_of_its_own_runner_though_both_vms_have_one_port) {
