@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
         if (world.vm_kind() == "none")
             throw std::runtime_error("the sandbox has no VMs");
         bench_context ctx{world, data, plots, quick, 1};
+        ctx.users_file = options.users_file;
 
         // The VM boots in the background; the direct ssh baseline needs it up.
         auto ready = now_ns() + 120'000'000'000LL;
@@ -122,6 +123,7 @@ int main(int argc, char** argv) {
         measure("tail of a big finished job", [&] { return tail_big_finished_job(ctx); });
         measure("peak RSS", [&] { return std::vector{peak_rss(ctx)}; });
         measure("concurrent tails", [&] { return std::vector{many_live_tails(ctx)}; });
+        measure("gateway", [&] { return gateway_figures(ctx); });
         if (hold) {
             // For a person profiling by hand (docs/benchmarks.md): the sandbox stays until
             // the file is removed.

@@ -25,6 +25,7 @@ struct bench_context {
     long tail_rss_kib = 0;
     long tail_anon_kib = 0;
     long tail_big_rss_kib = 0;
+    std::filesystem::path users_file; // for the sandboxes a figure starts of its own
 };
 
 figure keys_vs_cat(bench_context& ctx);
@@ -36,5 +37,6 @@ std::vector<figure> tail_latency(bench_context& ctx);
 std::vector<figure> tail_big_finished_job(bench_context& ctx);
 figure peak_rss(bench_context& ctx);
 figure many_live_tails(bench_context& ctx);
+std::vector<figure> gateway_figures(bench_context& ctx); // gateway.cpp
 
 } // namespace jobssh::bench

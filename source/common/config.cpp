@@ -229,6 +229,64 @@ void read_bind_address(const section_reader& section, config& cfg) {
     cfg.runner_port = static_cast<std::uint16_t>(port);
 }
 
+std::optional<std::uint16_t> parse_port(std::string_view text) {
+    unsigned port = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), port);
+    if (text.empty() || error != std::errc{} || end != text.data() + text.size() || port == 0 ||
+        port > 65535)
+        return std::nullopt;
+    return static_cast<std::uint16_t>(port);
+}
+
+// A host name or address that ssh and known_hosts take as one word and never as an option.
+bool plain_host(std::string_view host) {
+    if (host.empty() || host.front() == '-' || host.front() == '.')
+        return false;
+    for (char c : host)
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == '_'))
+            return false;
+    return true;
+}
+
+// runners = host:port host:port …, separated by spaces or commas.
+void read_gateway(const section_reader& section, config& cfg) {
+    gateway_config& gateway = cfg.gateway;
+    if (auto value = section.get("runners")) {
+        std::string_view rest = *value;
+        while (!rest.empty()) {
+            auto start = rest.find_first_not_of(" \t,");
+            if (start == std::string_view::npos)
+                break;
+            rest.remove_prefix(start);
+            auto word = rest.substr(0, rest.find_first_of(" \t,"));
+            rest.remove_prefix(word.size());
+            auto colon = word.rfind(':');
+            std::optional<std::uint16_t> port;
+            if (colon != std::string_view::npos)
+                port = parse_port(word.substr(colon + 1));
+            if (!port || !plain_host(word.substr(0, colon)))
+                section.bad_value("runners", *value,
+                                  "expected host:port of each runner's worker API, like "
+                                  "runner1.example.org:8080");
+            gateway.runners.push_back({std::string(word.substr(0, colon)), *port});
+        }
+    }
+    section.read("ssh-user", gateway.ssh_user);
+    if (auto value = section.get("ssh-port"); value && !value->empty()) {
+        auto port = parse_port(*value);
+        if (!port)
+            section.bad_value("ssh-port", *value, "the port must be a number from 1 to 65535");
+        gateway.ssh_port = *port;
+    }
+    section.read("identity", gateway.identity);
+    section.read("known-hosts", gateway.known_hosts);
+    section.read("gateway-keys", gateway.gateway_keys);
+    if (!gateway.runners.empty() && (gateway.identity.empty() || gateway.known_hosts.empty()))
+        section.bad_value("runners", *section.get("runners"),
+                          "a gateway needs identity and known-hosts too");
+}
+
 void read_authenticate(const section_reader& section, config& cfg) {
     auto value = section.get("authenticate");
     if (!value || value->empty())
@@ -292,6 +350,8 @@ config load_config(const std::filesystem::path& file) {
         jobssh.bad_value("recordings", cfg.recordings.string(), "expected an absolute path");
     cfg.record_input = read_yes_no(jobssh, "record-input", cfg.record_input);
     cfg.watch = read_yes_no(jobssh, "watch", cfg.watch);
+
+    read_gateway(section_reader(root, "jobssh::gateway", file), cfg);
     return cfg;
 }
 

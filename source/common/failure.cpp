@@ -7,7 +7,7 @@ namespace jobssh {
 namespace {
 
 // In the order of the enum; traits() checks it.
-constexpr std::array<failure_traits, 18> table{{
+constexpr std::array<failure_traits, 19> table{{
     {"usage", 64, log_level::info,
      "Usage: ssh ... connect <job ID>\n"
      "       ssh ... connect <job ID> [--] <command> [<argument>...]\n"
@@ -43,6 +43,10 @@ constexpr std::array<failure_traits, 18> table{{
     {"no_recording", 66, log_level::info, "No such recording of this job.\n", ""},
     // The runner host's key is not one the VM trusts: the operator's to fix.
     {"vm_login", 69, log_level::error, "The job's build VM did not let us log in to it.\n", ""},
+    {"runner_host_key", 69, log_level::error,
+     "The build runner did not present the host key we know for it, so we did not connect to "
+     "it.\n",
+     ""},
     // Not an authentication failure (which a slow runner was called once): say what failed.
     {"runner_timeout", 75, log_level::error,
      "The build runner did not answer in time. Try again later.\n", ""},

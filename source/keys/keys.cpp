@@ -2,6 +2,7 @@
 #include <fstream>
 #include <iterator>
 #include <jobssh/common/config.hpp>
+#include <jobssh/common/gateway_keys.hpp>
 #include <jobssh/common/ssh_key_format.hpp>
 #include <jobssh/common/syslog.hpp>
 #include <jobssh/keys/authorized_keys.hpp>
@@ -107,6 +108,26 @@ int run_keys(std::span<const std::string_view> args, std::ostream& out, std::ost
     if (config_file)
         config_file = std::filesystem::absolute(*config_file);
     const auto shell = cfg.shell.empty() ? program_dir / "jobssh-shell" : cfg.shell;
+    // A gateway's key: the gateway checked the user's key and names the user itself; meta
+    // does not know this key. A gateway-keys file we cannot read locks out the gateways
+    // only: every other key goes on to meta as usual.
+    bool gateway_key = false;
+    try {
+        gateway_key =
+            !cfg.gateway.gateway_keys.empty() && listed_gateway_key(cfg.gateway.gateway_keys, key);
+    } catch (const config_error& error) {
+        err << "jobssh-keys: " << error.what() << '\n';
+        log_error(error.what());
+    }
+    if (gateway_key) {
+        log_auth("user=" + user + " key=" + key_fingerprint(key) + " outcome=gateway_key");
+        try {
+            out << gateway_authorized_keys_line(shell, config_file, key_type, key);
+        } catch (const authorized_keys_error& error) {
+            return refuse(err, ex_config, error.what());
+        }
+        return ex_ok;
+    }
     std::optional<std::string> owner;
     if (cfg.authenticate == authenticate_mode::keys) {
         meta_verdict verdict = ask_meta(cfg, key);

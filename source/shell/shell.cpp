@@ -14,6 +14,7 @@
 #include <jobssh/common/config.hpp>
 #include <jobssh/common/default_token.hpp>
 #include <jobssh/common/failure.hpp>
+#include <jobssh/common/gateway_keys.hpp>
 #include <jobssh/common/posix.hpp>
 #include <jobssh/common/ssh_key_format.hpp>
 #include <jobssh/common/syslog.hpp>
@@ -21,6 +22,8 @@
 #include <jobssh/common/user_output.hpp>
 #include <jobssh/connect/connect.hpp>
 #include <jobssh/connect/terminal.hpp>
+#include <jobssh/gateway/find_runner.hpp>
+#include <jobssh/gateway/hop.hpp>
 #include <jobssh/recording/playback.hpp>
 #include <jobssh/recording/session_recorder.hpp>
 #include <jobssh/shell/command.hpp>
@@ -162,15 +165,12 @@ asio::awaitable<std::optional<ssh_key>> key_of(const config& cfg, std::string b6
     co_return key;
 }
 
-asio::awaitable<int> run_session(const config& cfg, std::string b64key,
-                                 std::optional<std::string> owner, command cmd,
-                                 session_record& record, user_output& out) {
-    job_id job = *job_of(cmd);
-    record.job = job;
-
-    // Who is asking, and about what: both questions at once.
-    auto [job_lookup, key_lookup] =
-        co_await (attempt(fetch_job_info(cfg, job)) && attempt(key_of(cfg, b64key, owner)));
+// The answers of both lookups, told in a fixed order: the key first, then the job, then
+// whether the key's owner owns the job. Returns the job found.
+template <class Job, class OwnerOf>
+Job permitted_job(lookup<std::optional<ssh_key>>& key_lookup,
+                  lookup<std::optional<Job>>& job_lookup, session_record& record,
+                  const char* nowhere, OwnerOf owner_of, bool viewer = false) {
     if (key_lookup.error)
         std::rethrow_exception(key_lookup.error);
     if (!key_lookup.value)
@@ -181,10 +181,54 @@ asio::awaitable<int> run_session(const config& cfg, std::string b64key,
     if (job_lookup.error)
         std::rethrow_exception(job_lookup.error);
     if (!job_lookup.value)
-        throw failure_error(failure::no_such_job, "the runner does not know the job");
-    job_info info = std::move(*job_lookup.value);
-    if (key.owner.name != info.username && !may_view(cmd, info, key.owner.name))
-        throw failure_error(failure::not_permitted, "the job belongs to " + info.username);
+        throw failure_error(failure::no_such_job, nowhere);
+    std::string job_owner = owner_of(*job_lookup.value);
+    if (key.owner.name != job_owner && !viewer)
+        throw failure_error(failure::not_permitted, "the job belongs to " + job_owner);
+    return std::move(*job_lookup.value);
+}
+
+// On a gateway: the job's runner found by asking every runner, key and owner checked here
+// (a stranger's session makes no hop), then the session carried to that runner's jobssh,
+// which checks the owner again.
+asio::awaitable<int> run_gateway_session(const config& cfg, std::string b64key,
+                                         std::optional<std::string> owner, job_id job,
+                                         session_record& record) {
+    // Who is asking, and where the job is: both questions at once.
+    auto [job_lookup, key_lookup] =
+        co_await (attempt(find_job_runner(cfg, job)) && attempt(key_of(cfg, b64key, owner)));
+    located_job found = permitted_job(key_lookup, job_lookup, record, "no runner knows the job",
+                                      [](const located_job& at) { return at.info.username; });
+    const ssh_key& key = *key_lookup.value;
+    log_info(log_fields()
+                 .add("job", job)
+                 .add("user", key.owner.name)
+                 .add("event", "hop")
+                 .add("runner", found.runner.host + ":" + std::to_string(found.runner.port)));
+    int status = co_await hop_to_runner(cfg, found.runner, key.owner.name, record.command);
+    record.outcome = "hop";
+    co_return status;
+}
+
+asio::awaitable<int> run_session(const config& cfg, std::string b64key,
+                                 std::optional<std::string> owner, command cmd,
+                                 session_record& record, user_output& out) {
+    job_id job = *job_of(cmd);
+    record.job = job;
+    if (!cfg.gateway.runners.empty())
+        co_return co_await run_gateway_session(cfg, std::move(b64key), std::move(owner), job,
+                                               record);
+
+    // Who is asking, and about what: both questions at once.
+    auto [job_lookup, key_lookup] =
+        co_await (attempt(fetch_job_info(cfg, job)) && attempt(key_of(cfg, b64key, owner)));
+    // Besides the owner, the runner's `viewers` may watch and replay (never connect).
+    bool viewer = key_lookup.value && job_lookup.value &&
+                  may_view(cmd, *job_lookup.value, key_lookup.value->owner.name);
+    job_info info = permitted_job(
+        key_lookup, job_lookup, record, "the runner does not know the job",
+        [](const job_info& at) { return at.username; }, viewer);
+    const ssh_key& key = *key_lookup.value;
 
     if (auto* watch = std::get_if<watch_command>(&cmd)) {
         int status = co_await watch_session(cfg, job, watch->session);
@@ -282,11 +326,12 @@ asio::awaitable<int> run_until_it_ends(const config& cfg, std::string b64key,
 struct arguments {
     std::optional<std::filesystem::path> config_file;
     std::optional<std::string> owner;
+    bool gateway = false; // the key is a gateway's: the user is named in the command
     std::string b64key;
 };
 
-// `[--config FILE] [--owner NAME] B64KEY`; nullopt for anything else, an owner that is
-// not a sr.ht user name included.
+// `[--config FILE] [--owner NAME | --gateway] B64KEY`; nullopt for anything else, an owner
+// that is not a sr.ht user name included.
 std::optional<arguments> parse_arguments(int argc, char** argv) {
     arguments parsed;
     int at = 1;
@@ -299,6 +344,9 @@ std::optional<arguments> parse_arguments(int argc, char** argv) {
             return std::nullopt;
         parsed.owner = argv[at + 1];
         at += 2;
+    } else if (at < argc && std::string_view(argv[at]) == "--gateway") {
+        parsed.gateway = true;
+        ++at;
     }
     if (at + 1 != argc || std::string_view(argv[at]).starts_with("-"))
         return std::nullopt;
@@ -345,7 +393,8 @@ int run_shell(int argc, char** argv) {
 
     std::optional<arguments> args = parse_arguments(argc, argv);
     if (!args) {
-        finish(failure::usage, "jobssh-shell [--config FILE] [--owner NAME] B64KEY: bad arguments");
+        finish(failure::usage,
+               "jobssh-shell [--config FILE] [--owner NAME | --gateway] B64KEY: bad arguments");
         log_session(record, std::chrono::steady_clock::now() - started, detail);
         return record.exit_code;
     }
@@ -355,6 +404,22 @@ int run_shell(int argc, char** argv) {
         send_syslog_to(cfg.syslog_socket);
         const char* original = std::getenv("SSH_ORIGINAL_COMMAND");
         record.command = original ? original : "";
+        if (args->gateway) {
+            // jobssh-keys let this key in as a gateway's; it is checked again before the
+            // user it names is believed, and a person using it directly names nobody.
+            if (valid_key(args->b64key))
+                record.fingerprint = key_fingerprint(args->b64key);
+            if (cfg.gateway.gateway_keys.empty() ||
+                !listed_gateway_key(cfg.gateway.gateway_keys, args->b64key))
+                throw failure_error(failure::not_permitted, "--gateway with an unlisted key");
+            auto request = parse_gateway_command(record.command);
+            if (!request)
+                throw failure_error(failure::not_permitted,
+                                    "a gateway key without a user named: " + record.command);
+            args->owner = request->user;
+            record.user = request->user;
+            record.command = request->original_command;
+        }
         command cmd = parse_command(record.command);
         if (std::holds_alternative<help_command>(cmd)) {
             write_all(STDOUT_FILENO, usage_text());

@@ -595,7 +595,10 @@ BOOST_AUTO_TEST_CASE(an_owner_name_that_is_not_a_sr_ht_user_name_is_a_malformed_
              "alice\"", "alice'", "al,ice", "alice bob", "alice\nrestrict ssh-ed25519 AAAA",
              "$(touch " + mark + ")", "`touch " + mark + "`", "alice;touch " + mark, "Alice",
              "-oProxyCommand=x", "--config", "", std::string(31, 'a'), "al\\ice",
-             "\" ; touch " + mark + " ; \"", "ali\xc3\xa7" "e", "alice\r", "~alice"}) {
+             "\" ; touch " + mark + " ; \"",
+             "ali\xc3\xa7"
+             "e",
+             "alice\r", "~alice"}) {
         auto result = keys_with_meta_fault(answer_owned_by(name));
         BOOST_TEST(result.status == 0, "[" << name << "]");
         // Exactly the line without --owner: nothing of the name, quoted or not.
@@ -640,6 +643,44 @@ BOOST_AUTO_TEST_CASE(authenticate_shell_makes_no_call_to_meta_and_lets_every_key
         BOOST_TEST(result.out.find("'" + box.public_key_b64(user) + "'") != std::string::npos);
     }
     BOOST_TEST(box.meta_requests().size() == before);
+}
+
+// The sandbox's config with [jobssh::gateway] gateway-keys naming `file`.
+fs::path config_with_gateway_keys(const scratch_dir& dir, const fs::path& file) {
+    auto text = jobssh::fixtures::sandbox::run({"cat", meta().box->config_file().string()}).out;
+    return dir.write("config.ini",
+                     text + "\n[jobssh::gateway]\ngateway-keys = " + file.string() + "\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_listed_gateway_key_gets_the_gateway_forced_command_without_asking_meta) {
+    auto& box = *meta().box;
+    scratch_dir dir;
+    const auto gateway = box.public_key_b64("stranger"); // a key meta does not know
+    auto config = config_with_gateway_keys(
+        dir, dir.write("gateway_keys", "ssh-ed25519 " + gateway + " gateway@ci\n"));
+    const auto before = box.meta_requests().size();
+    auto result = run_keys(
+        {"--config", config.string(), box.login_user(), "/nonexistent", "ssh-ed25519", gateway});
+    BOOST_TEST(result.status == 0, result.err);
+    BOOST_TEST(result.out.find(" --gateway '" + gateway + "'\" ssh-ed25519 ") != std::string::npos,
+               result.out);
+    BOOST_TEST(result.out.find(" --owner ") == std::string::npos, result.out);
+    BOOST_TEST(box.meta_requests().size() == before);
+    // Every other key still goes to meta.
+    auto alice = run_keys({"--config", config.string(), box.login_user(), "/nonexistent",
+                           "ssh-ed25519", box.public_key_b64("alice")});
+    BOOST_TEST(alice.out.find(" --owner alice ") != std::string::npos, alice.out);
+}
+
+BOOST_AUTO_TEST_CASE(an_unreadable_gateway_keys_file_locks_out_only_the_gateways) {
+    auto& box = *meta().box;
+    scratch_dir dir;
+    auto config = config_with_gateway_keys(dir, dir.path() / "missing");
+    auto alice = run_keys({"--config", config.string(), box.login_user(), "/nonexistent",
+                           "ssh-ed25519", box.public_key_b64("alice")});
+    BOOST_TEST(alice.status == 0);
+    BOOST_TEST(alice.out.find(" --owner alice ") != std::string::npos, alice.out);
+    BOOST_TEST(alice.err.find("gateway keys") != std::string::npos, alice.err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

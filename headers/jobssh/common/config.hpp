@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace jobssh {
 
@@ -16,6 +17,28 @@ namespace jobssh {
 // jobssh-keys, so that sshd can go on to the client's next key; `shell` is the 2019 design,
 // every key let in and checked by jobssh-shell.
 enum class authenticate_mode { keys, shell };
+
+// A runner host as builds.sr.ht names a job's runner: its worker API's "host:port". The
+// gateway asks that API and reaches the host's sshd by the same host name.
+struct runner_address {
+    std::string host;
+    std::uint16_t port = 8080;
+};
+
+// [jobssh::gateway] (DESIGN.md, "Many runner hosts: the gateway").
+struct gateway_config {
+    // On a gateway: every runner, the user and port of their sshd, the gateway's own
+    // identity and a known_hosts file pinning the runners' host keys. No runners: not a
+    // gateway.
+    std::vector<runner_address> runners;
+    std::string ssh_user = "builds";
+    std::uint16_t ssh_port = 22;
+    std::filesystem::path identity;
+    std::filesystem::path known_hosts;
+    // On a runner: the gateways' public keys ("<type> <base64> [comment]" lines). Only
+    // these keys may name the user a gateway authenticated.
+    std::filesystem::path gateway_keys;
+};
 
 struct config {
     std::filesystem::path file; // where it was read from; empty when only defaults apply
@@ -57,6 +80,8 @@ struct config {
     std::filesystem::path recordings;
     bool record_input = false; // the keys the user types go into recordings too
     bool watch = true;         // live sessions can be watched (their screen passes through us)
+
+    gateway_config gateway;
 };
 
 // A file that exists but cannot be used: the message names the file and, when known, the line.

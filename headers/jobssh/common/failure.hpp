@@ -27,6 +27,7 @@ enum class failure {
     nothing_to_watch,   // 66 EX_NOINPUT: `watch` found no live session of the job
     no_recording,       // 66 EX_NOINPUT: `replay` found no such recording
     vm_login,           // 69 EX_UNAVAILABLE: the VM refused vm-identity
+    runner_host_key,    // 69 EX_UNAVAILABLE: a gateway's runner presented an unknown key
     runner_timeout,     // 75 EX_TEMPFAIL: the runner did not answer within http-timeout
     temporary,          // 75 EX_TEMPFAIL: meta down, slow or confused: no key decided
     config,             // 78 EX_CONFIG

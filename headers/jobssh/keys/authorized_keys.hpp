@@ -28,4 +28,11 @@ std::string authorized_keys_line(const std::filesystem::path& shell,
                                  std::string_view key_type, std::string_view b64key,
                                  std::optional<std::string_view> owner = std::nullopt);
 
+// The line for a listed gateway key: `… command="<shell> [--config FILE] --gateway
+// '<b64key>'" <type> <b64key> gateway`. jobssh-shell --gateway then takes the user the
+// gateway names in its command (gateway/hop.hpp). Throws like authorized_keys_line.
+std::string gateway_authorized_keys_line(const std::filesystem::path& shell,
+                                         const std::optional<std::filesystem::path>& config_file,
+                                         std::string_view key_type, std::string_view b64key);
+
 } // namespace jobssh

@@ -1,0 +1,47 @@
+#pragma once
+
+// The hop from a gateway to the runner that has the job: OpenSSH carries the session to
+// the runner's own jobssh, with the gateway's identity and the runners' pinned host keys;
+// the runner's jobssh-keys knows the gateway's key and lets it name the user it
+// authenticated (DESIGN.md, "Many runner hosts: the gateway").
+
+#include <boost/asio/awaitable.hpp>
+#include <filesystem>
+#include <jobssh/common/config.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace jobssh {
+
+// What a gateway sends as the remote command, which the runner's jobssh-shell --gateway
+// reads from SSH_ORIGINAL_COMMAND: `as <user> <the user's command, unchanged>`. Only a key
+// listed in the runner's gateway-keys gets a forced command that reads this syntax.
+std::string gateway_command(std::string_view user, std::string_view original_command);
+
+struct gateway_request {
+    std::string user;             // a valid sr.ht user name
+    std::string original_command; // what the user's ssh sent, byte for byte
+};
+
+// nullopt unless the command is `as `, a valid sr.ht user name, then the end or one space
+// and the rest.
+std::optional<gateway_request> parse_gateway_command(std::string_view remote_command);
+
+// `ssh -tt|-T -e none -F none -p PORT -i IDENTITY -o … -E LOG USER@HOST REMOTE_COMMAND`:
+// no escape character, no config of the login user, the runners' host keys from
+// known-hosts only (StrictHostKeyChecking=yes), BatchMode, the user's LANG and LC_* passed
+// on, ssh's own diagnostics to `log` so that stderr carries only the runner's.
+std::vector<std::string> hop_ssh_argv(const config& cfg, const runner_address& runner, bool tty,
+                                      const std::filesystem::path& log, std::string remote_command);
+
+// Relays the session through `ssh` to the runner (on a pty when our stdin is a terminal,
+// else with pipes) until it ends, and returns the runner's exit status. SIGHUP and SIGTERM
+// end it as on a runner: the hop's ssh is hung up, so the runner's session ends too.
+// Throws failure_error: runner_host_key when the runner presented a key not in
+// known-hosts, runner_unreachable when ssh could not reach or log in to it.
+boost::asio::awaitable<int> hop_to_runner(const config& cfg, runner_address runner,
+                                          std::string user, std::string original_command);
+
+} // namespace jobssh
