@@ -131,7 +131,7 @@ asio::awaitable<int> hop_to_runner(const config& cfg, runner_address runner, std
     // session that exits 255 leaves the log empty).
     const std::string said = log->text();
     if (result.end == session_end::child_exited && result.exit_status == 255 && !said.empty()) {
-        if (host_key_refused(255, said))
+        if (vm_ssh_failure(255, said) == failure::vm_host_key)
             throw failure_error(failure::runner_host_key, "runner " + name + ": " + said);
         throw failure_error(failure::runner_unreachable, "runner " + name + ": " + said);
     }

@@ -411,7 +411,7 @@ BOOST_AUTO_TEST_CASE(scp_and_sftp_are_told_to_use_connect_with_tar) {
     // scp and sftp take ssh's options but -P for the port, then their own operands.
     std::vector<std::string> options(ssh.begin() + 1, ssh.end() - 3);
     std::replace(options.begin(), options.end(), std::string("-p"), std::string("-P"));
-    auto local = world::instance->data / "upload.txt";
+    auto local = sandbox_world_of_the_module::get().scratch.path() / "upload.txt";
     std::ofstream(local) << "payload\n";
     auto target = box().login_user() + "@127.0.0.1";
 

@@ -236,7 +236,7 @@ BOOST_AUTO_TEST_CASE(no_command_or_an_unknown_one_prints_the_usage_and_exits_64)
 
 BOOST_AUTO_TEST_CASE(scp_and_rsync_are_told_to_copy_with_connect_and_tar_and_exit_64) {
     for (const char* command : {"scp -t /tmp/x", "scp -f out.tar", "rsync --server . /tmp"}) {
-        auto result = shared().world->run_shell("alice", command);
+        auto result = shared().box->run_shell("alice", command);
         BOOST_TEST(result.exit_code == 64, command);
         BOOST_TEST(result.err.starts_with("scp, sftp and rsync cannot reach build VMs."), command);
         BOOST_TEST(contains(result.err, "connect <job ID> -- tar c <path> > files.tar"), command);
@@ -249,7 +249,7 @@ BOOST_AUTO_TEST_CASE(an_sftp_client_is_told_in_its_own_protocol) {
     // first.
     using namespace std::string_literals;
     const std::string requests = "\0\0\0\5\1\0\0\0\3"s + "\0\0\0\12\20\0\0\0\7\0\0\0\1."s;
-    auto result = shared().world->run_shell("alice", "internal-sftp", requests);
+    auto result = shared().box->run_shell("alice", "internal-sftp", requests);
     BOOST_TEST(result.exit_code == 64);
     // SSH_FXP_VERSION 3, then SSH_FXP_STATUS for request 7: SSH_FX_OP_UNSUPPORTED and our line.
     BOOST_TEST(result.out.starts_with("\0\0\0\5\2\0\0\0\3"s));
@@ -261,7 +261,7 @@ BOOST_AUTO_TEST_CASE(an_sftp_client_is_told_in_its_own_protocol) {
     // A client that is gone, or speaks no sftp, ends it at once.
     for (const std::string& garbage :
          std::vector<std::string>{""s, "hello\n"s, "\xff\xff\xff\xff"s}) {
-        auto gone = shared().world->run_shell("alice", "/usr/lib/openssh/sftp-server", garbage);
+        auto gone = shared().box->run_shell("alice", "/usr/lib/openssh/sftp-server", garbage);
         BOOST_TEST(gone.exit_code == 64);
         BOOST_TEST(gone.out == "");
     }
