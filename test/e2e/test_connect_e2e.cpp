@@ -187,7 +187,10 @@ BOOST_AUTO_TEST_CASE(a_vm_presenting_another_host_key_is_refused) {
     BOOST_TEST_MESSAGE(result.err);
     BOOST_TEST(result.exit_code == 69);
     BOOST_TEST(result.out.find("reached") == std::string::npos);
-    BOOST_TEST(result.err.find("did not present the host key") != std::string::npos);
+    BOOST_TEST(result.err.ends_with("The job's build VM did not present the host key it was "
+                                    "given, so we did not connect to it.\n" +
+                                    support_line(jobssh::load_config(box().config_file()))),
+               result.err);
 }
 
 BOOST_AUTO_TEST_CASE(an_interactive_user_is_told_plainly_when_the_vm_s_host_key_is_wrong) {

@@ -271,7 +271,9 @@ BOOST_AUTO_TEST_CASE(a_user_whose_name_starts_like_the_owners_is_not_the_owner) 
     for (const std::string& command : std::vector<std::string>{"tail 1", "connect 1 -- true"}) {
         auto result = sandbox::run(w().box->ssh_argv("bobby", command));
         BOOST_TEST(result.exit_code == 77, command);
-        BOOST_TEST(contains(result.err, "You are not permitted to connect to this job.\n"));
+        BOOST_TEST(result.err ==
+                       "You are not permitted to connect to this job.\n" + support_line(w().cfg),
+                   command);
         BOOST_TEST(result.out == "");
     }
 }
@@ -331,7 +333,10 @@ BOOST_AUTO_TEST_CASE(a_key_that_is_not_base64_is_unknown_and_never_sent_to_meta)
                                   "../../_control/requests", "AAAA AAAA", "AAAA/../../x"}) {
         auto result = shell_with_key(key);
         BOOST_TEST(result.exit_code == 77, key);
-        BOOST_TEST(contains(result.err, "We don't recognize your SSH key."), key);
+        BOOST_TEST(result.err == "We don't recognize your SSH key. Make sure you've added it to "
+                                 "your account.\n" +
+                                     w().cfg.meta_origin + "/keys\n" + support_line(w().cfg),
+                   key << ": " << result.err);
         BOOST_TEST(result.out == "", key);
     }
     // A leading `-` is not even taken for a key.
