@@ -68,7 +68,9 @@ int main(int argc, char** argv) {
         data = fs::absolute(data); // the big log's symlink in buildlogs must resolve anywhere
         write_file((data / "jobs.json").string(), vm_jobs);
         options.jobs_file = data / "jobs.json";
-        options.front_sshd = false; // jobssh-shell is run as sshd runs it; the hop is common
+        // The connect figure goes through the front sshd, as a user does; the others run
+        // jobssh-shell as sshd runs it.
+        options.front_sshd = true;
         options.poll_interval = std::chrono::milliseconds(1000); // jobssh's default
         // jobssh-keys' start-up alone; keys_with_meta measures it with its meta call.
         options.authenticate = "shell";

@@ -97,12 +97,12 @@ std::vector<figure> tail_big_finished_job(bench_context& ctx) {
                              rss = std::max(rss, run.exit.max_rss_kib);
                          },
                          [&] {
-                             auto run = run_counting(floor);
+                             auto run = run_counting(floor, nullptr, grown_pipe);
                              require_exit(run.exit, 0, "cat", err);
                              b.push_back(log_bytes / (run.wall_ns / 1e9));
                          },
                          [&] {
-                             auto run = run_counting(awk);
+                             auto run = run_counting(awk, nullptr, grown_pipe);
                              require_exit(run.exit, 0, "tail | awk", err);
                              c.push_back(log_bytes / (run.wall_ns / 1e9));
                              awk_bytes = run.bytes;
@@ -126,7 +126,8 @@ std::vector<figure> tail_big_finished_job(bench_context& ctx) {
                       "starting with the next) after one warming run of the seed; the logs are "
                       "on the disk under build-bench/ (job directory symlinked into the "
                       "sandbox's buildlogs), read from the page cache; every program writes "
-                      "into a pipe the driver drains. Rate = log bytes / wall.",
+                      "into a pipe the driver drains, grown to 1 MiB for cat, the seed and dd "
+                      "as jobssh grows its own. Rate = log bytes / wall.",
                   "jobssh printed " + std::to_string(jobssh_bytes) +
                       " bytes, identical in "
                       "count to the seed's pipeline (prefixes included)",

@@ -3,6 +3,7 @@
 // each; jobssh-shell then runs with `--owner` (DESIGN.md, "Where the key is checked").
 #define BOOST_TEST_MODULE keys_e2e
 #include "sandbox.hpp"
+#include "sandbox_world.hpp"
 #include "scratch_dir.hpp"
 #include "tail_output.hpp"
 
@@ -20,6 +21,7 @@ using jobssh::fixtures::run_result;
 using jobssh::fixtures::sandbox;
 using jobssh::fixtures::sandbox_options;
 using jobssh::testing::lines_of;
+using jobssh::testing::support_line;
 
 namespace {
 
@@ -165,8 +167,11 @@ BOOST_AUTO_TEST_CASE(meta_answering_garbage_never_lets_a_key_in) {
         auto result = sandbox::run(w().sb->ssh_argv("alice", "tail 1"));
         w().sb->meta_fault("{}");
         // jobssh-keys let the key in without --owner; jobssh-shell, asking again, got a name
-        // no job has: nothing of the job is shown.
-        BOOST_TEST(result.exit_code != 0, owner);
+        // no job has: nothing of the job is shown, and the user is told why.
+        BOOST_TEST(result.exit_code == 77, owner);
+        BOOST_TEST(result.err == "You are not permitted to connect to this job.\n" +
+                                     support_line(jobssh::load_config(w().sb->config_file())),
+                   owner);
         BOOST_TEST(result.out == "", owner);
     }
     for (std::string body : {"{not json", "[]", R"({"id": 1})"}) {

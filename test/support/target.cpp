@@ -3,7 +3,9 @@
 //
 //   exit N                   exits with N
 //   cat                      copies stdin to stdout until EOF, then exits 0
-//   flood BYTES CODE         writes BYTES bytes ("0123456789" repeated), exits CODE at once
+//   flood BYTES CODE         writes BYTES bytes, byte i being i mod 251 (flood_pattern.hpp),
+//                            exits CODE at once; on a terminal it first makes it raw, as
+//                            ssh does, so that the bytes pass untranslated
 //   apart                    writes "to stdout" to stdout and "to stderr" to stderr
 //   complain TEXT CODE       writes TEXT to stderr only, exits CODE
 //   raw TEXT                 makes its terminal raw as ssh does when its session begins,
@@ -21,6 +23,9 @@
 //                            "keep"). With LOG: appends "joined" to it once registered, and
 //                            "terminate" while still holding the job's lock on that verdict
 
+#include "flood_pattern.hpp"
+
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -74,15 +79,27 @@ int sizes() {
 }
 
 int flood(long bytes, int code) {
-    std::string chunk;
-    while (chunk.size() < 65536)
-        chunk += "0123456789";
-    while (bytes > 0) {
-        auto n = std::min<long>(bytes, static_cast<long>(chunk.size()));
-        auto written = ::write(STDOUT_FILENO, chunk.data(), static_cast<size_t>(n));
+    if (::isatty(STDOUT_FILENO)) {
+        termios raw{};
+        ::tcgetattr(STDOUT_FILENO, &raw);
+        ::cfmakeraw(&raw);
+        ::tcsetattr(STDOUT_FILENO, TCSADRAIN, &raw);
+    }
+    // One period more than a write, so that a write can start at any phase of the pattern
+    // where the last (maybe partial) one ended.
+    constexpr long most = 65536;
+    std::string pattern(most + jobssh::testing::flood_period, '\0');
+    for (std::size_t i = 0; i < pattern.size(); ++i)
+        pattern[i] = jobssh::testing::flood_byte(i);
+    long position = 0;
+    while (position < bytes) {
+        auto n = std::min(bytes - position, most);
+        auto written =
+            ::write(STDOUT_FILENO, pattern.data() + position % jobssh::testing::flood_period,
+                    static_cast<size_t>(n));
         if (written <= 0)
             return 99;
-        bytes -= written;
+        position += written;
     }
     return code;
 }
