@@ -519,7 +519,7 @@ BOOST_AUTO_TEST_CASE(tail_of_a_running_job_shows_every_byte_written_in_pieces_th
 BOOST_AUTO_TEST_CASE(a_task_log_truncated_and_rewritten_while_the_tail_was_stopped_is_shown_whole) {
     // Edges, input 2: 100 lines shown; jobssh-shell stopped; the log truncated and 300
     // lines written (three times the bytes); jobssh-shell continued.
-    auto& world = *shared().world;
+    auto& world = *shared().box;
     auto job = add_manual_job(world, 62);
     const fs::path log = world.buildlogs() / std::to_string(job) / "build" / "log";
     auto numbered = [](const char* word, int count, const char* prefix) {
