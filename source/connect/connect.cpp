@@ -62,6 +62,24 @@ struct session_outcome {
     std::optional<failure> ssh_failed;
 };
 
+bool job_ended(const job_info& info) {
+    return info.status != job_status::pending && info.status != job_status::queued &&
+           info.status != job_status::running;
+}
+
+// Before anything is claimed or printed: the VM must answer on its SSH port.
+asio::awaitable<void> wait_until_vm_answers(const job_info& info) {
+    if (info.port == 0)
+        throw failure_error(failure::no_vm, "the runner gives the job no VM port");
+    std::function<void()> tell_waiting;
+    if (!job_ended(info))
+        tell_waiting = [] { write_all(STDERR_FILENO, "Waiting for the build VM to come up...\n"); };
+    if (!co_await wait_for_vm(info, job_ended(info) ? vm_gone_bound : vm_boot_bound,
+                              std::move(tell_waiting)))
+        throw failure_error(job_ended(info) ? failure::vm_gone : failure::vm_unreachable,
+                            "VM port " + std::to_string(info.port) + " refused connections");
+}
+
 asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, const job_info& info,
                                              const ssh_key& key, const std::string& remote_command,
                                              bool tty, job_session& session,
@@ -90,6 +108,21 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
         throw failure_error(failure::internal, std::string("runner sent bad VM data: ") + e.what());
     }
 
+    // The VM data checked above, nothing is promised before the VM answers (the job is
+    // claimed only once the session started).
+    co_await wait_until_vm_answers(info);
+    // As in builds.sr.ht, one command gets no banner: its output is the command's alone.
+    if (remote_command.empty()) {
+        std::string banner = connect_banner(cfg, job, info, std::chrono::system_clock::now());
+        if (observer)
+            banner.insert(banner.size() - 1, observer->banner_note());
+        write_all(STDOUT_FILENO, banner);
+        // A shell without a terminal shows no prompt: say why (commands may still come on
+        // stdin, so the session goes on).
+        if (!tty)
+            write_all(STDERR_FILENO, no_terminal_hint(job));
+    }
+
     session_options options;
     if (info.deadline != std::chrono::sys_seconds{})
         options.deadline = info.deadline;
@@ -113,24 +146,6 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
     co_return outcome;
 }
 
-bool job_ended(const job_info& info) {
-    return info.status != job_status::pending && info.status != job_status::queued &&
-           info.status != job_status::running;
-}
-
-// Before anything is claimed or printed: the VM must answer on its SSH port.
-asio::awaitable<void> wait_until_vm_answers(const job_info& info) {
-    if (info.port == 0)
-        throw failure_error(failure::no_vm, "the runner gives the job no VM port");
-    std::function<void()> tell_waiting;
-    if (!job_ended(info))
-        tell_waiting = [] { write_all(STDERR_FILENO, "Waiting for the build VM to come up...\n"); };
-    if (!co_await wait_for_vm(info, job_ended(info) ? vm_gone_bound : vm_boot_bound,
-                              std::move(tell_waiting)))
-        throw failure_error(job_ended(info) ? failure::vm_gone : failure::vm_unreachable,
-                            "VM port " + std::to_string(info.port) + " refused connections");
-}
-
 // ssh's 255 after a session that had begun, and the VM's port no longer answers: the VM
 // died under the session (ssh said "closed by remote host" or timed out).
 asio::awaitable<bool> vm_went_away(const job_info& info, const session_result& result) {
@@ -140,6 +155,11 @@ asio::awaitable<bool> vm_went_away(const job_info& info, const session_result& r
 }
 
 } // namespace
+
+std::string no_terminal_hint(job_id job) {
+    return "No terminal: for an interactive shell use ssh -t ... connect " + std::to_string(job) +
+           "\n";
+}
 
 std::string humanize_from_now(std::chrono::system_clock::time_point when,
                               std::chrono::system_clock::time_point now) {
@@ -192,15 +212,6 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
     std::exception_ptr failed;
     session_outcome outcome;
     try {
-        // Nothing is promised before the VM answers (claimed only once started).
-        co_await wait_until_vm_answers(info);
-        // As in builds.sr.ht, one command gets no banner: its output is the command's alone.
-        if (remote_command.empty()) {
-            std::string banner = connect_banner(cfg, job, info, std::chrono::system_clock::now());
-            if (observer)
-                banner.insert(banner.size() - 1, observer->banner_note());
-            write_all(STDOUT_FILENO, banner);
-        }
         outcome = co_await run_session(cfg, job, info, key, remote_command, tty, session, observer);
     } catch (...) {
         failed = std::current_exception();

@@ -91,9 +91,8 @@ std::string listing(job_id job, const std::vector<session_file>& recordings) {
     return text;
 }
 
-asio::awaitable<int> play(std::vector<asciicast_event> events, double speed) {
+asio::awaitable<int> play(std::vector<asciicast_event> events, double speed, user_output& out) {
     auto executor = co_await asio::this_coro::executor;
-    user_output out(executor);
     asio::steady_timer timer(executor);
     std::chrono::microseconds previous{0};
     for (const auto& event : events) {
@@ -118,7 +117,8 @@ asio::awaitable<int> play(std::vector<asciicast_event> events, double speed) {
 } // namespace
 
 asio::awaitable<int> replay_recording(const config& cfg, job_id job,
-                                      std::optional<unsigned> recording, double speed) {
+                                      std::optional<unsigned> recording, double speed,
+                                      user_output& out) {
     auto recordings = job_recordings(cfg, job);
     if (!recording) {
         write_all(STDOUT_FILENO, listing(job, recordings));
@@ -138,7 +138,7 @@ asio::awaitable<int> replay_recording(const config& cfg, job_id job,
     terminal.say("[jobssh] Session " + std::to_string(*recording) + " of job #" +
                  std::to_string(job) + " (" + chosen.user + ", " + utc_minute(chosen.start) +
                  "); q or Ctrl-C stops.");
-    auto ended = co_await (play(events_of(text), speed) || viewer::until_viewer_leaves());
+    auto ended = co_await (play(events_of(text), speed, out) || viewer::until_viewer_leaves());
     int status = std::visit([](int s) { return s; }, ended);
     if (status == 0)
         terminal.say(ended.index() == 0 ? "[jobssh] End of the recording."

@@ -102,9 +102,8 @@ std::string which_sessions(job_id job, const std::vector<session_file>& sessions
 
 // Shows what the session shows until it ends: its file's writer closed it (IN_CLOSE_WRITE,
 // also when the kernel closed it for a killed session) or no longer holds its lock.
-asio::awaitable<int> follow(int fd, session_follower& follower) {
+asio::awaitable<int> follow(int fd, session_follower& follower, user_output& out) {
     auto executor = co_await asio::this_coro::executor;
-    user_output out(executor);
     unique_fd inotify(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
     std::string proc_path = "/proc/self/fd/" + std::to_string(fd);
     if (!inotify ||
@@ -162,7 +161,8 @@ std::string_view recent_screen(std::string_view output, bool cut) {
     return output;
 }
 
-asio::awaitable<int> watch_session(const config& cfg, job_id job, std::optional<unsigned> session) {
+asio::awaitable<int> watch_session(const config& cfg, job_id job, std::optional<unsigned> session,
+                                   user_output& out) {
     auto sessions = live_sessions(cfg, job);
     if (sessions.empty() || (session && *session > sessions.size()))
         throw failure_error(failure::nothing_to_watch,
@@ -190,7 +190,7 @@ asio::awaitable<int> watch_session(const config& cfg, job_id job, std::optional<
         past.erase(0, past.size() - recent_kept);
     write_all(STDOUT_FILENO, recent_screen(past, cut));
 
-    auto ended = co_await (follow(file.get(), follower) || viewer::until_viewer_leaves());
+    auto ended = co_await (follow(file.get(), follower, out) || viewer::until_viewer_leaves());
     int status = std::visit([](int s) { return s; }, ended);
     if (status == 0)
         terminal.say(ended.index() == 0 ? "[jobssh] The session ended."

@@ -54,11 +54,6 @@ std::string usage_text() {
            "replay   list the job's recorded sessions, or play the n-th (q or Ctrl-C stops)\n";
 }
 
-std::string no_terminal_hint(job_id job) {
-    return "No terminal: for an interactive shell use ssh -t ... connect " + std::to_string(job) +
-           "\n";
-}
-
 namespace {
 
 // What syslog gets about one session.
@@ -231,12 +226,12 @@ asio::awaitable<int> run_session(const config& cfg, std::string b64key,
     const ssh_key& key = *key_lookup.value;
 
     if (auto* watch = std::get_if<watch_command>(&cmd)) {
-        int status = co_await watch_session(cfg, job, watch->session);
+        int status = co_await watch_session(cfg, job, watch->session, out);
         record.outcome = "watched";
         co_return status;
     }
     if (auto* replay = std::get_if<replay_command>(&cmd)) {
-        int status = co_await replay_recording(cfg, job, replay->recording, replay->speed);
+        int status = co_await replay_recording(cfg, job, replay->recording, replay->speed, out);
         record.outcome = replay->recording ? "replayed" : "listed";
         co_return status;
     }
@@ -249,10 +244,6 @@ asio::awaitable<int> run_session(const config& cfg, std::string b64key,
     }
 
     const connect_command& connect = std::get<connect_command>(cmd);
-    // A shell without a terminal shows no prompt: say why at once (commands may still come
-    // on stdin, so the session goes on).
-    if (connect.remote_command.empty() && !is_terminal(STDIN_FILENO))
-        write_all(STDERR_FILENO, no_terminal_hint(job));
     if (!job_finished(info)) {
         // With one command, stdout carries that command's output and nothing else: the
         // job's log goes to stderr.

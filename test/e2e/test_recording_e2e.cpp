@@ -138,7 +138,8 @@ BOOST_AUTO_TEST_CASE(a_recorded_session_replays_to_the_screen_bytes_the_user_saw
 
     // And `replay` plays it to the same bytes.
     auto replay = session("alice", "replay 1 1 --speed 100");
-    BOOST_REQUIRE((replay->wait(30s) == 0));
+    auto replayed = replay->wait(30s);
+    BOOST_REQUIRE_MESSAGE(replayed == 0, "replay: " << replayed.value_or(-1) << ": " << replay->output());
     BOOST_TEST(replay->output().find(recorded.output) != std::string::npos, replay->output());
 }
 

@@ -27,6 +27,10 @@ boost::asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const j
                                           const ssh_key& key, const std::string& remote_command,
                                           screen_observer* observer = nullptr);
 
+// What a `connect <job>` without a command is told when sshd gave it no terminal (the
+// user's ssh was run without -t), once the VM answers.
+std::string no_terminal_hint(job_id job);
+
 // How far `when` is from `now`, the way the banner says it: "4 hours from now", "a minute
 // from now", "5 minutes ago" (Python humanize's naturaltime, which builds.sr.ht uses: rounded
 // down, so that it never promises more time than there is: 3 h 59 min reads "3 hours").

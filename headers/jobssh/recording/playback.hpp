@@ -14,19 +14,23 @@
 namespace jobssh {
 
 struct config;
+class user_output;
 
 // Shows the live screen of the job's newest live session (or the `session`-th, from 1,
 // oldest first): first its recent output, then what it shows as it comes, until it ends,
 // the viewer leaves or hangs up. The exit status: 0, or 128+N after signal N. Throws
 // failure_error (nothing_to_watch) when there is no such session.
+// What it shows goes to `out`, the session's one writer of the user's stdout.
 boost::asio::awaitable<int> watch_session(const config& cfg, job_id job,
-                                          std::optional<unsigned> session);
+                                          std::optional<unsigned> session, user_output& out);
 
 // Without `recording`, lists the job's recordings (number, start, user, length) on stdout.
 // With it, plays that recording, pauses over 2 s shortened to 2 s, all of it `speed` times
 // as fast. Throws failure_error (no_recording) when there is no such recording.
+// What it plays goes to `out`, the session's one writer of the user's stdout.
 boost::asio::awaitable<int> replay_recording(const config& cfg, job_id job,
-                                             std::optional<unsigned> recording, double speed);
+                                             std::optional<unsigned> recording, double speed,
+                                             user_output& out);
 
 // The longest pause replay keeps.
 inline constexpr std::chrono::seconds longest_pause{2};

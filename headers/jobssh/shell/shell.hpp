@@ -11,10 +11,6 @@ namespace jobssh {
 // What `help` prints (and what follows "Usage:" in the usage failure's spirit).
 std::string usage_text();
 
-// What a `connect <job>` without a command is told when sshd gave it no terminal (the
-// user's ssh was run without -t).
-std::string no_terminal_hint(job_id job);
-
 // The whole session: arguments, config, authorization, then tail or connect. Every
 // failure is told to the user on stderr and mapped to its exit code; one line goes to
 // syslog. Returns the exit status.
