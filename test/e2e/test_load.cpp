@@ -167,13 +167,15 @@ BOOST_AUTO_TEST_CASE(concurrent_tails_and_connects_through_the_front_sshd_lose_n
     std::vector<std::unique_ptr<pty_driver>> connect_users;
     for (int i = 0; i < connects; ++i) {
         int job = 1 + i / sessions_per_job;
-        connect_users.push_back(std::make_unique<pty_driver>(
-            box.ssh_argv("alice",
-                         "connect " + std::to_string(job) +
-                             " -- sh -c 'while [ ! -e /tmp/go ]; do sleep 0.2; done; seq 1 " +
-                             std::to_string(seq_lines) + "'",
-                         true)));
-        BOOST_REQUIRE_MESSAGE(connect_users.back()->expect("Connected to build job", 60s),
+        connect_users.push_back(std::make_unique<pty_driver>(box.ssh_argv(
+            "alice",
+            "connect " + std::to_string(job) +
+                " -- sh -c 'echo waiting-for-go; while [ ! -e /tmp/go ]; do sleep 0.2; "
+                "done; seq 1 " +
+                std::to_string(seq_lines) + "'",
+            true)));
+        // One command gets no banner: its own first line says it is in.
+        BOOST_REQUIRE_MESSAGE(connect_users.back()->expect("waiting-for-go", 60s),
                               "connect " << i << ": " << connect_users.back()->output());
     }
     auto ramped = std::chrono::steady_clock::now();
