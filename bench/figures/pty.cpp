@@ -15,6 +15,23 @@ namespace fs = std::filesystem;
 
 namespace jobssh::bench {
 
+namespace {
+
+// jobssh-shell with the sandbox's config but sessions recorded (and watchable): the
+// sandbox's own has `watch = no`, so that its sessions keep the direct screen path.
+std::vector<std::string> recording_shell_argv(const bench_context& ctx) {
+    auto recorded = ctx.data / "recording.ini";
+    std::string text = read_file(ctx.world.config_file().string());
+    auto at = text.find("watch = no\n");
+    if (at == std::string::npos)
+        throw std::runtime_error("the sandbox's config does not say watch = no");
+    text.replace(at, 11, "watch = yes\nrecordings = " + (ctx.data / "recordings").string() + "\n");
+    write_file(recorded.string(), text);
+    return {JOBSSH_SHELL_PROGRAM, "--config", recorded.string(), ctx.world.public_key_b64("alice")};
+}
+
+} // namespace
+
 std::vector<figure> pty_throughput_and_keystrokes(bench_context& ctx) {
     auto job = std::to_string(ctx.vm_job);
     std::size_t raw = ctx.quick ? (3u << 20) : (12u << 20);
@@ -34,7 +51,9 @@ std::vector<figure> pty_throughput_and_keystrokes(bench_context& ctx) {
     for (const auto& word : direct_argv)
         quoted += (quoted.empty() ? "'" : " '") + word + "'";
     pty_session proxy({"script", "-q", "-f", "-e", "-c", quoted, "/dev/null"}, {"TERM=xterm"});
-    for (auto* s : {&through, &direct, &proxy}) {
+    // The same connect with the session recorded: the screen passes through jobssh.
+    pty_session recorded(recording_shell_argv(ctx), {command_env("connect " + job), "TERM=xterm"});
+    for (auto* s : {&through, &direct, &proxy, &recorded}) {
         s->send("echo RE''ADY\n");
         s->expect("READY", std::chrono::seconds(60));
         s->drain(std::chrono::milliseconds(200));
@@ -48,10 +67,11 @@ std::vector<figure> pty_throughput_and_keystrokes(bench_context& ctx) {
         return file_bytes / ((now_ns() - start) / 1e9);
     };
     int reps = ctx.quick ? 3 : 25;
-    std::vector<double> ta, tb, tc;
+    std::vector<double> ta, tb, tc, tr;
     interleaved(reps, {[&] { ta.push_back(throughput(through)); },
                        [&] { tb.push_back(throughput(direct)); },
-                       [&] { tc.push_back(throughput(proxy)); }});
+                       [&] { tc.push_back(throughput(proxy)); },
+                       [&] { tr.push_back(throughput(recorded)); }});
 
     auto keystrokes = [&](pty_session& s, std::vector<double>& into, int count) {
         s.drain(std::chrono::milliseconds(30));
@@ -64,9 +84,35 @@ std::vector<figure> pty_throughput_and_keystrokes(bench_context& ctx) {
         s.send("\x15"); // readline's kill-line: the prompt is empty again
     };
     int rounds = ctx.quick ? 3 : 40;
-    std::vector<double> ka, kb, kc;
-    interleaved(rounds, {[&] { keystrokes(through, ka, 20); }, [&] { keystrokes(direct, kb, 20); },
-                         [&] { keystrokes(proxy, kc, 20); }});
+    std::vector<double> ka, kb, kc, kr;
+    interleaved(rounds,
+                {[&] { keystrokes(through, ka, 20); }, [&] { keystrokes(direct, kb, 20); },
+                 [&] { keystrokes(proxy, kc, 20); }, [&] { keystrokes(recorded, kr, 20); }});
+
+    // A watcher of the recorded session: each keystroke's echo on the watcher's screen,
+    // against the same echo on the session's own screen.
+    pty_session watcher(recording_shell_argv(ctx), {command_env("watch " + job), "TERM=xterm"});
+    watcher.expect("q or Ctrl-C leaves.", std::chrono::seconds(30));
+    watcher.drain(std::chrono::milliseconds(200));
+    std::vector<double> lag;
+    for (int k = 0; k < (ctx.quick ? 60 : 800); ++k) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        auto start = now_ns();
+        recorded.send("a");
+        auto on_screen = recorded.await_byte('a', start, std::chrono::seconds(10));
+        auto watched = watcher.await_byte('a', start, std::chrono::seconds(10));
+        lag.push_back((watched - on_screen) / ns_per_ms);
+        if (k % 20 == 19) {
+            recorded.send("\x15");
+            watcher.drain(std::chrono::milliseconds(20));
+        }
+    }
+    recorded.send("\x15");
+    watcher.send("q");
+    auto recorded_end = recorded.finish(std::chrono::seconds(20));
+    if (recorded_end.status != 0)
+        throw std::runtime_error("recorded jobssh-shell connect exited " +
+                                 std::to_string(recorded_end.status));
     ctx.connect_rss_kib = status_kib(through.pid(), "VmHWM");
     ctx.connect_anon_kib = status_kib(through.pid(), "RssAnon");
     auto ea = through.finish(std::chrono::seconds(20));
@@ -123,7 +169,40 @@ std::vector<figure> pty_throughput_and_keystrokes(bench_context& ctx) {
                    {"direct ssh -t", "#1b9e77", kb},
                    {"through script(1)", "#7570b3", kc}});
     ctx.plot_files.push_back(plot);
-    return {bytes, keys};
+
+    auto recorded_bytes =
+        ratio_figure("bytes/s through jobssh, session recorded", tr, tb, "direct `ssh -t`", mib_s,
+                     3, "≥ 0.90×", [](double ratio) { return ratio >= 0.90; });
+    recorded_bytes.details = {
+        "the same rounds as the figure above, a fourth session in each: `jobssh-shell` "
+        "(command `connect N`) with `[jobssh] recordings` set, so ssh's stdout is a pipe that "
+        "jobssh reads and writes on to the pty and, as asciicast events, to the recording",
+        "the sandbox's own config, used by every other figure, has `watch = no`: those "
+        "sessions keep the direct screen path"};
+    auto recorded_added = differences(kr, kb);
+    double recorded_p99 = quantile(recorded_added, 0.99);
+    figure recorded_keys{"keystroke round trip added, session recorded",
+                         "p50 " + ms(median(kr)) + ", p99 " + ms(quantile(kr, 0.99)),
+                         "direct `ssh -t`: p50 " + ms(median(kb)) + ", p99 " +
+                             ms(quantile(kb, 0.99)),
+                         "added p50 " + ms(median(recorded_added)) + ", p99 " + ms(recorded_p99),
+                         "p99 ≤ 0.3 ms added",
+                         recorded_p99 <= 0.3 ? "met" : "missed"};
+    recorded_keys.details = {std::to_string(kr.size()) +
+                             " keystrokes, in the rounds of the keystroke figure above; added as "
+                             "there, per-keystroke paired differences"};
+    figure watcher_lag{"a watcher's lag (echo on the session's screen → on the watcher's)",
+                       "p50 " + ms(median(lag)) + ", p99 " + ms(quantile(lag, 0.99)),
+                       "—",
+                       "p99 " + ms(quantile(lag, 0.99)) + " (max " + ms(quantile(lag, 1.0)) + ")",
+                       "p99 ≤ 10 ms",
+                       quantile(lag, 0.99) <= 10 ? "met" : "missed"};
+    watcher_lag.details = {
+        std::to_string(lag.size()) +
+        " keystrokes into the recorded session, 2 ms apart; `watch N` (jobssh-shell) on a pty "
+        "of its own follows the session's file (inotify); the lag is the echo's time on the "
+        "watcher's pty minus its time on the session's pty"};
+    return {bytes, keys, recorded_bytes, recorded_keys, watcher_lag};
 }
 
 } // namespace jobssh::bench
