@@ -6,8 +6,7 @@
 #define BOOST_TEST_MODULE vm_life
 #include "pty_driver.hpp"
 #include "resilience_helpers.hpp"
-#include "sandbox.hpp"
-#include "scratch_dir.hpp"
+#include "sandbox_world.hpp"
 
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
@@ -24,6 +23,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using jobssh::fixtures::sandbox;
 using jobssh::fixtures::sandbox_options;
+using jobssh::testing::sandbox_world;
 using jobssh::testing::eventually;
 using jobssh::testing::pty_driver;
 using jobssh::testing::shells_of;
@@ -48,30 +48,15 @@ const char* const jobs_json = R"({"jobs": [
 
 const char* const users_json = R"({"users": [{"name": "alice", "id": 1}]})";
 
-struct world {
-    jobssh::testing::scratch_dir scratch;
-    std::unique_ptr<sandbox> box;
-    world() {
-        scratch.write("jobs.json", jobs_json);
-        scratch.write("users.json", users_json);
-        sandbox_options options;
-        options.jobs_file = scratch.path() / "jobs.json";
-        options.users_file = scratch.path() / "users.json";
-        options.linger = 20s;
-        box = std::make_unique<sandbox>(options);
-    }
-    static world* instance;
-};
-world* world::instance = nullptr;
+} // namespace
 
-struct world_fixture {
-    world_fixture() { world::instance = new world(); }
-    ~world_fixture() { delete world::instance; }
-};
-BOOST_TEST_GLOBAL_FIXTURE(world_fixture);
+JOBSSH_MODULE_WORLD(sandbox_world, jobs_json, users_json,
+                    [](sandbox_options& options) { options.linger = 20s; });
+
+namespace {
 
 sandbox& box() {
-    return *world::instance->box;
+    return *sandbox_world_of_the_module::get().box;
 }
 
 std::size_t requests_of(std::int64_t job, const std::string& action) {
