@@ -68,7 +68,7 @@ void check_ssh_argv(const jobssh::job_info& info) {
     const jobssh::config cfg;
     std::vector<std::string> argv;
     try {
-        argv = jobssh::vm_ssh_argv(cfg, info, false, {"true"}, std::nullopt);
+        argv = jobssh::vm_ssh_argv(cfg, info, false, "true", {});
     } catch (const std::invalid_argument&) {
         return; // refused: nothing reaches ssh
     }
