@@ -88,6 +88,15 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
         const std::string& verb = words->front();
         if (std::holds_alternative<jobssh::help_command>(command)) {
             check(verb == "help", "help is only `help`");
+        } else if (auto* watch = std::get_if<jobssh::watch_command>(&command)) {
+            check(verb == "watch" && (words->size() == 2 || words->size() == 3),
+                  "watch is `watch <job> [<n>]`");
+            check(jobssh::parse_job_id((*words)[1]) == watch->job, "watch shows the job named");
+            check(!watch->session || *watch->session >= 1, "sessions count from 1");
+        } else if (auto* replay = std::get_if<jobssh::replay_command>(&command)) {
+            check(verb == "replay" && words->size() >= 2, "replay is `replay <job> …`");
+            check(jobssh::parse_job_id((*words)[1]) == replay->job, "replay plays the job named");
+            check(replay->speed >= 0.1 && replay->speed <= 100, "--speed is 0.1 to 100");
         } else {
             const auto& tail = std::get<jobssh::tail_command>(command);
             check(verb == "tail" && words->size() == 2, "tail is `tail <job>`");
@@ -99,10 +108,11 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
                   error.kind() == jobssh::failure::file_transfer,
               "a refused command is a usage error, a bad job id or a file transfer");
         // Unbalanced quotes after a connect's job ID are left to the VM's shell: they may
-        // come with any verdict on the job ID, but a bad one only after connect or tail.
+        // come with any verdict on the job ID, but a bad one only after a verb that takes one.
         if (error.kind() == jobssh::failure::bad_job_id && words)
-            check(words->size() >= 2 && ((*words)[0] == "connect" || (*words)[0] == "tail"),
-                  "only connect and tail take a job id");
+            check(words->size() >= 2 && ((*words)[0] == "connect" || (*words)[0] == "tail" ||
+                                         (*words)[0] == "watch" || (*words)[0] == "replay"),
+                  "only connect, tail, watch and replay take a job id");
     }
     return 0;
 }

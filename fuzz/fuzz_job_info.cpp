@@ -33,9 +33,10 @@ void check_fields(const json::object& object, const jobssh::job_info& info) {
               info.deadline.time_since_epoch().count(),
           "deadline is the field's, in seconds since the epoch");
     check(object.at("manifest").as_string() == info.manifest, "manifest is the field's");
-    const json::value& note = object.at("note");
-    check(note.is_null() ? !info.note : (info.note && note.as_string() == *info.note),
-          "note is the field's, null as none");
+    // A nullable field: absent and null alike mean none.
+    const json::value* note = object.if_contains("note");
+    check(!note || note->is_null() ? !info.note : (info.note && note->as_string() == *info.note),
+          "note is the field's, null or absent as none");
     check(object.at("owner_id").to_number<std::int64_t>() == info.owner_id,
           "owner_id is the field's");
     check(object.at("port").to_number<std::int64_t>() == info.port, "port is the field's");
