@@ -161,11 +161,12 @@ asio::awaitable<std::optional<ssh_key>> key_of(const config& cfg, std::string b6
 }
 
 // The answers of both lookups, told in a fixed order: the key first, then the job, then
-// whether the key's owner owns the job. Returns the job found.
-template <class Job, class OwnerOf>
+// whether the key's owner may have this session (the job's owner, or for watch and replay
+// one of the runner's viewers). Returns the job found.
+template <class Job, class InfoOf>
 Job permitted_job(lookup<std::optional<ssh_key>>& key_lookup,
                   lookup<std::optional<Job>>& job_lookup, session_record& record,
-                  const char* nowhere, OwnerOf owner_of, bool viewer = false) {
+                  const char* nowhere, const command& cmd, InfoOf info_of) {
     if (key_lookup.error)
         std::rethrow_exception(key_lookup.error);
     if (!key_lookup.value)
@@ -177,23 +178,24 @@ Job permitted_job(lookup<std::optional<ssh_key>>& key_lookup,
         std::rethrow_exception(job_lookup.error);
     if (!job_lookup.value)
         throw failure_error(failure::no_such_job, nowhere);
-    std::string job_owner = owner_of(*job_lookup.value);
-    if (key.owner.name != job_owner && !viewer)
-        throw failure_error(failure::not_permitted, "the job belongs to " + job_owner);
+    const job_info& info = info_of(*job_lookup.value);
+    if (key.owner.name != info.username && !may_view(cmd, info, key.owner.name))
+        throw failure_error(failure::not_permitted, "the job belongs to " + info.username);
     return std::move(*job_lookup.value);
 }
 
-// On a gateway: the job's runner found by asking every runner, key and owner checked here
-// (a stranger's session makes no hop), then the session carried to that runner's jobssh,
-// which checks the owner again.
+// On a gateway: the job's runner found by asking every runner, key and owner (or viewer)
+// checked here (a stranger's session makes no hop), then the session carried to that
+// runner's jobssh, which checks them again.
 asio::awaitable<int> run_gateway_session(const config& cfg, std::string b64key,
-                                         std::optional<std::string> owner, job_id job,
-                                         session_record& record) {
+                                         std::optional<std::string> owner, const command& cmd,
+                                         job_id job, session_record& record) {
     // Who is asking, and where the job is: both questions at once.
     auto [job_lookup, key_lookup] =
         co_await (attempt(find_job_runner(cfg, job)) && attempt(key_of(cfg, b64key, owner)));
-    located_job found = permitted_job(key_lookup, job_lookup, record, "no runner knows the job",
-                                      [](const located_job& at) { return at.info.username; });
+    located_job found =
+        permitted_job(key_lookup, job_lookup, record, "no runner knows the job", cmd,
+                      [](const located_job& at) -> const job_info& { return at.info; });
     const ssh_key& key = *key_lookup.value;
     log_info(log_fields()
                  .add("job", job)
@@ -211,18 +213,15 @@ asio::awaitable<int> run_session(const config& cfg, std::string b64key,
     job_id job = *job_of(cmd);
     record.job = job;
     if (!cfg.gateway.runners.empty())
-        co_return co_await run_gateway_session(cfg, std::move(b64key), std::move(owner), job,
+        co_return co_await run_gateway_session(cfg, std::move(b64key), std::move(owner), cmd, job,
                                                record);
 
     // Who is asking, and about what: both questions at once.
     auto [job_lookup, key_lookup] =
         co_await (attempt(fetch_job_info(cfg, job)) && attempt(key_of(cfg, b64key, owner)));
-    // Besides the owner, the runner's `viewers` may watch and replay (never connect).
-    bool viewer = key_lookup.value && job_lookup.value &&
-                  may_view(cmd, *job_lookup.value, key_lookup.value->owner.name);
-    job_info info = permitted_job(
-        key_lookup, job_lookup, record, "the runner does not know the job",
-        [](const job_info& at) { return at.username; }, viewer);
+    job_info info =
+        permitted_job(key_lookup, job_lookup, record, "the runner does not know the job", cmd,
+                      [](const job_info& at) -> const job_info& { return at; });
     const ssh_key& key = *key_lookup.value;
 
     if (auto* watch = std::get_if<watch_command>(&cmd)) {

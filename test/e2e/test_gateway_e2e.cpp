@@ -34,19 +34,20 @@ std::string job(int id, const char* owner, bool shell, int pace_ms = 0) {
            R"(, "deadline_s": 14400})";
 }
 
-const char* const users_json =
-    R"({"users": [{"name": "alice", "id": 1}, {"name": "bob", "id": 2}]})";
+const char* const users_json = R"({"users": [{"name": "alice", "id": 1}, {"name": "bob", "id": 2},
+                                  {"name": "carol", "id": 3}]})";
 
 struct gateway_world {
     gateway_world() {
         sandbox_options options;
         options.users_file = data.write("users.json", users_json);
         options.runners = 2;
+        options.recordings = true;
         options.runner_jobs_files = {
-            data.write("runner-0.json", R"({"jobs": [)" + job(12, "alice", true) + "," +
-                                            job(11, "alice", false) + "," + job(13, "alice", true) +
-                                            "," + job(14, "bob", false) + "," +
-                                            job(16, "alice", true) + "]}"),
+            data.write("runner-0.json",
+                       R"({"jobs": [)" + job(12, "alice", true) + "," + job(11, "alice", false) +
+                           "," + job(13, "alice", true) + "," + job(14, "bob", false) + "," +
+                           job(16, "alice", true) + "," + job(17, "alice", true) + "]}"),
             data.write("runner-1.json", R"({"jobs": [)" + job(22, "alice", true) + "," +
                                             job(21, "alice", false) + "," + job(25, "alice", true) +
                                             "," + job(26, "alice", true) + "]}")};
@@ -77,10 +78,10 @@ std::size_t count(const std::vector<std::string>& requests, const std::string& r
     return static_cast<std::size_t>(std::count(requests.begin(), requests.end(), request));
 }
 
-bool hop_logged_for(int job) {
+bool hop_logged_for(int job, const std::string& user) {
+    const std::string hop = "job=" + std::to_string(job) + " user=" + user + " event=hop";
     for (const auto& record : box().syslog_records())
-        if (record.find("job=" + std::to_string(job) + " ") != std::string::npos &&
-            record.find("event=hop") != std::string::npos)
+        if (record.find(hop) != std::string::npos)
             return true;
     return false;
 }
@@ -181,7 +182,7 @@ BOOST_AUTO_TEST_CASE(another_users_job_is_refused_at_the_gateway_without_a_hop) 
     BOOST_TEST(ran.err.starts_with("You are not permitted to connect to this job.\n"), ran.err);
     BOOST_TEST(ran.out.empty());
     BOOST_TEST(box().wait_for_syslog("job=14 user=alice").has_value());
-    BOOST_TEST(!hop_logged_for(14));
+    BOOST_TEST(!hop_logged_for(14, "alice"));
 }
 
 BOOST_AUTO_TEST_CASE(a_runner_that_is_down_does_not_keep_users_from_the_other_runners_jobs) {
@@ -238,4 +239,45 @@ BOOST_AUTO_TEST_CASE(a_client_killed_at_the_gateway_leaves_nothing_on_either_hos
     BOOST_TEST(!box().vm_running(25, 1));
     BOOST_TEST(fs::is_empty(box().state_dir()));
     BOOST_TEST(jobssh::live_sessions(box().runner_state_dir(1), 25) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(
+    a_viewer_the_runner_lists_may_watch_and_replay_through_the_gateway_a_stranger_not) {
+    box().set_job(17, R"({"viewers": ["carol"]})", 0);
+    pty_driver user(box().ssh_argv("alice", "connect 17", true));
+    BOOST_TEST_REQUIRE(user.expect("Connected to build job #17"), user.output());
+    BOOST_TEST_REQUIRE(user.expect("$ "), user.output());
+    user.send("echo seen-$((6 * 7))\r");
+    BOOST_TEST_REQUIRE(user.expect("seen-42"), user.output());
+
+    pty_driver viewer(box().ssh_argv("carol", "watch 17", true));
+    BOOST_TEST_REQUIRE(viewer.expect("Watching alice's session on job #17"), viewer.output());
+    BOOST_TEST(viewer.expect("seen-42"), viewer.output());
+    viewer.send("q");
+    BOOST_TEST((viewer.wait() == 0), viewer.output());
+
+    // Listed by no runner, owning nothing: refused at the gateway, no hop made for them.
+    for (const char* command : {"watch 17", "replay 17", "replay 17 1"}) {
+        auto refused = through_gateway("bob", command);
+        BOOST_TEST(refused.exit_code == 77, command);
+        BOOST_TEST(refused.err.starts_with("You are not permitted to connect to this job.\n"),
+                   command << ": " << refused.err);
+        BOOST_TEST(refused.out.empty(), command);
+    }
+    BOOST_TEST(box().wait_for_syslog("job=17 user=bob").has_value());
+    BOOST_TEST(!hop_logged_for(17, "bob"));
+    BOOST_TEST(box().wait_for_syslog("job=17 user=carol event=hop").has_value());
+
+    user.send("exit\r");
+    BOOST_TEST_REQUIRE((user.wait() == 0), user.output());
+    auto listed = through_gateway("carol", "replay 17");
+    BOOST_TEST(listed.exit_code == 0, listed.err);
+    BOOST_TEST(listed.out.starts_with("Recorded sessions of job #17:\n  1  "), listed.out);
+    BOOST_TEST(listed.out.find("  alice  ") != std::string::npos, listed.out);
+    pty_driver replay(box().ssh_argv("carol", "replay 17 1 --speed 100", true));
+    BOOST_TEST(replay.expect("seen-42"), replay.output());
+    BOOST_TEST((replay.wait() == 0), replay.output());
+    // Viewing is all a viewer may do.
+    auto connect = through_gateway("carol", "connect 17 -- true");
+    BOOST_TEST(connect.exit_code == 77, connect.err);
 }
