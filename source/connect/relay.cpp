@@ -283,19 +283,19 @@ awaitable<session_end> reader_gone(stream_descriptor& out) {
     co_return session_end::hangup;
 }
 
-// SIGHUP and SIGTERM from the session's start, when it catches them itself (see
+// SIGHUP and SIGTERM, caught from the session's start when it catches them itself (see
 // session_options::catch_signals), so that none finds the default action (death).
-struct hangup_signals {
+struct caught_signals {
     std::optional<asio::signal_set> set;
 
-    hangup_signals(const asio::any_io_executor& executor, const session_options& options) {
-        ignore_sigpipe(); // the relay is entered without jobssh-shell's main too (tests)
+    caught_signals(const asio::any_io_executor& executor, const session_options& options) {
         if (options.catch_signals)
             set.emplace(executor, SIGHUP, SIGTERM);
     }
 };
 
-awaitable<session_end> hangup_signal(hangup_signals& signals) {
+// Either of them ends the session as a hang-up; never, when the caller catches them.
+awaitable<session_end> caught_signal(caught_signals& signals) {
     if (!signals.set)
         co_return co_await forever_then(session_end::hangup);
     co_await signals.set->async_wait(default_token());
@@ -327,7 +327,7 @@ awaitable<session_end> ended(Race race) {
 awaitable<session_result> relay_on_pty(std::filesystem::path program, std::vector<std::string> args,
                                        user_side user, session_options options) {
     auto executor = co_await asio::this_coro::executor;
-    hangup_signals hangup(executor, options);
+    caught_signals signals(executor, options);
     terminal_guard guard({user.in, user.out, user.err});
     // Raw before the child starts: its output goes to the user's terminal as it wrote it.
     guard.make_raw(user.in);
@@ -401,7 +401,7 @@ awaitable<session_result> relay_on_pty(std::filesystem::path program, std::vecto
         co_await follow_window_size(winch, user.in, terminal, resized);
         co_return co_await forever_then(session_end::hangup);
     };
-    result.end = co_await ended(output() || input() || hangup_signal(hangup) ||
+    result.end = co_await ended(output() || input() || caught_signal(signals) ||
                                 deadline_watch(options, out, raw) || window());
     result.exit_status = co_await finish(process, result.end, options.stop_grace);
     co_return result;
@@ -411,7 +411,7 @@ awaitable<session_result> relay_with_pipes(std::filesystem::path program,
                                            std::vector<std::string> args, user_side user,
                                            session_options options) {
     auto executor = co_await asio::this_coro::executor;
-    hangup_signals hangup(executor, options);
+    caught_signals signals(executor, options);
     terminal_guard guard({user.in, user.out, user.err});
 
     auto in_pipe = make_pipe();
@@ -441,7 +441,7 @@ awaitable<session_result> relay_with_pipes(std::filesystem::path program,
         child_in.close(); // EOF passed on
         co_return co_await forever_then(session_end::hangup);
     };
-    result.end = co_await ended(output() || input() || reader_gone(out) || hangup_signal(hangup) ||
+    result.end = co_await ended(output() || input() || reader_gone(out) || caught_signal(signals) ||
                                 deadline_watch(options, err, false));
     result.exit_status = co_await finish(process, result.end, options.stop_grace);
     co_return result;

@@ -311,7 +311,6 @@ asio::awaitable<void> watch(const config& cfg, job_id job, std::string id, std::
 
 int run_session_watcher(int argc, char** argv) {
     // jobssh-shell --watch-session [--config FILE] JOB ID USER
-    ignore_sigpipe();
     open_syslog("jobssh-shell");
     std::vector<std::string_view> args(argv + 1, argv + argc);
     if (args.empty() || args.front() != watch_flag)

@@ -352,8 +352,6 @@ int tell_user(failure kind, const config& cfg) {
 } // namespace
 
 int run_shell(int argc, char** argv) {
-    // A user who hangs up must not kill us mid-write: EPIPE is handled where we write.
-    ignore_sigpipe();
     // Ctrl-Z never stops jobssh-shell: a stopped session would hold its VM with nobody to
     // continue it (sshd is no shell, and has no `fg`).
     for (int signal : {SIGTSTP, SIGTTIN, SIGTTOU})

@@ -12,6 +12,7 @@
 #include <boost/test/unit_test.hpp>
 #include <fcntl.h>
 #include <fstream>
+#include <jobssh/common/posix.hpp>
 #include <jobssh/connect/pty.hpp>
 #include <jobssh/connect/relay.hpp>
 #include <memory>
@@ -41,6 +42,8 @@ class session_thread : jobssh::testing::io_context_fixture {
 public:
     template <typename Start>
     explicit session_thread(Start start) {
+        // As jobssh-shell's main does: a user gone is an EPIPE where the relay writes.
+        jobssh::ignore_sigpipe();
         thread_ = std::thread([this, start] {
             asio::co_spawn(ctx, start(), [this](std::exception_ptr e, jobssh::session_result r) {
                 error_ = e;
