@@ -87,9 +87,11 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
     std::optional<pinned_host_keys> pinned;
     std::optional<ssh_diagnostics> diagnostics;
     try {
-        diagnostics.emplace(cfg.state_dir / "ssh");
+        // Files of the session in state-dir itself, not in directories of their own that
+        // would stay behind, empty, when the session ends.
+        diagnostics.emplace(cfg.state_dir);
         if (!info.host_keys.empty())
-            pinned.emplace(cfg.state_dir / "known_hosts", info);
+            pinned.emplace(cfg.state_dir, info);
         else
             log_info(log_line(job, key).add("host_keys", "none").add("vm_host_key", "unchecked"));
     } catch (const std::invalid_argument& e) {

@@ -90,7 +90,16 @@ std::vector<session_file> live_sessions(const config& cfg, job_id job) {
         std::error_code ignored;
         fs::remove(file.path, ignored); // a killed session's, or a link to a removed file
     }
+    if (live.empty())
+        remove_empty_live_dirs(cfg, job);
     return live;
+}
+
+void remove_empty_live_dirs(const config& cfg, job_id job) {
+    // A remove fails on a directory that is not empty, as it should.
+    std::error_code ignored;
+    fs::remove(live_dir(cfg, job), ignored);
+    fs::remove(live_dir(cfg, job).parent_path(), ignored);
 }
 
 std::string utc_minute(std::chrono::system_clock::time_point when) {

@@ -39,6 +39,24 @@ unique_fd create_private(const fs::path& path) {
     return fd;
 }
 
+// The live directories are removed by the last session that leaves them empty
+// (remove_empty_live_dirs), maybe between their making here and the entry made in them: then
+// made again.
+template <class MakeEntry>
+void make_in_live_dir(const fs::path& dir, MakeEntry make_entry) {
+    for (int attempt = 1;; ++attempt) {
+        try {
+            make_private_dir(dir);
+            ::chmod(dir.parent_path().c_str(), 0700);
+            make_entry();
+            return;
+        } catch (const std::system_error& e) {
+            if (e.code() != std::errc::no_such_file_or_directory || attempt == 3)
+                throw;
+        }
+    }
+}
+
 } // namespace
 
 bool sessions_observed(const config& cfg) {
@@ -54,6 +72,7 @@ session_recorder::~session_recorder() {
     if (!live_entry_.empty()) {
         std::error_code ignored;
         fs::remove(live_entry_, ignored);
+        remove_empty_live_dirs(cfg_, job_);
     }
     if (writer_)
         writer_->sync();
@@ -81,17 +100,17 @@ void session_recorder::begin(window_size size) {
         }
         if (cfg_.watch) {
             auto dir = live_dir(cfg_, job_);
-            make_private_dir(dir);
-            ::chmod(dir.parent_path().c_str(), 0700);
             // Made under a name watchers skip, and renamed once locked: a watcher never
             // takes a session that is starting for one that ended.
             temporary = dir / ("." + name);
-            if (file) {
-                if (::symlink(recording_.c_str(), temporary.c_str()) != 0)
-                    throw std::system_error(errno, std::generic_category(), "symlink");
-            } else {
-                file = create_private(temporary);
-            }
+            make_in_live_dir(dir, [&] {
+                if (file) {
+                    if (::symlink(recording_.c_str(), temporary.c_str()) != 0)
+                        throw std::system_error(errno, std::generic_category(), "symlink");
+                } else {
+                    file = create_private(temporary);
+                }
+            });
             fs::rename(temporary, dir / name);
             live_entry_ = dir / name;
         }

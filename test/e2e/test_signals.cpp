@@ -21,9 +21,9 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using jobssh::fixtures::sandbox;
 using jobssh::fixtures::sandbox_options;
-using jobssh::testing::sandbox_world;
 using jobssh::testing::eventually;
 using jobssh::testing::pty_driver;
+using jobssh::testing::sandbox_world;
 using jobssh::testing::shells_of;
 using jobssh::testing::started_program;
 
@@ -80,20 +80,20 @@ bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
 }
 
-// Files under state-dir that a session of `job` could have left behind: the files of other
-// jobs' sessions (their registry) are not this test's.
-std::vector<std::string> files_in_state_dir(std::int64_t job) {
-    std::vector<std::string> files;
+// What is under state-dir that a session of `job` could have left behind, files and
+// directories (an empty one too), one per line: other jobs' registries are not this test's.
+std::string left_in_state_dir(std::int64_t job) {
+    std::string left;
     std::error_code ec;
     for (auto it = fs::recursive_directory_iterator(box().state_dir(), ec);
          !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
         auto name = it->path().filename().string();
         if (it->is_directory() && name.starts_with("job-") && name != "job-" + std::to_string(job))
             it.disable_recursion_pending();
-        else if (!it->is_directory())
-            files.push_back(it->path().string());
+        else
+            left += it->path().string() + "\n";
     }
-    return files;
+    return left;
 }
 
 bool no_shell_left() {
@@ -159,7 +159,7 @@ void check_a_clean_end(std::int64_t job, pty_driver& user, const way_to_stop& wa
         // Left as found: nothing claimed, nothing terminated.
         BOOST_TEST(requests_of(job, "claim") == 0u);
         BOOST_TEST(requests_of(job, "terminate") == 0u);
-        BOOST_TEST(files_in_state_dir(job).empty());
+        BOOST_TEST(left_in_state_dir(job) == "");
     }
 }
 
@@ -249,7 +249,7 @@ BOOST_AUTO_TEST_CASE(the_user_s_ssh_hung_up_while_waiting_for_the_vm_ends_the_se
     BOOST_TEST(contains(record, " outcome=hangup "), record);
     BOOST_TEST(requests_of(job, "claim") == 0u);
     BOOST_TEST(requests_of(job, "terminate") == 0u);
-    BOOST_TEST(files_in_state_dir(job).empty());
+    BOOST_TEST(left_in_state_dir(job) == "");
 }
 
 BOOST_AUTO_TEST_CASE(sigterm_to_jobssh_shell_mid_command_stops_the_command_and_ends_with_143) {
@@ -288,6 +288,8 @@ BOOST_AUTO_TEST_CASE(sighup_to_jobssh_shell_mid_interactive_session_ends_it_and_
     BOOST_TEST(eventually([&] { return jobssh::testing::vm_clients_of(port).empty(); }));
     auto record = the_session_record_of(job);
     BOOST_TEST(contains(record, " outcome=hangup exit=129 "), record);
+    // Its files (ssh's diagnostics, its entry under live/, its registry) went with it.
+    BOOST_TEST(left_in_state_dir(job) == "");
 }
 
 BOOST_AUTO_TEST_CASE(stdin_closed_from_the_start_is_no_hang_up_before_the_command_runs) {

@@ -39,6 +39,10 @@ std::vector<session_file> job_recordings(const config& cfg, job_id job);
 // up (killed) are removed on the way.
 std::vector<session_file> live_sessions(const config& cfg, job_id job);
 
+// live_dir(cfg, job) and the directory above it, each when it is empty: nothing of a
+// session stays in state-dir once it ended. A session starting meanwhile makes them again.
+void remove_empty_live_dirs(const config& cfg, job_id job);
+
 // Whether the session writing `fd`'s file still runs (holds its lock).
 bool session_running(int fd);
 
