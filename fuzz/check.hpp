@@ -20,6 +20,14 @@ inline void check(bool holds, const char* promise) {
     std::abort();
 }
 
+// What a decoder of answers from the network made of one (a decoded<T>): true when it took
+// it; a refusal must say why.
+template <class Decoded>
+bool accepted(const Decoded& decoded) {
+    check(decoded || !decoded.error.empty(), "a refused answer says why");
+    return static_cast<bool>(decoded);
+}
+
 inline std::string_view text_of(const unsigned char* data, std::size_t size) {
     return {reinterpret_cast<const char*>(data), size};
 }

@@ -37,11 +37,6 @@ using jobssh::fuzz::check;
 
 namespace {
 
-const fs::path& scratch() {
-    static const fs::path dir = jobssh::fuzz::scratch_path("log");
-    return dir;
-}
-
 // One log as the job wrote it, and what the user must see of it.
 struct written_log {
     fs::path file;
@@ -140,7 +135,7 @@ void follow(const unsigned char* data, std::size_t size) {
     const bool several_logs = data[1] & 1;
     const unsigned only_log = (data[1] >> 1) % 3;
 
-    const fs::path job_dir = scratch() / "job";
+    static const fs::path job_dir = jobssh::fuzz::scratch_path("log") / "job";
     std::error_code ignored;
     fs::remove_all(job_dir, ignored);
     fs::create_directories(job_dir);

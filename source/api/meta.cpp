@@ -11,7 +11,6 @@
 
 namespace jobssh {
 
-namespace asio = boost::asio;
 namespace json = boost::json;
 
 key_owner tag_invoke(json::value_to_tag<key_owner>, const json::value& value) {
@@ -49,7 +48,8 @@ bool is_base64(std::string_view text) {
 
 } // namespace
 
-asio::awaitable<std::optional<ssh_key>> lookup_key(const config& cfg, std::string_view b64key) {
+boost::asio::awaitable<std::optional<ssh_key>> lookup_key(const config& cfg,
+                                                          std::string_view b64key) {
     // Nothing meta could know: no need to ask it, nor to put odd bytes in a request line.
     if (!is_base64(b64key))
         co_return std::nullopt;

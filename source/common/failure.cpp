@@ -6,7 +6,8 @@ namespace jobssh {
 
 namespace {
 
-// In the order of the enum; traits() checks it.
+// In the order of the enum; traits() checks it. The rows read alike on purpose (one table of
+// every failure: `duplicates` lists their shape).
 constexpr std::array<failure_traits, 19> table{{
     {"usage", 64, log_level::info,
      "Usage: ssh ... connect <job ID>\n"

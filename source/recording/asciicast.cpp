@@ -90,6 +90,15 @@ void append_seconds(std::string& out, std::chrono::microseconds time) {
     out.append(fraction, 6);
 }
 
+// One line of an asciicast file as JSON; nullopt when it is not JSON.
+std::optional<json::value> parsed_line(std::string_view line) {
+    boost::system::error_code ec;
+    json::value value = json::parse(line, ec);
+    if (ec)
+        return std::nullopt;
+    return value;
+}
+
 } // namespace
 
 void utf8_json_encoder::encode(std::string_view bytes, std::string& out) {
@@ -158,10 +167,10 @@ std::string header_line(const asciicast_header& header) {
 
 std::optional<asciicast_header> parse_header(std::string_view line) {
     boost::system::error_code ec;
-    json::value value = json::parse(line, ec);
-    if (ec || !value.is_object())
+    auto value = parsed_line(line);
+    if (!value || !value->is_object())
         return std::nullopt;
-    const json::object& object = value.get_object();
+    const json::object& object = value->get_object();
     auto integer = [&](std::string_view key) -> std::optional<std::int64_t> {
         const json::value* field = object.if_contains(key);
         if (!field || !field->is_number())
@@ -191,13 +200,13 @@ std::optional<asciicast_header> parse_header(std::string_view line) {
 }
 
 std::optional<asciicast_event> parse_event(std::string_view line) {
-    boost::system::error_code ec;
-    json::value value = json::parse(line, ec);
-    if (ec || !value.is_array())
+    auto value = parsed_line(line);
+    if (!value || !value->is_array() || value->get_array().size() != 3)
         return std::nullopt;
-    const json::array& array = value.get_array();
-    if (array.size() != 3 || !array[0].is_number() || !array[1].is_string() ||
-        !array[2].is_string() || array[1].get_string().size() != 1)
+    const json::array& array = value->get_array();
+    boost::system::error_code ec;
+    if (!array[0].is_number() || !array[1].is_string() || !array[2].is_string() ||
+        array[1].get_string().size() != 1)
         return std::nullopt;
     double seconds = array[0].to_number<double>(ec);
     if (ec || !(seconds >= 0) || seconds > 1e9)

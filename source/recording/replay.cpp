@@ -1,7 +1,6 @@
 #include "viewer.hpp"
 
 #include <algorithm>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -21,7 +20,6 @@
 namespace jobssh {
 
 namespace asio = boost::asio;
-using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -138,12 +136,9 @@ asio::awaitable<int> replay_recording(const config& cfg, job_id job,
     terminal.say("[jobssh] Session " + std::to_string(*recording) + " of job #" +
                  std::to_string(job) + " (" + chosen.user + ", " + utc_minute(chosen.start) +
                  "); q or Ctrl-C stops.");
-    auto ended = co_await (play(events_of(text), speed, out) || viewer::until_viewer_leaves());
-    int status = std::visit([](int s) { return s; }, ended);
-    if (status == 0)
-        terminal.say(ended.index() == 0 ? "[jobssh] End of the recording."
-                                        : "[jobssh] Replay stopped.");
-    co_return status;
+    co_return co_await viewer::show_until_viewer_leaves(play(events_of(text), speed, out), terminal,
+                                                        "[jobssh] End of the recording.",
+                                                        "[jobssh] Replay stopped.");
 }
 
 } // namespace jobssh

@@ -65,4 +65,14 @@ asio::awaitable<int> until_viewer_leaves() {
     co_return std::visit([](int status) { return status; }, left);
 }
 
+asio::awaitable<int> show_until_viewer_leaves(asio::awaitable<int> shown,
+                                              const viewer_terminal& terminal,
+                                              std::string_view over, std::string_view stopped) {
+    auto ended = co_await (std::move(shown) || until_viewer_leaves());
+    int status = std::visit([](int s) { return s; }, ended);
+    if (status == 0)
+        terminal.say(ended.index() == 0 ? over : stopped);
+    co_return status;
+}
+
 } // namespace jobssh::viewer

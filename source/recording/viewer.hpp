@@ -26,4 +26,12 @@ private:
 // SIGTERM, SIGINT). Keys are read only from a terminal.
 boost::asio::awaitable<int> until_viewer_leaves();
 
+// Shows the session (`shown`: its bytes as they come, or as they were) until it is over or the
+// viewer leaves, then says which on `terminal`: `over`, or `stopped` when the viewer pressed
+// q or Ctrl-C. Returns 0, or 128+N on signal N. watch and replay end alike through this.
+boost::asio::awaitable<int> show_until_viewer_leaves(boost::asio::awaitable<int> shown,
+                                                     const viewer_terminal& terminal,
+                                                     std::string_view over,
+                                                     std::string_view stopped);
+
 } // namespace jobssh::viewer

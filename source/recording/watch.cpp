@@ -1,7 +1,6 @@
 #include "viewer.hpp"
 
 #include <array>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -24,7 +23,6 @@
 namespace jobssh {
 
 namespace asio = boost::asio;
-using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -190,12 +188,9 @@ asio::awaitable<int> watch_session(const config& cfg, job_id job, std::optional<
         past.erase(0, past.size() - recent_kept);
     write_all(STDOUT_FILENO, recent_screen(past, cut));
 
-    auto ended = co_await (follow(file.get(), follower, out) || viewer::until_viewer_leaves());
-    int status = std::visit([](int s) { return s; }, ended);
-    if (status == 0)
-        terminal.say(ended.index() == 0 ? "[jobssh] The session ended."
-                                        : "[jobssh] Stopped watching.");
-    co_return status;
+    co_return co_await viewer::show_until_viewer_leaves(follow(file.get(), follower, out), terminal,
+                                                        "[jobssh] The session ended.",
+                                                        "[jobssh] Stopped watching.");
 }
 
 } // namespace jobssh

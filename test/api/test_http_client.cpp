@@ -150,6 +150,18 @@ T run(asio::io_context& ctx, fake_server& server, asio::awaitable<T> operation) 
     return std::move(*result);
 }
 
+// How the request failed; fails the test with `answered` when it got an answer instead.
+http_failure http_failure_of(asio::io_context& ctx, fake_server& server,
+                             asio::awaitable<http_response> request, const char* answered) {
+    try {
+        run(ctx, server, std::move(request));
+    } catch (const http_error& error) {
+        return error.kind();
+    }
+    BOOST_FAIL(answered);
+    throw std::logic_error("unreachable: BOOST_FAIL throws");
+}
+
 void run_void(asio::io_context& ctx, fake_server& server, asio::awaitable<void> operation) {
     std::exception_ptr error;
     asio::co_spawn(ctx, std::move(operation), [&](std::exception_ptr e) {
@@ -194,8 +206,18 @@ std::optional<failure> failure_of(F&& attempt) {
     return std::nullopt;
 }
 
-// The failure cases below keep their try / BOOST_FAIL / catch whole and alike on purpose:
-// each names the answer it expected and what getting none means; `duplicates` lists them.
+// The failure_error a coroutine threw, its kind and detail; fails the test with `accepted`
+// when it threw none.
+template <class F>
+std::pair<failure, std::string> failure_error_of(F&& attempt, const char* accepted) {
+    try {
+        attempt();
+    } catch (const failure_error& error) {
+        return {error.kind(), error.what()};
+    }
+    BOOST_FAIL(accepted);
+    throw std::logic_error("unreachable: BOOST_FAIL throws");
+}
 
 } // namespace
 
@@ -218,22 +240,14 @@ BOOST_AUTO_TEST_CASE(a_host_name_is_resolved) {
 
 BOOST_AUTO_TEST_CASE(a_server_that_never_answers_is_a_timeout) {
     fake_server server(ctx, silence());
-    try {
-        run(ctx, server, send_request(origin_of(server), {"GET", "/", 200ms}));
-        BOOST_FAIL("a silent server gave an answer");
-    } catch (const http_error& error) {
-        BOOST_TEST((error.kind() == http_failure::timeout));
-    }
+    BOOST_TEST((http_failure_of(ctx, server, send_request(origin_of(server), {"GET", "/", 200ms}),
+                                "a silent server gave an answer") == http_failure::timeout));
 }
 
 BOOST_AUTO_TEST_CASE(a_body_over_the_limit_is_a_bad_answer) {
     fake_server server(ctx, reply(200, std::string(1024 * 1024 + 1, 'x')));
-    try {
-        run(ctx, server, send_request(origin_of(server), {"GET", "/", 2s}));
-        BOOST_FAIL("an oversized body was accepted");
-    } catch (const http_error& error) {
-        BOOST_TEST((error.kind() == http_failure::bad_answer));
-    }
+    BOOST_TEST((http_failure_of(ctx, server, send_request(origin_of(server), {"GET", "/", 2s}),
+                                "an oversized body was accepted") == http_failure::bad_answer));
 }
 
 BOOST_AUTO_TEST_CASE(a_body_at_the_limit_is_accepted) {
@@ -249,22 +263,16 @@ BOOST_AUTO_TEST_CASE(a_closed_port_is_unreachable) {
         closed_port = probe.local_endpoint().port();
     }
     fake_server server(ctx, reply(200, ""));
-    try {
-        run(ctx, server, send_request(http_origin{"127.0.0.1", closed_port, ""}, {"GET", "/", 2s}));
-        BOOST_FAIL("a closed port answered");
-    } catch (const http_error& error) {
-        BOOST_TEST((error.kind() == http_failure::unreachable));
-    }
+    BOOST_TEST(
+        (http_failure_of(ctx, server,
+                         send_request(http_origin{"127.0.0.1", closed_port, ""}, {"GET", "/", 2s}),
+                         "a closed port answered") == http_failure::unreachable));
 }
 
 BOOST_AUTO_TEST_CASE(something_that_is_not_http_is_a_bad_answer) {
     fake_server server(ctx, raw_bytes("SSH-2.0-OpenSSH_9.2\r\n\r\n"));
-    try {
-        run(ctx, server, send_request(origin_of(server), {"GET", "/", 2s}));
-        BOOST_FAIL("garbage was taken for HTTP");
-    } catch (const http_error& error) {
-        BOOST_TEST((error.kind() == http_failure::bad_answer));
-    }
+    BOOST_TEST((http_failure_of(ctx, server, send_request(origin_of(server), {"GET", "/", 2s}),
+                                "garbage was taken for HTTP") == http_failure::bad_answer));
 }
 
 BOOST_AUTO_TEST_CASE(origins_are_split_into_host_port_and_prefix) {
@@ -340,14 +348,10 @@ BOOST_AUTO_TEST_CASE(a_mistyped_field_is_named_in_the_error) {
     body.replace(body.find(R"("task": 1)"), 9, R"("task": "one")");
     fake_server server(ctx, reply(200, body));
     auto cfg = config_for(server);
-    try {
-        run(ctx, server, fetch_job_info(cfg, 1));
-        BOOST_FAIL("a string task was accepted");
-    } catch (const failure_error& error) {
-        BOOST_TEST((error.kind() == failure::runner_unreachable));
-        BOOST_TEST(std::string(error.what()).find(R"("task" is not an integer)") !=
-                   std::string::npos);
-    }
+    auto [kind, detail] = failure_error_of([&] { run(ctx, server, fetch_job_info(cfg, 1)); },
+                                           "a string task was accepted");
+    BOOST_TEST((kind == failure::runner_unreachable));
+    BOOST_TEST(detail.find(R"("task" is not an integer)") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(a_missing_field_is_named_in_the_error) {
@@ -357,12 +361,10 @@ BOOST_AUTO_TEST_CASE(a_missing_field_is_named_in_the_error) {
     body.erase(body.rfind(','), 1);
     fake_server server(ctx, reply(200, body));
     auto cfg = config_for(server);
-    try {
-        run(ctx, server, fetch_job_info(cfg, 1));
-        BOOST_FAIL("info without a username was accepted");
-    } catch (const failure_error& error) {
-        BOOST_TEST(std::string(error.what()).find(R"("username" is missing)") != std::string::npos);
-    }
+    auto detail = failure_error_of([&] { run(ctx, server, fetch_job_info(cfg, 1)); },
+                                   "info without a username was accepted")
+                      .second;
+    BOOST_TEST(detail.find(R"("username" is missing)") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(a_silent_runner_is_a_runner_timeout_not_an_authentication_failure) {

@@ -39,15 +39,22 @@ asio::awaitable<std::string> read_all(jobssh::pty& terminal) {
     }
 }
 
+// Starts `args` with the pty as its controlling terminal, then leaves the slave to the child.
+jobssh::child start_on(jobssh::pty& terminal, const std::vector<std::string>& args) {
+    auto process =
+        jobssh::start_child(terminal.master().get_executor(), target, args,
+                            {terminal.slave(), terminal.slave(), terminal.slave(), true});
+    terminal.close_slave();
+    return process;
+}
+
 asio::awaitable<outcome> run_on_pty(std::vector<std::string> args,
                                     std::optional<jobssh::window_size> size = std::nullopt) {
     auto executor = co_await asio::this_coro::executor;
     jobssh::pty terminal(executor);
     if (size)
         terminal.resize(*size);
-    auto process = jobssh::start_child(
-        executor, target, args, {terminal.slave(), terminal.slave(), terminal.slave(), true});
-    terminal.close_slave();
+    auto process = start_on(terminal, args);
     outcome result;
     result.output = co_await read_all(terminal);
     result.status = co_await process.wait();
@@ -101,10 +108,7 @@ BOOST_AUTO_TEST_CASE(a_child_killed_by_a_signal_reports_128_plus_the_signal) {
     auto status = run_coroutine([]() -> asio::awaitable<int> {
         auto executor = co_await asio::this_coro::executor;
         jobssh::pty terminal(executor);
-        auto process =
-            jobssh::start_child(executor, target, {"stubborn"},
-                                {terminal.slave(), terminal.slave(), terminal.slave(), true});
-        terminal.close_slave();
+        auto process = start_on(terminal, {"stubborn"});
         std::array<char, 64> buffer;
         co_await terminal.master().async_read_some(asio::buffer(buffer), asio::use_awaitable);
         process.signal_group(SIGKILL);
@@ -118,10 +122,7 @@ BOOST_AUTO_TEST_CASE(signalling_the_group_ends_what_the_child_started_too) {
     auto status = run_coroutine([&]() -> asio::awaitable<int> {
         auto executor = co_await asio::this_coro::executor;
         jobssh::pty terminal(executor);
-        auto process =
-            jobssh::start_child(executor, target, {"group"},
-                                {terminal.slave(), terminal.slave(), terminal.slave(), true});
-        terminal.close_slave();
+        auto process = start_on(terminal, {"group"});
         std::string seen;
         std::array<char, 64> buffer;
         while (seen.find('\n') == std::string::npos) {

@@ -103,6 +103,12 @@ public:
         }
     }
 
+    // Reads everything the session wrote, then waits for its result.
+    jobssh::session_result drain_and_join(session_thread& session) {
+        drain(session);
+        return session.join();
+    }
+
     std::string data;
 
 private:
@@ -182,6 +188,19 @@ session_thread on_pty(std::vector<std::string> args, jobssh::user_side user,
     return session_thread([=] { return jobssh::relay_on_pty(target, args, user, options); });
 }
 
+// The session's stdin, stdout and stderr as pipes: the test writes to in.write and reads from
+// out.read and err.read.
+struct user_pipes {
+    pipe_pair in, out, err;
+    jobssh::user_side side() const { return {in.read, out.write, err.write}; }
+};
+
+session_thread on_pipes(std::vector<std::string> args, const user_pipes& user,
+                        jobssh::session_options options = {}) {
+    return session_thread(
+        [=, side = user.side()] { return jobssh::relay_with_pipes(target, args, side, options); });
+}
+
 bool running(pid_t pid) {
     std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
     std::string pid_field, name, state;
@@ -218,6 +237,18 @@ std::pair<pid_t, pid_t> pids_in(const std::string& text) {
     return {child, grandchild};
 }
 
+// The target's `group` on pipes, once it wrote the pids of its child and grandchild.
+struct group_on_pipes {
+    user_pipes user;
+    session_thread session = on_pipes({"group"}, user);
+    received output{user.out.read};
+    std::pair<pid_t, pid_t> pids;
+    group_on_pipes() {
+        output.expect("\n");
+        pids = pids_in(output.data);
+    }
+};
+
 // The cases below read alike on purpose (start a session, drain what it wrote, join, check):
 // each tells one thing a user would notice whole, and `duplicates` lists their shape.
 
@@ -227,8 +258,7 @@ BOOST_AUTO_TEST_CASE(every_byte_the_child_wrote_reaches_the_user_before_the_sess
     user_terminal user;
     auto session = on_pty({"flood", "1000000", "0"}, user.side());
     received screen(user.master);
-    screen.drain(session);
-    auto result = session.join();
+    auto result = screen.drain_and_join(session);
     BOOST_TEST(flood_difference(screen.data, 1000000) == "");
     BOOST_TEST(result.exit_status == 0);
     BOOST_TEST((result.end == session_end::child_exited));
@@ -243,8 +273,7 @@ BOOST_AUTO_TEST_CASE(on_a_pty_the_child_s_stdout_may_be_a_pipe_read_slowly) {
     // The pipe fills and the child waits on it: seen as a full pipe, not guessed from a sleep.
     BOOST_REQUIRE_MESSAGE(pipe_fills(out.read, 20s), "the child never filled the pipe");
     received output(out.read);
-    output.drain(session);
-    auto result = session.join();
+    auto result = output.drain_and_join(session);
     BOOST_TEST(flood_difference(output.data, 300000) == "");
     BOOST_TEST(result.exit_status == 0);
 }
@@ -253,8 +282,7 @@ BOOST_AUTO_TEST_CASE(the_exit_status_of_the_child_is_the_session_s) {
     user_terminal user;
     auto session = on_pty({"exit", "3"}, user.side());
     received screen(user.master);
-    screen.drain(session);
-    BOOST_TEST(session.join().exit_status == 3);
+    BOOST_TEST(screen.drain_and_join(session).exit_status == 3);
 }
 
 BOOST_AUTO_TEST_CASE(the_child_gets_the_user_s_window_size_at_start_and_after_a_resize) {
@@ -266,8 +294,7 @@ BOOST_AUTO_TEST_CASE(the_child_gets_the_user_s_window_size_at_start_and_after_a_
     ::raise(SIGWINCH); // what the kernel sends jobssh when sshd resizes its terminal
     screen.expect("size 50 132");
     user.type("\x04"); // Ctrl-D: EOF for the child's read
-    screen.drain(session);
-    BOOST_TEST(session.join().exit_status == 0);
+    BOOST_TEST(screen.drain_and_join(session).exit_status == 0);
 }
 
 // What a recorder would be shown (the session runs on a thread of its own: read it after
@@ -294,8 +321,7 @@ BOOST_AUTO_TEST_CASE(an_observed_session_shows_the_observer_every_byte_key_and_r
     ::raise(SIGWINCH);
     screen.expect("size 50 132");
     user.type("\x04");
-    screen.drain(session);
-    BOOST_TEST(session.join().exit_status == 0);
+    BOOST_TEST(screen.drain_and_join(session).exit_status == 0);
     BOOST_REQUIRE(seen.began);
     BOOST_TEST(seen.began->rows == 40);
     BOOST_TEST(seen.began->columns == 120);
@@ -311,8 +337,7 @@ BOOST_AUTO_TEST_CASE(an_observed_session_brings_every_byte_to_the_user_and_the_o
     options.observer = &seen;
     auto session = on_pty({"flood", "1000000", "0"}, user.side(), options);
     received screen(user.master);
-    screen.drain(session);
-    BOOST_TEST(session.join().exit_status == 0);
+    BOOST_TEST(screen.drain_and_join(session).exit_status == 0);
     BOOST_TEST(screen.data.size() == 1000000u);
     BOOST_TEST(seen.shown.size() == 1000000u);
 }
@@ -321,8 +346,7 @@ BOOST_AUTO_TEST_CASE(on_a_pty_stderr_before_any_output_is_held_for_the_caller) {
     user_terminal user;
     auto session = on_pty({"complain", "Host key verification failed.\r\n", "255"}, user.side());
     received screen(user.master);
-    screen.drain(session);
-    auto result = session.join();
+    auto result = screen.drain_and_join(session);
     BOOST_TEST(result.exit_status == 255);
     BOOST_TEST(result.held_stderr == "Host key verification failed.\r\n");
     BOOST_TEST(result.child_stderr == "Host key verification failed.\r\n");
@@ -336,8 +360,7 @@ BOOST_AUTO_TEST_CASE(on_a_pty_stderr_after_the_child_made_its_terminal_raw_is_pa
     screen.expect("raw");
     screen.expect("a warning"); // before the child ends: it waits for a key
     user.type("q");
-    screen.drain(session);
-    auto result = session.join();
+    auto result = screen.drain_and_join(session);
     BOOST_TEST(result.exit_status == 0);
     BOOST_TEST(result.held_stderr.empty());
     BOOST_TEST(result.child_stderr == "a warning\r\n");
@@ -355,8 +378,7 @@ BOOST_AUTO_TEST_CASE(on_a_pty_the_session_starts_once_when_the_child_makes_its_t
     screen.expect("raw");
     BOOST_TEST(*starts == 1);
     user.type("q");
-    screen.drain(session);
-    session.join();
+    screen.drain_and_join(session);
     BOOST_TEST(*starts == 1);
 }
 
@@ -368,8 +390,7 @@ BOOST_AUTO_TEST_CASE(on_a_pty_a_child_that_ends_before_its_terminal_is_raw_never
     auto session =
         on_pty({"complain", "Host key verification failed.\r\n", "255"}, user.side(), options);
     received screen(user.master);
-    screen.drain(session);
-    BOOST_TEST(session.join().exit_status == 255);
+    BOOST_TEST(screen.drain_and_join(session).exit_status == 255);
     BOOST_TEST(*starts == 0);
 }
 
@@ -380,16 +401,14 @@ BOOST_AUTO_TEST_CASE(keys_reach_the_child_as_typed_and_ctrl_c_interrupts_the_chi
         received screen(user.master);
         user.type("hello\r");
         screen.expect("got hello");
-        screen.drain(session);
-        BOOST_TEST(session.join().exit_status == 0);
+        BOOST_TEST(screen.drain_and_join(session).exit_status == 0);
     }
     {
         auto session = on_pty({"stubborn"}, user.side());
         received screen(user.master);
         screen.expect("stubborn");
         user.type("\x03");
-        screen.drain(session);
-        auto result = session.join();
+        auto result = screen.drain_and_join(session);
         BOOST_TEST(result.exit_status == 128 + SIGINT);
         BOOST_TEST((result.end == session_end::child_exited));
     }
@@ -405,8 +424,7 @@ BOOST_AUTO_TEST_CASE(the_user_s_terminal_is_raw_during_the_session_and_restored_
     termios during{};
     ::tcgetattr(user.slave, &during);
     user.type("\x04");
-    screen.drain(session);
-    session.join();
+    screen.drain_and_join(session);
     termios after{};
     ::tcgetattr(user.slave, &after);
     BOOST_TEST((during.c_lflag & (ECHO | ICANON | ISIG)) == 0u);
@@ -436,23 +454,16 @@ BOOST_AUTO_TEST_CASE(sighup_ends_the_session_and_a_child_ignoring_it_is_killed) 
     received screen(user.master);
     screen.expect("stubborn");
     ::raise(SIGHUP);
-    screen.drain(session);
-    auto result = session.join();
+    auto result = screen.drain_and_join(session);
     BOOST_TEST((result.end == session_end::hangup));
     BOOST_TEST(result.exit_status == 128 + SIGKILL);
 }
 
 BOOST_AUTO_TEST_CASE(sigterm_ends_the_session_and_everything_the_child_started) {
-    pipe_pair in, out, err;
-    auto session = session_thread([&] {
-        return jobssh::relay_with_pipes(target, {"group"}, {in.read, out.write, err.write}, {});
-    });
-    received output(out.read);
-    output.expect("\n");
-    auto [child, grandchild] = pids_in(output.data);
+    group_on_pipes group;
+    auto [child, grandchild] = group.pids;
     ::raise(SIGTERM);
-    output.drain(session);
-    auto result = session.join();
+    auto result = group.output.drain_and_join(group.session);
     BOOST_TEST((result.end == session_end::hangup));
     BOOST_TEST(result.exit_status == 128 + SIGHUP);
     BOOST_TEST(!running(child));
@@ -481,8 +492,7 @@ BOOST_AUTO_TEST_CASE(a_cancelled_session_stops_its_child_and_everything_it_start
     output.expect("\n");
     auto [child, grandchild] = pids_in(output.data);
     BOOST_REQUIRE(::write(cancel.write, "x", 1) == 1);
-    output.drain(session);
-    session.join();
+    output.drain_and_join(session);
     BOOST_TEST(!running(child));
     BOOST_TEST(gone_within(grandchild, 10s));
 }
@@ -501,8 +511,7 @@ BOOST_AUTO_TEST_CASE(the_user_is_warned_before_the_deadline_and_the_session_ends
     screen.expect("stubborn");
     BOOST_REQUIRE_MESSAGE(std::chrono::system_clock::now() < *options.deadline - 2s,
                           "the session began after its first warning was due");
-    screen.drain(session);
-    auto result = session.join();
+    auto result = screen.drain_and_join(session);
     BOOST_TEST((result.end == session_end::deadline));
     auto warned = screen.data.find("Your VM will be terminated in 2 seconds.");
     auto warned_again = screen.data.find("Your VM will be terminated in a second.");
@@ -514,77 +523,59 @@ BOOST_AUTO_TEST_CASE(the_user_is_warned_before_the_deadline_and_the_session_ends
 }
 
 BOOST_AUTO_TEST_CASE(without_a_terminal_eof_on_stdin_is_passed_on_to_the_child) {
-    pipe_pair in, out, err;
-    auto session = session_thread([&] {
-        return jobssh::relay_with_pipes(target, {"cat"}, {in.read, out.write, err.write}, {});
-    });
-    BOOST_REQUIRE(::write(in.write, "piped input\n", 12) == 12);
-    in.close_write();
-    received output(out.read);
-    output.drain(session);
-    auto result = session.join();
+    user_pipes user;
+    auto session = on_pipes({"cat"}, user);
+    BOOST_REQUIRE(::write(user.in.write, "piped input\n", 12) == 12);
+    user.in.close_write();
+    received output(user.out.read);
+    auto result = output.drain_and_join(session);
     BOOST_TEST(output.data == "piped input\n");
     BOOST_TEST(result.exit_status == 0);
     BOOST_TEST((result.end == session_end::child_exited));
 }
 
 BOOST_AUTO_TEST_CASE(without_a_terminal_stdout_and_stderr_stay_apart) {
-    pipe_pair in, out, err;
-    auto session = session_thread([&] {
-        return jobssh::relay_with_pipes(target, {"apart"}, {in.read, out.write, err.write}, {});
-    });
-    received output(out.read), errors(err.read);
+    user_pipes user;
+    auto session = on_pipes({"apart"}, user);
+    received output(user.out.read), errors(user.err.read);
     output.drain(session);
-    errors.drain(session);
-    auto result = session.join();
+    auto result = errors.drain_and_join(session);
     BOOST_TEST(output.data == "to stdout\n");
     BOOST_TEST(errors.data == "to stderr\n");
     BOOST_TEST(result.child_stderr == "to stderr\n");
 }
 
 BOOST_AUTO_TEST_CASE(without_a_terminal_the_exit_status_and_all_output_come_back) {
-    pipe_pair in, out, err;
-    auto session = session_thread([&] {
-        return jobssh::relay_with_pipes(target, {"flood", "500000", "7"},
-                                        {in.read, out.write, err.write}, {});
-    });
-    received output(out.read);
-    output.drain(session);
-    auto result = session.join();
+    user_pipes user;
+    auto session = on_pipes({"flood", "500000", "7"}, user);
+    received output(user.out.read);
+    auto result = output.drain_and_join(session);
     BOOST_TEST(flood_difference(output.data, 500000) == "");
     BOOST_TEST(result.exit_status == 7);
 }
 
 BOOST_AUTO_TEST_CASE(without_a_terminal_the_session_starts_with_the_child_s_first_byte_of_stdout) {
     for (bool to_stdout : {true, false}) {
-        pipe_pair in, out, err;
+        user_pipes user;
         auto starts = std::make_shared<std::atomic<int>>(0);
         jobssh::session_options options;
         options.on_started = [starts] { ++*starts; };
         std::vector<std::string> args{"flood", "100000", "0"};
         if (!to_stdout)
             args = {"complain", "ssh: connect to host localhost port 1: refused\n", "255"};
-        auto session = session_thread([&] {
-            return jobssh::relay_with_pipes(target, args, {in.read, out.write, err.write}, options);
-        });
-        received output(out.read);
-        received errors(err.read);
-        output.drain(session);
-        session.join();
+        auto session = on_pipes(args, user, options);
+        received output(user.out.read);
+        received errors(user.err.read);
+        output.drain_and_join(session);
         BOOST_TEST(*starts == (to_stdout ? 1 : 0));
     }
 }
 
 BOOST_AUTO_TEST_CASE(without_a_terminal_a_reader_gone_away_ends_the_session) {
-    pipe_pair in, out, err;
-    auto session = session_thread([&] {
-        return jobssh::relay_with_pipes(target, {"group"}, {in.read, out.write, err.write}, {});
-    });
-    received output(out.read);
-    output.expect("\n");
-    auto [child, grandchild] = pids_in(output.data);
-    out.close_read();
-    auto result = session.join();
+    group_on_pipes group;
+    auto [child, grandchild] = group.pids;
+    group.user.out.close_read();
+    auto result = group.session.join();
     BOOST_TEST((result.end == session_end::hangup));
     BOOST_TEST(!running(child));
     BOOST_TEST(gone_within(grandchild, 10s));

@@ -121,17 +121,77 @@ std::string read_text(const fs::path& path) {
     return text.str();
 }
 
+// A state directory that belongs to the login user (nobody here), as the package makes it.
+struct login_users_dir : state_dir {
+    const uid_t login = 65534;
+    login_users_dir() { BOOST_REQUIRE(::chown(path.c_str(), login, login) == 0); }
+};
+
+// The tests that change users need root; as anybody else they pass with a message.
+bool skipped_unless_root() {
+    if (::geteuid() == 0)
+        return false;
+    BOOST_TEST_MESSAGE("needs root: skipped");
+    return true;
+}
+
 // The session's watcher, in this process: it holds the same flock as the session.
 jobssh::unique_fd watcher_of(const session_registration& session) {
     return jobssh::unique_fd(::dup(session.descriptor()));
 }
 
+// A session of `job` whose user's shell or command started.
+struct started_session : session_registration {
+    started_session(const fs::path& dir, jobssh::job_id job,
+                    session_kind kind = session_kind::interactive)
+        : session_registration(dir, job) {
+        started(kind);
+    }
+};
+
+// A one-command session of `job` that ended and left the VM lingering; its watcher (in this
+// process) waits for the linger to be over.
+struct lingering : started_session {
+    lingering(const fs::path& dir, jobssh::job_id job)
+        : started_session(dir, job, session_kind::command) {
+        BOOST_TEST((session_registration::leave(true).verdict == vm_verdict::linger));
+    }
+    jobssh::unique_fd watcher = watcher_of(*this);
+};
+
+// An interactive session of `job`, started and ended by the login user in a child process:
+// the child's exit status, 0 when the session left with `expected`, 2 when the child could
+// not become the login user, 3 for another verdict, 4 when the session threw.
+int login_user_session_leaves_with(const login_users_dir& dir, jobssh::job_id job,
+                                   vm_verdict expected) {
+    pid_t child = ::fork();
+    if (child == 0) {
+        if (::setgid(dir.login) != 0 || ::setuid(dir.login) != 0)
+            ::_exit(2);
+        try {
+            session_registration session(dir.path, job);
+            session.started(session_kind::interactive);
+            bool as_expected = session.leave(true).verdict == expected;
+            ::_exit(as_expected ? 0 : 3);
+        } catch (...) {
+            ::_exit(4);
+        }
+    }
+    int status = 0;
+    BOOST_REQUIRE(::waitpid(child, &status, 0) == child);
+    BOOST_TEST(WIFEXITED(status));
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// The cases below read alike on purpose (sessions join, start and leave; the verdicts and
+// the state directory are checked): each tells one story of a VM's sessions whole, and
+// `duplicates` lists their shape.
+
 } // namespace
 
 BOOST_AUTO_TEST_CASE(a_lone_interactive_session_terminates_when_it_leaves_and_leaves_nothing) {
     state_dir dir;
-    session_registration session(dir.path, 4211);
-    session.started(session_kind::interactive);
+    started_session session(dir.path, 4211);
     BOOST_TEST(jobssh::live_sessions(dir.path, 4211) == 1u);
     BOOST_TEST((leave(session) == vm_verdict::terminate));
     BOOST_TEST(jobssh::live_sessions(dir.path, 4211) == 0u);
@@ -140,10 +200,8 @@ BOOST_AUTO_TEST_CASE(a_lone_interactive_session_terminates_when_it_leaves_and_le
 
 BOOST_AUTO_TEST_CASE(of_two_interactive_sessions_only_the_second_to_leave_terminates) {
     state_dir dir;
-    session_registration first(dir.path, 7);
-    session_registration second(dir.path, 7);
-    first.started(session_kind::interactive);
-    second.started(session_kind::interactive);
+    started_session first(dir.path, 7);
+    started_session second(dir.path, 7);
     BOOST_TEST(jobssh::live_sessions(dir.path, 7) == 2u);
     BOOST_TEST((leave(first) == vm_verdict::keep));
     BOOST_TEST((leave(second) == vm_verdict::terminate));
@@ -152,10 +210,8 @@ BOOST_AUTO_TEST_CASE(of_two_interactive_sessions_only_the_second_to_leave_termin
 
 BOOST_AUTO_TEST_CASE(sessions_of_other_jobs_do_not_count) {
     state_dir dir;
-    session_registration other(dir.path, 1);
-    session_registration mine(dir.path, 2);
-    other.started(session_kind::interactive);
-    mine.started(session_kind::interactive);
+    started_session other(dir.path, 1);
+    started_session mine(dir.path, 2);
     BOOST_TEST((leave(mine) == vm_verdict::terminate));
     BOOST_TEST(jobssh::live_sessions(dir.path, 1) == 1u);
 }
@@ -163,8 +219,7 @@ BOOST_AUTO_TEST_CASE(sessions_of_other_jobs_do_not_count) {
 BOOST_AUTO_TEST_CASE(a_session_in_another_process_keeps_the_vm) {
     state_dir dir;
     holder other(dir.path, 9);
-    session_registration mine(dir.path, 9);
-    mine.started(session_kind::interactive);
+    started_session mine(dir.path, 9);
     BOOST_TEST(jobssh::live_sessions(dir.path, 9) == 2u);
     BOOST_TEST((leave(mine) == vm_verdict::keep));
     other.start_leaving();
@@ -175,8 +230,7 @@ BOOST_AUTO_TEST_CASE(a_session_in_another_process_keeps_the_vm) {
 BOOST_AUTO_TEST_CASE(a_session_killed_with_sigkill_no_longer_counts_once_nothing_holds_it) {
     state_dir dir;
     holder killed(dir.path, 9);
-    session_registration mine(dir.path, 9);
-    mine.started(session_kind::interactive);
+    started_session mine(dir.path, 9);
     killed.kill_hard();
     BOOST_TEST(jobssh::live_sessions(dir.path, 9) == 1u);
     BOOST_TEST((leave(mine) == vm_verdict::terminate));
@@ -189,8 +243,7 @@ BOOST_AUTO_TEST_CASE(a_killed_session_whose_watcher_lives_counts_until_the_watch
     killed->started(session_kind::interactive);
     auto watcher = watcher_of(*killed);
     killed->abandon(); // what SIGKILL does to the session's own descriptor
-    session_registration other(dir.path, 5);
-    other.started(session_kind::interactive);
+    started_session other(dir.path, 5);
     BOOST_TEST((leave(other) == vm_verdict::keep));
     BOOST_TEST(
         (jobssh::leave_for(dir.path, 5, killed->id(), true).verdict == vm_verdict::terminate));
@@ -227,35 +280,27 @@ BOOST_AUTO_TEST_CASE(a_session_that_never_started_leaves_the_vm_as_it_found_it) 
 BOOST_AUTO_TEST_CASE(
     the_last_one_command_session_leaves_the_vm_lingering_until_the_linger_is_over) {
     state_dir dir;
-    session_registration session(dir.path, 20);
-    session.started(session_kind::command);
-    auto watcher = watcher_of(session);
-    BOOST_TEST((leave(session) == vm_verdict::linger));
+    lingering session(dir.path, 20);
     BOOST_TEST(fs::exists(jobssh::linger_file(dir.path, 20, session.id())));
     BOOST_TEST((jobssh::linger_over(dir.path, 20, session.id()).verdict == vm_verdict::terminate));
-    watcher.reset();
+    session.watcher.reset();
     BOOST_TEST(empty_directory(dir.path));
 }
 
 BOOST_AUTO_TEST_CASE(without_a_linger_the_last_one_command_session_terminates) {
     state_dir dir;
-    session_registration session(dir.path, 20);
-    session.started(session_kind::command);
+    started_session session(dir.path, 20, session_kind::command);
     BOOST_TEST((leave(session, false) == vm_verdict::terminate));
     BOOST_TEST(empty_directory(dir.path));
 }
 
 BOOST_AUTO_TEST_CASE(a_session_started_while_the_vm_lingers_calls_the_linger_off) {
     state_dir dir;
-    session_registration peek(dir.path, 20);
-    peek.started(session_kind::command);
-    auto watcher = watcher_of(peek);
-    BOOST_TEST((leave(peek) == vm_verdict::linger));
-    session_registration shell(dir.path, 20);
-    shell.started(session_kind::interactive);
+    lingering peek(dir.path, 20);
+    started_session shell(dir.path, 20);
     BOOST_TEST(!fs::exists(jobssh::linger_file(dir.path, 20, peek.id())));
     BOOST_TEST((jobssh::linger_over(dir.path, 20, peek.id()).verdict == vm_verdict::keep));
-    watcher.reset();
+    peek.watcher.reset();
     BOOST_TEST((leave(shell) == vm_verdict::terminate));
     BOOST_TEST(empty_directory(dir.path));
 }
@@ -263,23 +308,19 @@ BOOST_AUTO_TEST_CASE(a_session_started_while_the_vm_lingers_calls_the_linger_off
 BOOST_AUTO_TEST_CASE(
     a_session_that_joins_while_the_vm_lingers_and_never_starts_leaves_it_lingering) {
     state_dir dir;
-    session_registration peek(dir.path, 21);
-    peek.started(session_kind::command);
-    auto watcher = watcher_of(peek);
-    BOOST_TEST((leave(peek) == vm_verdict::linger));
+    lingering peek(dir.path, 21);
     {
         session_registration interrupted(dir.path, 21);
         BOOST_TEST((leave(interrupted) == vm_verdict::keep));
     }
     BOOST_TEST((jobssh::linger_over(dir.path, 21, peek.id()).verdict == vm_verdict::terminate));
-    watcher.reset();
+    peek.watcher.reset();
     BOOST_TEST(empty_directory(dir.path));
 }
 
 BOOST_AUTO_TEST_CASE(the_last_session_ending_while_another_joins_leaves_the_terminate_to_it) {
     state_dir dir;
-    session_registration shell(dir.path, 8);
-    shell.started(session_kind::interactive);
+    started_session shell(dir.path, 8);
     {
         // The newcomer starts: the VM is its own now.
         session_registration newcomer(dir.path, 8);
@@ -287,8 +328,7 @@ BOOST_AUTO_TEST_CASE(the_last_session_ending_while_another_joins_leaves_the_term
         newcomer.started(session_kind::interactive);
         BOOST_TEST((leave(newcomer) == vm_verdict::terminate));
     }
-    session_registration again(dir.path, 8);
-    again.started(session_kind::interactive);
+    started_session again(dir.path, 8);
     {
         // The newcomer leaves before it started: the terminate that was due is sent.
         session_registration newcomer(dir.path, 8);
@@ -323,65 +363,24 @@ BOOST_AUTO_TEST_CASE(
 }
 
 BOOST_AUTO_TEST_CASE(a_job_directory_left_by_root_does_not_keep_the_login_user_out) {
-    if (::geteuid() != 0) {
-        BOOST_TEST_MESSAGE("needs root: skipped");
+    if (skipped_unless_root())
         return;
-    }
-    state_dir dir;
+    login_users_dir dir;
     // An operator's run by hand, as root, in an older version: job-6/ and its lock are
     // root's, and the login user (nobody here) cannot create anything in it.
-    const uid_t login = 65534;
-    BOOST_REQUIRE(::chown(dir.path.c_str(), login, login) == 0);
     fs::create_directories(dir.path / "job-6");
     std::ofstream(dir.path / "job-6" / "lock");
-    pid_t child = ::fork();
-    if (child == 0) {
-        if (::setgid(login) != 0 || ::setuid(login) != 0)
-            ::_exit(2);
-        try {
-            session_registration session(dir.path, 6);
-            session.started(session_kind::interactive);
-            bool as_expected = session.leave(true).verdict == vm_verdict::terminate;
-            ::_exit(as_expected ? 0 : 3);
-        } catch (...) {
-            ::_exit(4);
-        }
-    }
-    int status = 0;
-    BOOST_REQUIRE(::waitpid(child, &status, 0) == child);
-    BOOST_TEST(WIFEXITED(status));
-    BOOST_TEST(WEXITSTATUS(status) == 0);
+    BOOST_TEST(login_user_session_leaves_with(dir, 6, vm_verdict::terminate) == 0);
     BOOST_TEST(!fs::exists(dir.path / "job-6"));
 }
 
 BOOST_AUTO_TEST_CASE(a_session_run_as_root_leaves_nothing_the_login_user_cannot_use) {
-    if (::geteuid() != 0) {
-        BOOST_TEST_MESSAGE("needs root: skipped");
+    if (skipped_unless_root())
         return;
-    }
-    state_dir dir;
-    const uid_t login = 65534;
-    BOOST_REQUIRE(::chown(dir.path.c_str(), login, login) == 0);
-    session_registration as_root(dir.path, 12);
-    as_root.started(session_kind::interactive);
+    login_users_dir dir;
+    started_session as_root(dir.path, 12);
     BOOST_TEST(fs::exists(dir.path / "job-12"));
-    pid_t child = ::fork();
-    if (child == 0) {
-        if (::setgid(login) != 0 || ::setuid(login) != 0)
-            ::_exit(2);
-        try {
-            session_registration session(dir.path, 12);
-            session.started(session_kind::interactive);
-            bool as_expected = session.leave(true).verdict == vm_verdict::keep;
-            ::_exit(as_expected ? 0 : 3);
-        } catch (...) {
-            ::_exit(4);
-        }
-    }
-    int status = 0;
-    BOOST_REQUIRE(::waitpid(child, &status, 0) == child);
-    BOOST_TEST(WIFEXITED(status));
-    BOOST_TEST(WEXITSTATUS(status) == 0);
+    BOOST_TEST(login_user_session_leaves_with(dir, 12, vm_verdict::keep) == 0);
     BOOST_TEST((leave(as_root) == vm_verdict::terminate));
     BOOST_TEST(empty_directory(dir.path));
 }
@@ -389,8 +388,7 @@ BOOST_AUTO_TEST_CASE(a_session_run_as_root_leaves_nothing_the_login_user_cannot_
 BOOST_AUTO_TEST_CASE(a_file_where_the_job_directory_should_be_is_moved_aside) {
     state_dir dir;
     std::ofstream(dir.path / "job-13") << "not a directory";
-    session_registration session(dir.path, 13);
-    session.started(session_kind::interactive);
+    started_session session(dir.path, 13);
     BOOST_TEST((leave(session) == vm_verdict::terminate));
     BOOST_TEST(empty_directory(dir.path));
 }

@@ -13,29 +13,22 @@ using namespace jobssh::testing;
 
 namespace {
 
-// Every job is done stepping at once and keeps its VM for a shell; each test has its own
-// job, since a session's end terminates the VM. Written out whole (alike but for the log
-// and the host key, and listed by `duplicates`): the runner's data as each test sees it.
-const char* const jobs_json = R"({"jobs": [
-  {"id": 1, "owner": "alice", "owner_id": 1, "log": ["interactive"],
-   "tasks": [{"name": "build", "log": ["built"]}], "pace_ms": 0, "result": "success",
-   "shell": true, "deadline_s": 14400},
-  {"id": 2, "owner": "alice", "owner_id": 1, "log": ["one command"],
-   "tasks": [{"name": "build", "log": ["built"]}], "pace_ms": 0, "result": "success",
-   "shell": true, "deadline_s": 14400},
-  {"id": 3, "owner": "alice", "owner_id": 1, "log": ["two sessions"],
-   "tasks": [{"name": "build", "log": ["built"]}], "pace_ms": 0, "result": "success",
-   "shell": true, "deadline_s": 14400},
-  {"id": 4, "owner": "alice", "owner_id": 1, "log": ["hang-up"],
-   "tasks": [{"name": "build", "log": ["built"]}], "pace_ms": 0, "result": "success",
-   "shell": true, "deadline_s": 14400},
-  {"id": 5, "owner": "alice", "owner_id": 1, "log": ["impostor VM"],
-   "tasks": [{"name": "build", "log": ["built"]}], "pace_ms": 0, "result": "success",
-   "shell": true, "deadline_s": 14400, "wrong_host_key": true},
-  {"id": 6, "owner": "alice", "owner_id": 1, "log": ["impostor VM, interactive"],
-   "tasks": [{"name": "build", "log": ["built"]}], "pace_ms": 0, "result": "success",
-   "shell": true, "deadline_s": 14400, "wrong_host_key": true}
-]})";
+// A job done stepping at once that keeps its VM for a shell, with one line of log, and its
+// deadline 4 hours (deadline_s) after it started.
+std::string shell_job(int id, const std::string& log, bool wrong_host_key = false) {
+    return R"({"id": )" + std::to_string(id) + R"(, "owner": "alice", "owner_id": 1, "log": [")" +
+           log + R"("], "tasks": [{"name": "build", "log": ["built"]}], "pace_ms": 0,)" +
+           R"( "result": "success", "shell": true, "deadline_s": 14400)" +
+           (wrong_host_key ? R"(, "wrong_host_key": true})" : "}");
+}
+
+// Each test has its own job, since a session's end terminates the VM; 5 and 6 have a VM that
+// does not present the host key it was given.
+const std::string jobs_json = R"({"jobs": [)" + shell_job(1, "interactive") + ", " +
+                              shell_job(2, "one command") + ", " + shell_job(3, "two sessions") +
+                              ", " + shell_job(4, "hang-up") + ", " +
+                              shell_job(5, "impostor VM", true) + ", " +
+                              shell_job(6, "impostor VM, interactive", true) + "]}";
 
 // One sandbox for the module: starting VMs is the slow part.
 JOBSSH_MODULE_WORLD(sandbox_world, jobs_json, alice_and_bob);
@@ -105,14 +98,8 @@ BOOST_AUTO_TEST_CASE(an_interactive_session_behaves_like_direct_ssh) {
 
     user->send("stty size\r");
     BOOST_TEST(user->expect("30 100"));
-    user->resize(40, 120);
     // The new size travels ssh → sshd → jobssh → ssh → the VM: ask until it arrived.
-    bool resized = false;
-    for (int attempt = 0; attempt < 20 && !resized; ++attempt) {
-        user->send("stty size\r");
-        resized = user->expect("40 120", 1s);
-    }
-    BOOST_TEST(resized);
+    BOOST_TEST(user->resize_until_the_shell_sees_it(40, 120));
 
     // Ctrl-C once the command runs (seen on the VM, not guessed from a sleep) ends it by
     // SIGINT: 130. A key that came early would have hit bash's prompt instead, and one lost

@@ -3,7 +3,9 @@
 // nothing of the sandbox is left running. No VMs, no front sshd (test_kill has those).
 #define BOOST_TEST_MODULE faults
 #include "child_process.hpp"
+#include "inotify_holder.hpp"
 #include "resilience_helpers.hpp"
+#include "sandbox_faults.hpp"
 #include "sandbox_world.hpp"
 #include "wait_status.hpp"
 
@@ -32,7 +34,8 @@ const char* const jobs_json = R"({"jobs": [
    "shell": true}
 ]})";
 
-// Declared as test_shell's world is (`duplicates` lists the two): the same kind of world.
+// Declared as test_shell's world is (`duplicates` lists the two): the same kind of world, its
+// jobs written out whole, as each test reads them.
 JOBSSH_MODULE_WORLD(shell_world, jobs_json, alice_and_bob);
 
 shell_world& w() {
@@ -45,18 +48,12 @@ const std::string meta_down = "Temporary authentication failure. Try again later
 // One fault of the runner (or meta) for the length of one run of jobssh-shell.
 run_result with_runner_fault(const std::string& fault, const std::string& command,
                              std::chrono::seconds bound = 30s) {
-    w().box->runner_fault(fault);
-    auto result = w().box->run_shell("alice", command, std::nullopt, bound);
-    w().box->runner_fault("{}");
-    return result;
+    return shell_under_fault(*w().box, fault_of::runner, fault, command, bound);
 }
 
 run_result with_meta_fault(const std::string& fault, const std::string& command = "tail 1",
                            std::chrono::seconds bound = 30s) {
-    w().box->meta_fault(fault);
-    auto result = w().box->run_shell("alice", command, std::nullopt, bound);
-    w().box->meta_fault("{}");
-    return result;
+    return shell_under_fault(*w().box, fault_of::meta, fault, command, bound);
 }
 
 // As docs/reliability.md defines it: no jobssh-shell of the sandbox and no ssh to a job's VM
@@ -84,26 +81,20 @@ sent_of_the_big_answer(std::vector<sandbox::answer_sent> (sandbox::*answers)() c
     return sent;
 }
 
-std::string json_string(const std::string& text) {
-    std::string quoted = "\"";
-    for (char c : text) {
-        if (c == '\n') {
-            quoted += "\\n";
-            continue;
-        }
-        if (c == '"' || c == '\\')
-            quoted += '\\';
-        quoted += c;
-    }
-    return quoted + "\"";
+// A 100 MiB answer: a JSON object whose string field `field` never closes (its 512 KiB
+// sent 200 times).
+std::string endless_string_answer(const std::string& field) {
+    return R"({"status": 200, "content_type": "application/json", "body": "{\")" + field +
+           R"(\": \")" + std::string(512 * 1024, 'x') + R"(", "repeat": 200})";
 }
 
-std::string answer(unsigned status, const std::string& body, const std::string& match = "") {
-    std::string fault = R"({"status": )" + std::to_string(status) +
-                        R"(, "content_type": "application/json", "body": )" + json_string(body);
-    if (!match.empty())
-        fault += R"(, "match": )" + json_string(match);
-    return fault + "}";
+// Of the 100 MiB answer, what got out before jobssh hung up shows it was not read to its end.
+void the_big_answer_was_cut_short(std::vector<sandbox::answer_sent> (sandbox::*answers)() const,
+                                  const std::string& server) {
+    auto sent = sent_of_the_big_answer(answers);
+    BOOST_REQUIRE_MESSAGE(sent, server << " never wrote its 100 MiB answer");
+    BOOST_TEST_MESSAGE(server << " got out " << *sent << " bytes before jobssh hung up");
+    BOOST_TEST(*sent < 20 * mib, *sent << " bytes of 100 MiB got out");
 }
 
 } // namespace
@@ -128,7 +119,7 @@ BOOST_AUTO_TEST_CASE(a_runner_answering_500_is_unreachable_69_and_its_body_stays
 
 BOOST_AUTO_TEST_CASE(a_runner_answering_truncated_json_is_unreachable_69) {
     auto whole = w().box->job_info_json(1);
-    auto result = with_runner_fault(answer(200, whole.substr(0, whole.size() / 2)), "tail 1");
+    auto result = with_runner_fault(json_answer(200, whole.substr(0, whole.size() / 2)), "tail 1");
     BOOST_TEST(result.exit_code == 69);
     BOOST_TEST(result.err == runner_down + support_line(w().cfg));
     BOOST_TEST(nothing_left_running());
@@ -139,7 +130,7 @@ BOOST_AUTO_TEST_CASE(a_runner_answering_json_of_the_wrong_shape_is_unreachable_6
                              R"({"deadline": 1, "manifest": "", "note": null, "owner_id": "1",
                                  "port": 22, "status": "running", "task": 0, "tasks": 0,
                                  "username": "alice"})"}) {
-        auto result = with_runner_fault(answer(200, body), "tail 1");
+        auto result = with_runner_fault(json_answer(200, body), "tail 1");
         BOOST_TEST(result.exit_code == 69, "body: " << body);
         BOOST_TEST(result.err == runner_down + support_line(w().cfg), "body: " << body);
     }
@@ -152,16 +143,10 @@ BOOST_AUTO_TEST_CASE(a_runner_answering_100_mib_is_unreachable_69_and_not_read_t
     // that it was not read to its end: jobssh stops at 1 MiB, and the socket buffers of
     // loopback take a few more: 1.3 MB got out here, and curl, reading the same answer to its
     // end, let out all 104,860,478 bytes.
-    auto result = with_runner_fault(
-        R"({"status": 200, "content_type": "application/json", "body": "{\"manifest\": \")" +
-            std::string(512 * 1024, 'x') + R"(", "repeat": 200})",
-        "tail 1");
+    auto result = with_runner_fault(endless_string_answer("manifest"), "tail 1");
     BOOST_TEST(result.exit_code == 69);
     BOOST_TEST(result.err == runner_down + support_line(w().cfg));
-    auto sent = sent_of_the_big_answer(&sandbox::runner_answers);
-    BOOST_REQUIRE_MESSAGE(sent, "the runner never wrote its 100 MiB answer");
-    BOOST_TEST_MESSAGE("the runner got out " << *sent << " bytes before jobssh hung up");
-    BOOST_TEST(*sent < 20 * mib, *sent << " bytes of 100 MiB got out");
+    the_big_answer_was_cut_short(&sandbox::runner_answers, "the runner");
     BOOST_TEST(nothing_left_running());
 }
 
@@ -224,7 +209,8 @@ BOOST_AUTO_TEST_CASE(a_vm_that_never_comes_up_is_unreachable_69_after_the_wait_a
     BOOST_TEST(first != std::string::npos, result.err);
     BOOST_TEST(result.err.find(waiting, first + 1) == std::string::npos, result.err);
     BOOST_TEST(result.err.ends_with(
-        "The job's build VM cannot be reached. It may have been terminated.\n" + support_line(w().cfg)));
+        "The job's build VM cannot be reached. It may have been terminated.\n" +
+        support_line(w().cfg)));
     // Nothing was claimed for a VM that never answered, so nothing is terminated.
     BOOST_TEST(requests_of_job_2("claim") == claims);
     BOOST_TEST(requests_of_job_2("terminate") == 0);
@@ -249,7 +235,7 @@ BOOST_AUTO_TEST_CASE(meta_answering_truncated_or_mistyped_json_is_a_temporary_fa
     for (const char* body :
          {R"({"id": 1, "owner": {"canonical_name": "~al)", "[]", R"({"id": 1, "owner": "alice"})",
           R"({"id": 1, "owner": {"canonical_name": "~alice", "name": 7}})"}) {
-        auto result = with_meta_fault(answer(200, body));
+        auto result = with_meta_fault(json_answer(200, body));
         BOOST_TEST(result.exit_code == 75, "body: " << body);
         BOOST_TEST(result.err == meta_down + support_line(w().cfg), "body: " << body);
         BOOST_TEST(result.out == "");
@@ -258,15 +244,10 @@ BOOST_AUTO_TEST_CASE(meta_answering_truncated_or_mistyped_json_is_a_temporary_fa
 }
 
 BOOST_AUTO_TEST_CASE(meta_answering_100_mib_is_a_temporary_failure_75_and_not_read_to_its_end) {
-    auto result = with_meta_fault(
-        R"({"status": 200, "content_type": "application/json", "body": "{\"comment\": \")" +
-        std::string(512 * 1024, 'x') + R"(", "repeat": 200})");
+    auto result = with_meta_fault(endless_string_answer("comment"));
     BOOST_TEST(result.exit_code == 75);
     BOOST_TEST(result.err == meta_down + support_line(w().cfg));
-    auto sent = sent_of_the_big_answer(&sandbox::meta_answers);
-    BOOST_REQUIRE_MESSAGE(sent, "meta never wrote its 100 MiB answer");
-    BOOST_TEST_MESSAGE("meta got out " << *sent << " bytes before jobssh hung up");
-    BOOST_TEST(*sent < 20 * mib, *sent << " bytes of 100 MiB got out");
+    the_big_answer_was_cut_short(&sandbox::meta_answers, "meta");
     BOOST_TEST(nothing_left_running());
 }
 
@@ -311,34 +292,12 @@ BOOST_AUTO_TEST_CASE(a_tail_started_when_the_user_has_no_inotify_instance_left_s
     const uid_t uid = private_uid();
 
     // Somebody else of the same user holds every instance the kernel allows it.
-    int ready[2];
-    BOOST_REQUIRE(::pipe(ready) == 0);
-    pid_t holder = ::fork();
-    if (holder == 0) {
-        rlimit many{1 << 16, 1 << 16};
-        ::setrlimit(RLIMIT_NOFILE, &many);
-        ::setgroups(0, nullptr);
-        if (::setgid(uid) != 0 || ::setuid(uid) != 0)
-            ::_exit(120);
-        int made[2] = {0, 0}; // instances, then the error that stopped it
-        for (; made[0] < (1 << 16) - 16; ++made[0])
-            if (::inotify_init1(IN_CLOEXEC) < 0) {
-                made[1] = errno;
-                break;
-            }
-        (void)!::write(ready[1], made, sizeof made);
-        ::pause();
-        ::_exit(0);
-    }
-    ::close(ready[1]);
-    int made[2] = {0, 0};
-    BOOST_REQUIRE(::read(ready[0], made, sizeof made) == sizeof made);
-    ::close(ready[0]);
-    BOOST_TEST_MESSAGE("holder made " << made[0] << " instances, then: " << std::strerror(made[1]));
-    BOOST_REQUIRE(made[1] == EMFILE);
+    inotify_instance_holder holder(uid);
+    BOOST_TEST_MESSAGE("holder made " << holder.instances()
+                                      << " instances, then: " << std::strerror(holder.error()));
+    BOOST_REQUIRE(holder.error() == EMFILE);
     // Every instance the user may have, not a descriptor limit of its own.
-    const int allowed = std::stoi(read_file("/proc/sys/fs/inotify/max_user_instances"));
-    BOOST_REQUIRE(made[0] == allowed);
+    BOOST_REQUIRE(holder.instances() == max_user_instances());
 
     // The same jobssh-shell, run as that user, on a job the test writes while it runs.
     jobssh::testing::scratch_dir scratch;
@@ -385,8 +344,6 @@ BOOST_AUTO_TEST_CASE(a_tail_started_when_the_user_has_no_inotify_instance_left_s
         [&] { return read_file(out_file).find("[build] a task") != std::string::npos; }, 20s));
     box.set_job(job, R"({"status": "success", "task": 1, "tasks": 1})");
     int status = waited_status(shell, 30s);
-    ::kill(holder, SIGKILL);
-    ::waitpid(holder, nullptr, 0);
 
     BOOST_TEST(status == 0, "stderr: " << read_file(err_file));
     BOOST_TEST(read_file(out_file) ==

@@ -13,13 +13,7 @@
 #include <jobssh/connect/session_registry.hpp>
 #include <string>
 
-namespace fs = std::filesystem;
-using namespace std::chrono_literals;
-using jobssh::fixtures::sandbox;
-using jobssh::fixtures::sandbox_options;
-using jobssh::testing::eventually;
-using jobssh::testing::processes_with;
-using jobssh::testing::pty_driver;
+using namespace jobssh::testing;
 
 namespace {
 
@@ -153,14 +147,8 @@ BOOST_AUTO_TEST_CASE(an_interactive_session_through_the_gateway_has_a_pty_that_f
     BOOST_TEST(user.expect("42"), user.output());
     user.send("stty size\r");
     BOOST_TEST(user.expect("24 80"), user.output());
-    user.resize(30, 100);
     // The new size travels through both hops: ask until it arrived.
-    bool resized = false;
-    for (int attempt = 0; attempt < 20 && !resized; ++attempt) {
-        user.send("stty size\r");
-        resized = user.expect("30 100", 1s);
-    }
-    BOOST_TEST(resized, user.output());
+    BOOST_TEST(user.resize_until_the_shell_sees_it(30, 100), user.output());
     user.send("exit 3\r");
     auto status = user.wait();
     BOOST_TEST_REQUIRE(status.has_value());

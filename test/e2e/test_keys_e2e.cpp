@@ -3,6 +3,7 @@
 // each; jobssh-shell then runs with `--owner` (DESIGN.md, "Where the key is checked").
 #define BOOST_TEST_MODULE keys_e2e
 #include "sandbox.hpp"
+#include "sandbox_faults.hpp"
 #include "sandbox_world.hpp"
 #include "scratch_dir.hpp"
 #include "tail_output.hpp"
@@ -15,13 +16,7 @@
 #include <string>
 #include <vector>
 
-namespace fs = std::filesystem;
-using namespace std::chrono_literals;
-using jobssh::fixtures::run_result;
-using jobssh::fixtures::sandbox;
-using jobssh::fixtures::sandbox_options;
-using jobssh::testing::lines_of;
-using jobssh::testing::support_line;
+using namespace jobssh::testing;
 
 namespace {
 
@@ -79,20 +74,6 @@ run_result shell_with_owner(std::string_view user, std::string_view owner,
                          (w().sb->dir() / "bin" / "jobssh-shell").string(), "--config",
                          w().sb->config_file().string(), "--owner", std::string(owner),
                          w().sb->public_key_b64(user)});
-}
-
-std::string json_quoted(const std::string& text) {
-    std::string quoted = "\"";
-    for (char c : text) {
-        if (c == '\n') {
-            quoted += "\\n";
-            continue;
-        }
-        if (c == '"' || c == '\\')
-            quoted += '\\';
-        quoted += c;
-    }
-    return quoted + "\"";
 }
 
 } // namespace
@@ -162,8 +143,7 @@ BOOST_AUTO_TEST_CASE(meta_answering_garbage_never_lets_a_key_in) {
         auto body = R"({"id": 1, "authorized": null, "comment": null, "fingerprint": "x", )"
                     R"("key": "x", "owner": {"canonical_name": "~x", "name": )" +
                     json_quoted(owner) + "}}";
-        w().sb->meta_fault(R"({"status": 200, "content_type": "application/json", "body": )" +
-                           json_quoted(body) + "}");
+        w().sb->meta_fault(json_answer(200, body));
         auto result = sandbox::run(w().sb->ssh_argv("alice", "tail 1"));
         w().sb->meta_fault("{}");
         // jobssh-keys let the key in without --owner; jobssh-shell, asking again, got a name
@@ -175,8 +155,7 @@ BOOST_AUTO_TEST_CASE(meta_answering_garbage_never_lets_a_key_in) {
         BOOST_TEST(result.out == "", owner);
     }
     for (std::string body : {"{not json", "[]", R"({"id": 1})"}) {
-        w().sb->meta_fault(R"({"status": 200, "content_type": "application/json", "body": )" +
-                           json_quoted(body) + "}");
+        w().sb->meta_fault(json_answer(200, body));
         auto result = sandbox::run(w().sb->ssh_argv("alice", "tail 1"));
         w().sb->meta_fault("{}");
         BOOST_TEST(result.exit_code == 75, body);

@@ -41,19 +41,15 @@ sandbox& box() {
 }
 
 std::size_t terminates_of(std::int64_t job) {
-    auto requests = box().runner_requests();
-    return static_cast<std::size_t>(std::count(requests.begin(), requests.end(),
-                                               "POST /job/" + std::to_string(job) + "/terminate"));
+    return times_asked(box(), "POST /job/" + std::to_string(job) + "/terminate");
 }
 
 std::size_t sessions_of(std::int64_t job) {
-    return jobssh::live_sessions(box().state_dir(), job);
+    return live_sessions_of(box(), job);
 }
 
 bool no_shell_left() {
-    return eventually([] {
-        return shells_of(box().config_file()).empty() && watchers_of(box().config_file()).empty();
-    });
+    return no_shell_or_watcher_left(box().config_file());
 }
 
 bool no_vm_client_left(std::uint16_t port) {

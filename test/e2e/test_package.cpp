@@ -27,6 +27,7 @@ using namespace std::chrono_literals;
 using jobssh::fixtures::run_result;
 using jobssh::fixtures::sandbox;
 using jobssh::fixtures::sandbox_options;
+using jobssh::testing::lines_in;
 using jobssh::testing::scratch_dir;
 namespace fs = std::filesystem;
 
@@ -49,14 +50,6 @@ std::string checked(const std::vector<std::string>& argv,
     if (r.exit_code != 0)
         throw std::runtime_error(describe(argv, r));
     return r.out;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> lines;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);)
-        lines.push_back(line);
-    return lines;
 }
 
 // Never a silent skip: without Docker or the base image there is nothing to install into.
@@ -140,7 +133,7 @@ const package& the_package() {
             throw std::runtime_error("cpack wrote no .deb into " + p->dir.path().string());
         p->depends = checked({"dpkg-deb", "-f", p->deb.string(), "Depends"});
 
-        auto installed = lines_of(checked({"docker", "run", "--rm", "--network", "none", base_image,
+        auto installed = lines_in(checked({"docker", "run", "--rm", "--network", "none", base_image,
                                            "dpkg-query", "-W", "-f", "${Package}\\n"}));
         fs::create_directory(p->dir.path() / "deps");
         for (const auto& name : package_names(p->depends))
@@ -259,7 +252,7 @@ BOOST_AUTO_TEST_CASE(installing_gives_both_programs_the_builds_user_and_the_sshd
     auto check = machine.sh("mkdir -p /run/sshd && ssh-keygen -A >/dev/null && sshd -t");
     BOOST_TEST(check.exit_code == 0, "sshd rejects its configuration: " << check.err);
     auto builds =
-        lines_of(machine.sh("sshd -T -C user=builds,host=client.example,addr=192.0.2.1").out);
+        lines_in(machine.sh("sshd -T -C user=builds,host=client.example,addr=192.0.2.1").out);
     for (const char* setting :
          {"authorizedkeyscommand /usr/bin/jobssh-keys %u %h %t %k",
           "authorizedkeyscommanduser nobody", "authorizedkeysfile none", "permittty yes",
@@ -269,7 +262,7 @@ BOOST_AUTO_TEST_CASE(installing_gives_both_programs_the_builds_user_and_the_sshd
                    "sshd -T for builds lacks \"" << setting << "\"");
     // Everybody else logs in as before.
     auto others =
-        lines_of(machine.sh("sshd -T -C user=root,host=client.example,addr=192.0.2.1").out);
+        lines_in(machine.sh("sshd -T -C user=root,host=client.example,addr=192.0.2.1").out);
     BOOST_TEST(
         (std::find(others.begin(), others.end(), "authorizedkeyscommand none") != others.end()));
 }
@@ -474,7 +467,7 @@ BOOST_AUTO_TEST_CASE(ssh_builds_tail_follows_a_job_on_a_clean_debian_set_up_from
     auto tail = machine.ssh("alice", "tail 7");
     BOOST_TEST(tail.exit_code == 0, tail.err);
     std::vector<std::string> job_lines, task_lines;
-    for (const auto& line : lines_of(tail.out))
+    for (const auto& line : lines_in(tail.out))
         (line.starts_with("[build] ") ? task_lines : job_lines).push_back(line);
     BOOST_TEST(job_lines == (std::vector<std::string>{"[#7] Booting image debian/bookworm",
                                                       "[#7] Sending tasks"}),

@@ -147,13 +147,7 @@ BOOST_AUTO_TEST_CASE(a_recorded_session_replays_to_the_screen_bytes_the_user_saw
 BOOST_AUTO_TEST_CASE(resizes_are_recorded_as_resize_events) {
     auto user = session("alice", "connect 2");
     BOOST_REQUIRE_MESSAGE(user->expect("$ "), user->output());
-    user->resize(40, 120);
-    bool resized = false;
-    for (int attempt = 0; attempt < 20 && !resized; ++attempt) {
-        user->send("stty size\r");
-        resized = user->expect("40 120", 1s);
-    }
-    BOOST_TEST(resized);
+    BOOST_TEST(user->resize_until_the_shell_sees_it(40, 120));
     user->send("exit\r");
     BOOST_REQUIRE(user->wait(30s));
 

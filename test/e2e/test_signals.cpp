@@ -17,15 +17,7 @@
 #include <string>
 #include <vector>
 
-namespace fs = std::filesystem;
-using namespace std::chrono_literals;
-using jobssh::fixtures::sandbox;
-using jobssh::fixtures::sandbox_options;
-using jobssh::testing::eventually;
-using jobssh::testing::pty_driver;
-using jobssh::testing::sandbox_world;
-using jobssh::testing::shells_of;
-using jobssh::testing::started_program;
+using namespace jobssh::testing;
 
 namespace {
 
@@ -34,6 +26,8 @@ const char* const users_json = R"({"users": [{"name": "alice", "id": 1}]})";
 
 } // namespace
 
+// The world and the runner's requests counted, as test_vm_life has them (`duplicates` lists
+// the two): each file names what it asks of the sandbox in its own words.
 JOBSSH_MODULE_WORLD(sandbox_world, R"({"jobs": []})", users_json,
                     [](sandbox_options& options) { options.poll_interval = 200ms; });
 
@@ -44,15 +38,11 @@ sandbox& box() {
 }
 
 std::size_t requests_of(std::int64_t job, const std::string& what) {
-    auto requests = box().runner_requests();
-    return static_cast<std::size_t>(std::count(requests.begin(), requests.end(),
-                                               "POST /job/" + std::to_string(job) + "/" + what));
+    return times_asked(box(), "POST /job/" + std::to_string(job) + "/" + what);
 }
 
 std::size_t info_requests_of(std::int64_t job) {
-    auto requests = box().runner_requests();
-    return static_cast<std::size_t>(
-        std::count(requests.begin(), requests.end(), "GET /job/" + std::to_string(job) + "/info"));
+    return times_asked(box(), "GET /job/" + std::to_string(job) + "/info");
 }
 
 // The session records of one job (jobssh-shell's line with `outcome=`).

@@ -27,6 +27,11 @@ sandbox_world& shared() {
     return sandbox_world_of_the_module::get();
 }
 
+// `command` run over ssh as `user`, to its end.
+run_result over_ssh(const std::string& user, const std::string& command) {
+    return sandbox::run(shared().box->ssh_argv(user, command));
+}
+
 // A job that writes its logs while the user watches: a line every 150 ms.
 std::string live_job(int id, const std::string& result) {
     return R"({"id": )" + std::to_string(id) +
@@ -52,7 +57,7 @@ std::string lines_of(const std::string& output, const std::string& task = "") {
 BOOST_AUTO_TEST_CASE(tail_over_ssh_shows_a_live_job_from_its_first_line_to_its_last_and_exits_0) {
     auto& w = shared();
     std::int64_t job = w.box->add_job(live_job(10, "success"));
-    auto result = sandbox::run(w.box->ssh_argv("alice", "tail " + std::to_string(job)));
+    auto result = over_ssh("alice", "tail " + std::to_string(job));
     BOOST_TEST(result.exit_code == 0);
     BOOST_TEST(lines_of(result.out) == "booting\ncloning ✓\nsending tasks\n");
     BOOST_TEST(lines_of(result.out, "build") == "+ make\ncc -o hello hello.c\nHéllo wörld\n");
@@ -63,14 +68,13 @@ BOOST_AUTO_TEST_CASE(tail_over_ssh_shows_a_live_job_from_its_first_line_to_its_l
 BOOST_AUTO_TEST_CASE(tail_over_ssh_of_a_job_that_fails_exits_1_after_its_last_line) {
     auto& w = shared();
     std::int64_t job = w.box->add_job(live_job(11, "failed"));
-    auto result = sandbox::run(w.box->ssh_argv("alice", "tail " + std::to_string(job)));
+    auto result = over_ssh("alice", "tail " + std::to_string(job));
     BOOST_TEST(result.exit_code == 1);
     BOOST_TEST(lines_of(result.out, "test") == "+ make check\nPASS: greets\n");
 }
 
 BOOST_AUTO_TEST_CASE(tail_over_ssh_of_another_users_job_is_refused_with_the_message_and_77) {
-    auto& w = shared();
-    auto result = sandbox::run(w.box->ssh_argv("alice", "tail 1"));
+    auto result = over_ssh("alice", "tail 1");
     BOOST_TEST(result.exit_code == 77);
     BOOST_TEST(contains(result.err, "You are not permitted to connect to this job.\n"));
     BOOST_TEST(contains(result.err, "for support.\n"));
@@ -78,16 +82,14 @@ BOOST_AUTO_TEST_CASE(tail_over_ssh_of_another_users_job_is_refused_with_the_mess
 }
 
 BOOST_AUTO_TEST_CASE(tail_over_ssh_with_a_key_meta_does_not_know_is_told_to_add_it) {
-    auto& w = shared();
-    auto result = sandbox::run(w.box->ssh_argv("stranger", "tail 1"));
+    auto result = over_ssh("stranger", "tail 1");
     BOOST_TEST(result.exit_code == 77);
     BOOST_TEST(contains(result.err, "We don't recognize your SSH key."));
     BOOST_TEST(contains(result.err, "/keys\n"));
 }
 
 BOOST_AUTO_TEST_CASE(bob_can_tail_his_own_job_over_ssh) {
-    auto& w = shared();
-    auto result = sandbox::run(w.box->ssh_argv("bob", "tail 1"));
+    auto result = over_ssh("bob", "tail 1");
     BOOST_TEST(result.exit_code == 0);
     BOOST_TEST(lines_of(result.out) == "bob's private log\n");
     BOOST_TEST(lines_of(result.out, "build") == "bob builds\n");

@@ -19,16 +19,7 @@
 #include <string>
 #include <unistd.h>
 
-namespace fs = std::filesystem;
-using namespace std::chrono_literals;
-using jobssh::fixtures::sandbox;
-using jobssh::fixtures::sandbox_options;
-using jobssh::testing::sandbox_world;
-using jobssh::testing::eventually;
-using jobssh::testing::pty_driver;
-using jobssh::testing::shells_of;
-using jobssh::testing::started_program;
-using jobssh::testing::watchers_of;
+using namespace jobssh::testing;
 
 namespace {
 
@@ -50,6 +41,8 @@ const char* const users_json = R"({"users": [{"name": "alice", "id": 1}]})";
 
 } // namespace
 
+// The world and the runner's requests counted, as test_signals has them (`duplicates` lists
+// the two).
 JOBSSH_MODULE_WORLD(sandbox_world, jobs_json, users_json,
                     [](sandbox_options& options) { options.linger = 20s; });
 
@@ -60,23 +53,36 @@ sandbox& box() {
 }
 
 std::size_t requests_of(std::int64_t job, const std::string& action) {
-    auto requests = box().runner_requests();
-    return static_cast<std::size_t>(std::count(requests.begin(), requests.end(),
-                                               "POST /job/" + std::to_string(job) + "/" + action));
+    return times_asked(box(), "POST /job/" + std::to_string(job) + "/" + action);
 }
 
 std::size_t sessions_of(std::int64_t job) {
-    return jobssh::live_sessions(box().state_dir(), job);
+    return live_sessions_of(box(), job);
 }
 
 bool nothing_left_running() {
-    return eventually([] {
-        return shells_of(box().config_file()).empty() && watchers_of(box().config_file()).empty();
-    });
+    return no_shell_or_watcher_left(box().config_file());
+}
+
+// The watcher of job's last session terminated its VM once the linger was over.
+bool terminated_once_the_linger_is_over(std::int64_t job) {
+    return box()
+        .wait_for_syslog(
+            "job=" + std::to_string(job) + " user=alice event=terminate reason=linger_over", 60s)
+        .has_value();
 }
 
 bool no_state_of(std::int64_t job) {
     return !fs::exists(box().state_dir() / ("job-" + std::to_string(job)));
+}
+
+// A session that ended before the user's shell or command started leaves the job as it
+// found it: nothing of jobssh running, no claim, no terminate, nothing in state-dir.
+void left_as_found(std::int64_t job) {
+    BOOST_TEST(nothing_left_running());
+    BOOST_TEST(requests_of(job, "claim") == 0u);
+    BOOST_TEST(requests_of(job, "terminate") == 0u);
+    BOOST_TEST(no_state_of(job));
 }
 
 // The one session's jobssh-shell: waited for, since the watcher it starts has its command
@@ -113,9 +119,7 @@ BOOST_AUTO_TEST_CASE(a_peek_with_one_command_keeps_the_vm_for_the_linger_then_it
     auto lingering = box().wait_for_syslog("job=1 user=alice event=linger seconds=20");
     BOOST_REQUIRE(lingering.has_value());
     // Terminated once the linger is over, by the session's watcher, which then exits.
-    BOOST_TEST(box()
-                   .wait_for_syslog("job=1 user=alice event=terminate reason=linger_over", 60s)
-                   .has_value());
+    BOOST_TEST(terminated_once_the_linger_is_over(1));
     BOOST_TEST(requests_of(1, "terminate") == 1u);
     BOOST_TEST(eventually([] { return !box().vm_running(1); }, 60s));
     BOOST_TEST(nothing_left_running());
@@ -158,10 +162,7 @@ BOOST_AUTO_TEST_CASE(
     ::kill(the_shell(), SIGTERM);
     BOOST_TEST(user.wait(30s).has_value(), user.err());
     BOOST_TEST(user.out().empty());
-    BOOST_TEST(nothing_left_running());
-    BOOST_TEST(requests_of(3, "claim") == 0u);
-    BOOST_TEST(requests_of(3, "terminate") == 0u);
-    BOOST_TEST(no_state_of(3));
+    left_as_found(3);
 }
 
 BOOST_AUTO_TEST_CASE(
@@ -170,10 +171,7 @@ BOOST_AUTO_TEST_CASE(
     BOOST_REQUIRE(eventually([] { return sessions_of(3) == 1u; }, 30s));
     ::kill(the_shell(), SIGHUP);
     BOOST_TEST(user.wait(30s).has_value(), user.output());
-    BOOST_TEST(nothing_left_running());
-    BOOST_TEST(requests_of(3, "claim") == 0u);
-    BOOST_TEST(requests_of(3, "terminate") == 0u);
-    BOOST_TEST(no_state_of(3));
+    left_as_found(3);
 }
 
 BOOST_AUTO_TEST_CASE(ctrl_c_while_waiting_for_the_vm_leaves_the_job_as_found) {
@@ -181,10 +179,7 @@ BOOST_AUTO_TEST_CASE(ctrl_c_while_waiting_for_the_vm_leaves_the_job_as_found) {
     BOOST_REQUIRE(eventually([] { return sessions_of(3) == 1u; }, 30s));
     user.send("\x03");
     BOOST_TEST(user.wait(30s).has_value(), user.output());
-    BOOST_TEST(nothing_left_running());
-    BOOST_TEST(requests_of(3, "claim") == 0u);
-    BOOST_TEST(requests_of(3, "terminate") == 0u);
-    BOOST_TEST(no_state_of(3));
+    left_as_found(3);
 }
 
 BOOST_AUTO_TEST_CASE(a_session_killed_while_waiting_for_the_vm_leaves_the_job_as_found) {
@@ -193,11 +188,8 @@ BOOST_AUTO_TEST_CASE(a_session_killed_while_waiting_for_the_vm_leaves_the_job_as
     ::kill(the_shell(), SIGKILL);
     BOOST_TEST(user.wait(30s).has_value(), user.err());
     // Its watcher left for it: it had not started, so nothing is sent.
-    BOOST_TEST(nothing_left_running());
+    left_as_found(3);
     BOOST_TEST(sessions_of(3) == 0u);
-    BOOST_TEST(requests_of(3, "claim") == 0u);
-    BOOST_TEST(requests_of(3, "terminate") == 0u);
-    BOOST_TEST(no_state_of(3));
 }
 
 BOOST_AUTO_TEST_CASE(state_left_by_an_operator_s_run_as_root_does_not_keep_the_user_out) {
@@ -217,13 +209,13 @@ BOOST_AUTO_TEST_CASE(state_left_by_an_operator_s_run_as_root_does_not_keep_the_u
     BOOST_TEST(requests_of(4, "claim") == 1u);
     BOOST_TEST(box().wait_for_syslog("event=stale_state").has_value());
     // Nothing outlives the linger: the watcher terminates the VM and goes, and job-4/ with it.
-    BOOST_TEST(box()
-                   .wait_for_syslog("job=4 user=alice event=terminate reason=linger_over", 60s)
-                   .has_value());
+    BOOST_TEST(terminated_once_the_linger_is_over(4));
     BOOST_TEST(nothing_left_running());
     BOOST_TEST(no_state_of(4));
 }
 
+// Told as the case above is (`duplicates` lists the two): a one-command session that ran, its
+// claim, and the terminate once the linger is over.
 BOOST_AUTO_TEST_CASE(a_runner_refusing_the_claim_of_a_started_session_does_not_end_it) {
     BOOST_REQUIRE(eventually([] { return box().vm_running(5); }, 60s));
     box().runner_fault(R"({"status": 500, "body": "no", "match": "/claim"})");
@@ -234,8 +226,6 @@ BOOST_AUTO_TEST_CASE(a_runner_refusing_the_claim_of_a_started_session_does_not_e
     BOOST_TEST(result.out == "reached\n");
     BOOST_TEST(requests_of(5, "claim") == 1u);
     BOOST_TEST(box().wait_for_syslog("job=5 user=alice event=claim outcome=failed").has_value());
-    BOOST_TEST(box()
-                   .wait_for_syslog("job=5 user=alice event=terminate reason=linger_over", 60s)
-                   .has_value());
+    BOOST_TEST(terminated_once_the_linger_is_over(5));
     BOOST_TEST(nothing_left_running());
 }

@@ -21,23 +21,16 @@
 using jobssh::asciicast_writer;
 using jobssh::parse_event;
 using jobssh::unique_fd;
+using jobssh::testing::lines_in;
 using jobssh::testing::read_file;
 using jobssh::testing::scratch_dir;
 
 namespace {
 
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> lines;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);)
-        lines.push_back(line);
-    return lines;
-}
-
 // The output events' data of a file, each event on its own.
 std::vector<std::string> outputs(const std::string& text) {
     std::vector<std::string> data;
-    auto lines = lines_of(text);
+    auto lines = lines_in(text);
     for (std::size_t i = 1; i < lines.size(); ++i) {
         auto event = parse_event(lines[i]);
         BOOST_TEST_REQUIRE(event.has_value(), lines[i]);
@@ -46,6 +39,25 @@ std::vector<std::string> outputs(const std::string& text) {
     }
     return data;
 }
+
+// The one event of a recording (after its header line).
+jobssh::asciicast_event the_one_event_of(const std::filesystem::path& file) {
+    auto lines = lines_in(read_file(file));
+    BOOST_REQUIRE_EQUAL(lines.size(), 2u);
+    auto event = parse_event(lines[1]);
+    BOOST_REQUIRE(event);
+    return *event;
+}
+
+// A configuration whose recordings and state-dir are in a scratch directory.
+struct recording_world {
+    scratch_dir dir;
+    jobssh::config cfg;
+    recording_world() {
+        cfg.recordings = dir.path() / "recordings";
+        cfg.state_dir = dir.path() / "state";
+    }
+};
 
 struct cast_file {
     scratch_dir dir;
@@ -60,7 +72,7 @@ struct cast_file {
 
 BOOST_AUTO_TEST_CASE(the_header_says_size_time_term_and_title) {
     cast_file cast;
-    auto header = jobssh::parse_header(lines_of(read_file(cast.path)).at(0));
+    auto header = jobssh::parse_header(lines_in(read_file(cast.path)).at(0));
     BOOST_REQUIRE(header);
     BOOST_TEST(header->size.columns == 100);
     BOOST_TEST(header->size.rows == 30);
@@ -98,7 +110,7 @@ BOOST_AUTO_TEST_CASE(bytes_that_are_not_utf8_become_replacement_characters_in_va
     cast.writer.output("latin-1 caf\xe9!\xff\xc0\xaf ok");
     cast.writer.output("\xed\xa0\x80 surrogate");
     auto text = read_file(cast.path);
-    for (const auto& line : lines_of(text)) {
+    for (const auto& line : lines_in(text)) {
         boost::system::error_code ec;
         boost::json::parse(line, ec);
         BOOST_TEST(!ec, line);
@@ -115,12 +127,9 @@ BOOST_AUTO_TEST_CASE(bytes_that_are_not_utf8_become_replacement_characters_in_va
 BOOST_AUTO_TEST_CASE(resizes_are_columns_x_rows) {
     cast_file cast;
     cast.writer.resize({40, 120});
-    auto lines = lines_of(read_file(cast.path));
-    BOOST_REQUIRE_EQUAL(lines.size(), 2u);
-    auto event = parse_event(lines[1]);
-    BOOST_REQUIRE(event);
-    BOOST_TEST(event->code == 'r');
-    BOOST_TEST(event->data == "120x40");
+    auto event = the_one_event_of(cast.path);
+    BOOST_TEST(event.code == 'r');
+    BOOST_TEST(event.data == "120x40");
 }
 
 BOOST_AUTO_TEST_CASE(a_full_disk_stops_the_recording_without_throwing) {
@@ -133,10 +142,8 @@ BOOST_AUTO_TEST_CASE(a_full_disk_stops_the_recording_without_throwing) {
 }
 
 BOOST_AUTO_TEST_CASE(a_recorded_session_is_private_and_live_until_its_recorder_goes) {
-    scratch_dir dir;
-    jobssh::config cfg;
-    cfg.recordings = dir.path() / "recordings";
-    cfg.state_dir = dir.path() / "state";
+    recording_world world;
+    auto& [dir, cfg] = world;
     std::filesystem::path file;
     {
         jobssh::session_recorder recorder(cfg, 9, "alice");
@@ -163,10 +170,8 @@ BOOST_AUTO_TEST_CASE(a_recorded_session_is_private_and_live_until_its_recorder_g
 }
 
 BOOST_AUTO_TEST_CASE(with_record_input_the_keys_typed_are_input_events) {
-    scratch_dir dir;
-    jobssh::config cfg;
-    cfg.recordings = dir.path() / "recordings";
-    cfg.state_dir = dir.path() / "state";
+    recording_world world;
+    auto& [dir, cfg] = world;
     cfg.record_input = true;
     cfg.watch = false;
     std::filesystem::path file;
@@ -177,19 +182,14 @@ BOOST_AUTO_TEST_CASE(with_record_input_the_keys_typed_are_input_events) {
         file = recorder.recording();
         BOOST_TEST(jobssh::live_sessions(cfg, 3).empty()); // watch = no: nobody watches
     }
-    auto lines = lines_of(read_file(file));
-    BOOST_REQUIRE_EQUAL(lines.size(), 2u);
-    auto event = parse_event(lines[1]);
-    BOOST_REQUIRE(event);
-    BOOST_TEST(event->code == 'i');
-    BOOST_TEST(event->data == "ls\r");
+    auto event = the_one_event_of(file);
+    BOOST_TEST(event.code == 'i');
+    BOOST_TEST(event.data == "ls\r");
 }
 
 BOOST_AUTO_TEST_CASE(a_full_disk_ends_the_recording_once_and_leaves_a_file_players_load) {
-    scratch_dir dir;
-    jobssh::config cfg;
-    cfg.recordings = dir.path() / "recordings";
-    cfg.state_dir = dir.path() / "state";
+    recording_world world;
+    auto& [dir, cfg] = world;
     // A file size limit fails writes as a full disk does (EFBIG instead of ENOSPC).
     std::signal(SIGXFSZ, SIG_IGN);
     rlimit before{};

@@ -1,6 +1,8 @@
 // The real jobssh-shell binary against the fixtures' runner and meta (no VMs, no front
 // sshd): every message and exit code, and `tail` of finished and running jobs.
 #define BOOST_TEST_MODULE shell
+#include "resilience_helpers.hpp"
+#include "sandbox_faults.hpp"
 #include "sandbox_world.hpp"
 #include "tail_output.hpp"
 #include "wait_status.hpp"
@@ -17,7 +19,6 @@
 #include <map>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <thread>
@@ -49,7 +50,8 @@ const char* const jobs_json = R"({"jobs": [
 ]})";
 
 // One world for the tests that leave it as they found it; those that stop the runner or meta
-// make their own.
+// make their own. Declared as test_faults' world is (`duplicates` lists the two): the runner's
+// data written out whole, as each test reads it.
 JOBSSH_MODULE_WORLD(shell_world, jobs_json, alice_and_bob);
 
 shell_world& shared() {
@@ -78,50 +80,18 @@ void wait_until_finished(const sandbox& world, std::int64_t job) {
 
 // jobssh-shell started by hand, for what run_shell cannot do: signals, a reader that goes
 // away or does not read, stdout on a regular file.
-class started_shell {
+class started_shell : public spawned_with_pipes {
 public:
-    // stdout_file empty: stdout is a pipe we hold. Spawned like resilience_helpers.hpp's
-    // started_program (`duplicates` lists the two), but as sshd starts jobssh-shell: its
-    // environment only SSH_ORIGINAL_COMMAND, stdout a file when asked.
-    started_shell(const sandbox& world, std::string_view command,
-                  const fs::path& stdout_file = {}) {
-        int out[2], err[2];
-        BOOST_REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
-        BOOST_REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-        if (stdout_file.empty())
-            posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-        else
-            posix_spawn_file_actions_addopen(&actions, 1, stdout_file.c_str(),
-                                             O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-        std::string program = JOBSSH_SHELL_PROGRAM;
-        std::string config = world.config_file().string();
-        std::string key = world.public_key_b64("alice");
-        std::vector<char*> argv{program.data(), const_cast<char*>("--config"), config.data(),
-                                key.data(), nullptr};
-        std::string env_command = "SSH_ORIGINAL_COMMAND=" + std::string(command);
-        std::vector<char*> envp{env_command.data(), nullptr};
-        BOOST_REQUIRE(::posix_spawn(&pid_, program.c_str(), &actions, nullptr, argv.data(),
-                                    envp.data()) == 0);
-        posix_spawn_file_actions_destroy(&actions);
-        ::close(out[1]);
-        ::close(err[1]);
-        out_ = out[0];
-        err_ = err[0];
+    // stdout_file empty: stdout is a pipe we hold. Started as sshd starts jobssh-shell: its
+    // environment only SSH_ORIGINAL_COMMAND.
+    started_shell(const sandbox& world, std::string_view command, const fs::path& stdout_file = {})
+        : spawned_with_pipes(
+              {JOBSSH_SHELL_PROGRAM, "--config", world.config_file().string(),
+               world.public_key_b64("alice")},
+              std::vector<std::string>{"SSH_ORIGINAL_COMMAND=" + std::string(command)},
+              stdout_file) {
+        BOOST_REQUIRE_MESSAGE(pid_ > 0, "jobssh-shell could not be started");
     }
-    ~started_shell() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-        close_stdout();
-        ::close(err_);
-    }
-
-    pid_t pid() const { return pid_; }
 
     // Reads stdout until `text` has come (bounded by the test's patience).
     std::string read_until(std::string_view text) {
@@ -194,11 +164,6 @@ public:
             std::this_thread::sleep_for(20ms);
         }
     }
-
-private:
-    pid_t pid_ = -1;
-    int out_ = -1;
-    int err_ = -1;
 };
 
 // A job that runs until the test ends it; its log is written by the test.
@@ -331,9 +296,8 @@ BOOST_AUTO_TEST_CASE(an_unknown_key_hears_nothing_about_whether_the_job_exists) 
 
 BOOST_AUTO_TEST_CASE(meta_answering_500_is_a_temporary_failure_75) {
     auto& world = *shared().box;
-    world.meta_fault(R"({"status": 500, "body": "oops"})");
-    auto result = world.run_shell("alice", "tail 1");
-    world.meta_fault("{}");
+    auto result =
+        shell_under_fault(world, fault_of::meta, R"({"status": 500, "body": "oops"})", "tail 1");
     BOOST_TEST(result.exit_code == 75);
     BOOST_TEST(result.err ==
                "Temporary authentication failure. Try again later.\n" + support_line(shared().cfg));
@@ -342,21 +306,19 @@ BOOST_AUTO_TEST_CASE(meta_answering_500_is_a_temporary_failure_75) {
 
 BOOST_AUTO_TEST_CASE(meta_answering_malformed_json_is_a_temporary_failure_75) {
     auto& world = *shared().box;
-    world.meta_fault(R"({"status": 200, "body": "{\"id\": ", "content_type": "application/json"})");
-    auto result = world.run_shell("alice", "tail 1");
-    world.meta_fault("{}");
+    auto result = shell_under_fault(
+        world, fault_of::meta,
+        R"({"status": 200, "body": "{\"id\": ", "content_type": "application/json"})", "tail 1");
     BOOST_TEST(result.exit_code == 75);
     BOOST_TEST(result.err.starts_with("Temporary authentication failure. Try again later.\n"));
 }
 
 BOOST_AUTO_TEST_CASE(meta_answering_after_the_timeout_is_a_temporary_failure_75) {
     auto& world = *shared().box;
-    world.meta_fault(R"({"delay_ms": 30000})");
     // http-timeout is 1 s here: a shell that waited for meta's 30 s answer would be killed by
     // the 20 s bound and exit 137, not 75. The bound leaves a slow start (ASan, a loaded
     // machine) room, and is still well short of the delay.
-    auto result = world.run_shell("alice", "tail 1", std::nullopt, 20s);
-    world.meta_fault("{}");
+    auto result = shell_under_fault(world, fault_of::meta, R"({"delay_ms": 30000})", "tail 1", 20s);
     BOOST_TEST(result.exit_code == 75);
     BOOST_TEST(result.err ==
                "Temporary authentication failure. Try again later.\n" + support_line(shared().cfg));
@@ -364,9 +326,7 @@ BOOST_AUTO_TEST_CASE(meta_answering_after_the_timeout_is_a_temporary_failure_75)
 
 BOOST_AUTO_TEST_CASE(meta_dropping_the_connection_is_a_temporary_failure_75) {
     auto& world = *shared().box;
-    world.meta_fault(R"({"close": true})");
-    auto result = world.run_shell("alice", "tail 1");
-    world.meta_fault("{}");
+    auto result = shell_under_fault(world, fault_of::meta, R"({"close": true})", "tail 1");
     BOOST_TEST(result.exit_code == 75);
     BOOST_TEST(result.err ==
                "Temporary authentication failure. Try again later.\n" + support_line(shared().cfg));
@@ -374,10 +334,10 @@ BOOST_AUTO_TEST_CASE(meta_dropping_the_connection_is_a_temporary_failure_75) {
 
 BOOST_AUTO_TEST_CASE(a_runner_answering_malformed_json_is_unavailable_69) {
     auto& world = *shared().box;
-    world.runner_fault(
-        R"({"status": 200, "body": "{\"deadline\": \"soon\"", "content_type": "application/json"})");
-    auto result = world.run_shell("alice", "tail 1");
-    world.runner_fault("{}");
+    auto result = shell_under_fault(
+        world, fault_of::runner,
+        R"({"status": 200, "body": "{\"deadline\": \"soon\"", "content_type": "application/json"})",
+        "tail 1");
     BOOST_TEST(result.exit_code == 69);
     BOOST_TEST(result.err.ends_with(support_line(shared().cfg)));
     BOOST_TEST(!contains(result.err, "deadline"));
@@ -395,7 +355,7 @@ BOOST_AUTO_TEST_CASE(a_runner_answering_a_mistyped_field_is_unavailable_69) {
 
 BOOST_AUTO_TEST_CASE(a_slow_runner_is_a_temporary_failure_75_told_as_the_runner_s) {
     auto& world = *shared().box;
-    world.runner_fault(R"({"delay_ms": 30000})");
+    fault_for_a_while slow(world, fault_of::runner, R"({"delay_ms": 30000})");
     // A shell waiting out the 30 s delay would be killed at 20 s (137).
     for (const char* command : {"tail 1", "connect 1", "connect 1 -- true"}) {
         auto result = world.run_shell("alice", command, std::nullopt, 20s);
@@ -405,39 +365,36 @@ BOOST_AUTO_TEST_CASE(a_slow_runner_is_a_temporary_failure_75_told_as_the_runner_
                    command);
         BOOST_TEST(!contains(result.err, "authentication"), command);
     }
-    world.runner_fault("{}");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
 
-BOOST_AUTO_TEST_SUITE(services_down)
+// Each test its own world, since it stops the runner or meta.
+struct own_world : shell_world {
+    own_world()
+        : shell_world(jobs_json, alice_and_bob) {}
+};
+
+BOOST_FIXTURE_TEST_SUITE(services_down, own_world)
 
 BOOST_AUTO_TEST_CASE(meta_that_is_down_is_a_temporary_failure_75) {
-    shell_world own(jobs_json, alice_and_bob);
-    auto& world = own.box;
-    auto cfg = jobssh::load_config(world->config_file());
-    world->stop_meta();
-    auto result = world->run_shell("alice", "tail 1");
+    box->stop_meta();
+    auto result = box->run_shell("alice", "tail 1");
     BOOST_TEST(result.exit_code == 75);
     BOOST_TEST(result.err ==
                "Temporary authentication failure. Try again later.\n" + support_line(cfg));
 }
 
 BOOST_AUTO_TEST_CASE(a_runner_that_is_down_is_unavailable_69) {
-    shell_world own(jobs_json, alice_and_bob);
-    auto& world = own.box;
-    auto cfg = jobssh::load_config(world->config_file());
-    world->stop_runner();
-    auto result = world->run_shell("alice", "tail 1");
+    box->stop_runner();
+    auto result = box->run_shell("alice", "tail 1");
     BOOST_TEST(result.exit_code == 69);
     BOOST_TEST(result.err.ends_with(support_line(cfg)));
 }
 
 BOOST_AUTO_TEST_CASE(a_runner_that_goes_away_during_a_tail_ends_it_with_69) {
-    shell_world own(jobs_json, alice_and_bob);
-    auto& world = own.box;
-    auto shell = tail_of_a_running_job(*world, 40, "still going\n");
-    world->stop_runner();
+    auto shell = tail_of_a_running_job(*box, 40, "still going\n");
+    box->stop_runner();
     int status = shell->wait();
     std::string err = shell->stderr_text();
     BOOST_TEST(status == 69, "stderr: " << err);

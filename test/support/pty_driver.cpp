@@ -101,6 +101,17 @@ void pty_driver::resize(unsigned short rows, unsigned short columns) {
     ::ioctl(master_, TIOCSWINSZ, &ws);
 }
 
+bool pty_driver::resize_until_the_shell_sees_it(unsigned short rows, unsigned short columns) {
+    resize(rows, columns);
+    const auto size = std::to_string(rows) + " " + std::to_string(columns);
+    for (int attempt = 0; attempt < 20; ++attempt) {
+        send("stty size\r");
+        if (expect(size, std::chrono::seconds(1)))
+            return true;
+    }
+    return false;
+}
+
 std::optional<int> pty_driver::wait(std::chrono::milliseconds bound) {
     auto until = std::chrono::steady_clock::now() + bound;
     while (!status_) {

@@ -31,6 +31,11 @@ public:
     // Sets the terminal's size; the kernel tells the program with SIGWINCH.
     void resize(unsigned short rows, unsigned short columns);
 
+    // Resizes, then asks the remote shell's `stty size` (up to 20 times, a second each) until
+    // it answers with the new size: the size travels every hop of the chain to the VM. False
+    // when it never did.
+    bool resize_until_the_shell_sees_it(unsigned short rows, unsigned short columns);
+
     // Waits for the program's end, reading its output meanwhile: its exit status (128+N
     // when killed by signal N), nullopt when it did not end within `bound`.
     std::optional<int> wait(std::chrono::milliseconds bound = std::chrono::seconds(30));

@@ -101,23 +101,45 @@ bool eventually(Condition condition, std::chrono::seconds bound = std::chrono::s
     return true;
 }
 
-// A program with stdin /dev/null and stdout/stderr pipes we read as they come.
-class started_program {
+// No jobssh-shell of `config_file` runs, nor a watcher one started: waited for with
+// eventually's bound.
+inline bool no_shell_or_watcher_left(const std::filesystem::path& config_file) {
+    return eventually(
+        [&] { return shells_of(config_file).empty() && watchers_of(config_file).empty(); });
+}
+
+// A program started with stdin /dev/null and stdout and stderr pipes, whose read ends (out_,
+// err_) are ours; killed (SIGKILL) and reaped when it still runs as this goes. pid_ is -1 when
+// it could not be started.
+class spawned_with_pipes {
 public:
-    explicit started_program(const std::vector<std::string>& argv) {
+    // argv[0] is looked up in PATH. `environment` nullopt: this process's. `stdout_file` not
+    // empty: stdout goes to that file (made or emptied) instead, and the stdout pipe only
+    // ever reads its end.
+    explicit spawned_with_pipes(const std::vector<std::string>& argv,
+                                std::optional<std::vector<std::string>> environment = {},
+                                const std::filesystem::path& stdout_file = {}) {
         int out[2], err[2];
-        if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
+        if (::pipe2(out, O_CLOEXEC) != 0)
             return;
+        if (::pipe2(err, O_CLOEXEC) != 0) {
+            ::close(out[0]);
+            ::close(out[1]);
+            return;
+        }
         posix_spawn_file_actions_t actions;
         posix_spawn_file_actions_init(&actions);
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+        if (stdout_file.empty())
+            posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+        else
+            posix_spawn_file_actions_addopen(&actions, 1, stdout_file.c_str(),
+                                             O_WRONLY | O_CREAT | O_TRUNC, 0644);
         posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-        std::vector<char*> args;
-        for (const auto& a : argv)
-            args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
-        if (::posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0)
+        auto args = pointers_to(argv);
+        auto env = environment ? pointers_to(*environment) : std::vector<char*>{};
+        if (::posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(),
+                           environment ? env.data() : environ) != 0)
             pid_ = -1;
         posix_spawn_file_actions_destroy(&actions);
         ::close(out[1]);
@@ -125,18 +147,43 @@ public:
         out_ = out[0];
         err_ = err[0];
     }
-    ~started_program() {
+    ~spawned_with_pipes() {
         if (pid_ > 0) {
             ::kill(pid_, SIGKILL);
             ::waitpid(pid_, nullptr, 0);
         }
-        ::close(out_);
-        ::close(err_);
+        if (out_ >= 0)
+            ::close(out_);
+        if (err_ >= 0)
+            ::close(err_);
     }
-    started_program(const started_program&) = delete;
-    started_program& operator=(const started_program&) = delete;
+    spawned_with_pipes(const spawned_with_pipes&) = delete;
+    spawned_with_pipes& operator=(const spawned_with_pipes&) = delete;
 
     pid_t pid() const { return pid_; }
+
+protected:
+    pid_t pid_ = -1;
+    int out_ = -1;
+    int err_ = -1;
+
+private:
+    // execve's view of `words`: pointers into them, then a null pointer.
+    static std::vector<char*> pointers_to(const std::vector<std::string>& words) {
+        std::vector<char*> pointers;
+        for (const auto& w : words)
+            pointers.push_back(const_cast<char*>(w.c_str()));
+        pointers.push_back(nullptr);
+        return pointers;
+    }
+};
+
+// A program with stdin /dev/null and stdout/stderr pipes we read as they come.
+class started_program : public spawned_with_pipes {
+public:
+    explicit started_program(const std::vector<std::string>& argv)
+        : spawned_with_pipes(argv) {}
+
     const std::string& out() const { return out_text_; }
     const std::string& err() const { return err_text_; }
 
@@ -194,9 +241,6 @@ private:
         return true;
     }
 
-    pid_t pid_ = -1;
-    int out_ = -1;
-    int err_ = -1;
     bool out_closed_ = false;
     bool err_closed_ = false;
     std::string out_text_;

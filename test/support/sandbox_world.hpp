@@ -9,11 +9,13 @@
 #include "sandbox.hpp"
 #include "scratch_dir.hpp"
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <filesystem>
 #include <functional>
 #include <jobssh/common/config.hpp>
+#include <jobssh/connect/session_registry.hpp>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -74,6 +76,17 @@ inline sandbox_options sample_users(bool vms, bool front_sshd) {
     options.vms = vms;
     options.front_sshd = front_sshd;
     return options;
+}
+
+// How many of the runner's requests so far were `request` ("POST /job/3/terminate").
+inline std::size_t times_asked(const sandbox& box, const std::string& request) {
+    auto requests = box.runner_requests();
+    return static_cast<std::size_t>(std::count(requests.begin(), requests.end(), request));
+}
+
+// The sessions of `job` that count in the sandbox's state-dir.
+inline std::size_t live_sessions_of(const sandbox& box, std::int64_t job) {
+    return jobssh::live_sessions(box.state_dir(), job);
 }
 
 // The last line of the messages of failures the user cannot fix alone.

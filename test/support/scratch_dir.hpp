@@ -1,15 +1,18 @@
 #pragma once
 
-// A directory of its own for one test, removed with everything in it when the test ends.
+// A directory of its own for one test, removed with everything in it when the test ends; and
+// reading back what a test wrote.
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace jobssh::testing {
 
@@ -47,6 +50,15 @@ private:
 inline std::string read_file(const std::filesystem::path& file) {
     std::ifstream in(file, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// The lines of `text`, each without its newline.
+inline std::vector<std::string> lines_in(const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);)
+        lines.push_back(line);
+    return lines;
 }
 
 } // namespace jobssh::testing

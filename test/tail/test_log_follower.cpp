@@ -1,5 +1,6 @@
 // The log follower on real files in a temporary buildlogs directory, on its own io_context.
 #define BOOST_TEST_MODULE log_follower
+#include "inotify_holder.hpp"
 #include "io_context_fixture.hpp"
 #include "scratch_dir.hpp"
 
@@ -65,6 +66,17 @@ struct buildlogs : jobssh::testing::io_context_fixture {
             std::rethrow_exception(error);
     }
 
+    // Runs a test script with a follower of the job's logs.
+    void follow(std::function<asio::awaitable<void>(log_follower&)> script) {
+        run([&]() -> asio::awaitable<void> {
+            log_follower follower(ctx.get_executor(), job_dir);
+            co_await script(follower);
+        });
+    }
+
+    // A follower of the job's logs shows `want` first.
+    void follows_with(const std::string& want);
+
     // Writes once the follower waits for the kernel's word: the write is not found by a read
     // that looks anyway, only through the watch that reports it.
     void write_while_it_waits(const fs::path& file, std::string bytes) {
@@ -73,12 +85,37 @@ struct buildlogs : jobssh::testing::io_context_fixture {
 
     // All a follower reading `chunk_size` at a time shows of a job that is already over.
     std::string shown_of_finished_job(std::size_t chunk_size);
+
+    // One write to the job's log, and what the follower shows after it: "" is nothing yet
+    // (checked without waiting), else the lines it waits for.
+    struct write_then_shown {
+        std::string written;
+        std::string shown;
+    };
+    // Follows the job's (empty) log while `steps` are written to it one after the other.
+    void writes_show(std::vector<write_then_shown> steps);
 };
 
 void append(const fs::path& file, std::string_view bytes) {
     fs::create_directories(file.parent_path());
     std::ofstream out(file, std::ios::binary | std::ios::app);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+void buildlogs::writes_show(std::vector<write_then_shown> steps) {
+    run([&]() -> asio::awaitable<void> {
+        append(job_dir / "log", "");
+        log_follower follower(ctx.get_executor(), job_dir);
+        for (const auto& [written, shown] : steps) {
+            append(job_dir / "log", written);
+            if (shown.empty()) {
+                BOOST_TEST(follower.read_available().lines == "", "after " << written);
+                continue;
+            }
+            auto out = co_await follower.next();
+            BOOST_TEST(out.lines == shown, "after " << written);
+        }
+    });
 }
 
 void overwrite(const fs::path& file, std::string_view bytes) {
@@ -103,6 +140,12 @@ asio::awaitable<std::vector<std::string>> expect_shown(log_follower& follower,
     follow_output out = co_await collect(follower, want.size());
     BOOST_TEST(out.lines == want);
     co_return out.notices;
+}
+
+void buildlogs::follows_with(const std::string& want) {
+    follow([&](log_follower& follower) -> asio::awaitable<void> {
+        co_await expect_shown(follower, want);
+    });
 }
 
 // Returns once the follower has read every event the kernel queued so far: a task that
@@ -224,59 +267,6 @@ private:
     int fd_ = -1;
 };
 
-int max_user_instances() {
-    std::ifstream in("/proc/sys/fs/inotify/max_user_instances");
-    int limit = -1;
-    in >> limit;
-    return limit;
-}
-
-// A process of `uid` that takes inotify instances until the kernel refuses one, and holds
-// them until the test ends.
-class instance_holder {
-public:
-    explicit instance_holder(uid_t uid) {
-        int ready[2];
-        BOOST_REQUIRE(::pipe(ready) == 0);
-        pid_ = ::fork();
-        BOOST_REQUIRE(pid_ >= 0);
-        if (pid_ == 0) {
-            rlimit many{1 << 16, 1 << 16};
-            ::setrlimit(RLIMIT_NOFILE, &many);
-            ::setgroups(0, nullptr);
-            if (::setgid(uid) != 0 || ::setuid(uid) != 0)
-                ::_exit(120);
-            int result[2] = {0, 0};
-            while (result[0] < (1 << 16) - 16 && ::inotify_init1(IN_CLOEXEC) >= 0)
-                ++result[0];
-            result[1] = errno;
-            (void)!::write(ready[1], result, sizeof result);
-            ::pause();
-            ::_exit(0);
-        }
-        ::close(ready[1]);
-        int result[2] = {0, 0};
-        BOOST_REQUIRE(::read(ready[0], result, sizeof result) == sizeof result);
-        ::close(ready[0]);
-        instances_ = result[0];
-        error_ = result[1];
-    }
-    ~instance_holder() {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-    }
-    instance_holder(const instance_holder&) = delete;
-    instance_holder& operator=(const instance_holder&) = delete;
-
-    int instances() const { return instances_; }
-    int error() const { return error_; }
-
-private:
-    pid_t pid_ = -1;
-    int instances_ = 0;
-    int error_ = 0;
-};
-
 // While it lives, the test process counts as `uid` (the kernel counts inotify instances by
 // it); root again after, from the saved user id.
 class acting_as {
@@ -311,12 +301,14 @@ bool ends_on_character_boundary(std::string_view text) {
 
 } // namespace
 
+// The cases below read alike on purpose (write, follow, check what is shown and told): each
+// tells one thing of a followed log whole, and `duplicates` lists their shape.
+
 BOOST_FIXTURE_TEST_SUITE(following, buildlogs)
 
 BOOST_AUTO_TEST_CASE(a_log_is_shown_from_its_first_byte) {
     append(job_dir / "log", "first line\nsecond line\n");
-    run([&]() -> asio::awaitable<void> {
-        log_follower follower(ctx.get_executor(), job_dir);
+    follow([&](log_follower& follower) -> asio::awaitable<void> {
         auto out = co_await follower.next();
         BOOST_TEST(out.lines == "first line\nsecond line\n");
         append(job_dir / "log", "third line\n");
@@ -326,32 +318,11 @@ BOOST_AUTO_TEST_CASE(a_log_is_shown_from_its_first_byte) {
 }
 
 BOOST_AUTO_TEST_CASE(a_line_split_across_writes_comes_out_whole) {
-    run([&]() -> asio::awaitable<void> {
-        append(job_dir / "log", "");
-        log_follower follower(ctx.get_executor(), job_dir);
-        append(job_dir / "log", "hel");
-        BOOST_TEST(follower.read_available().lines == "");
-        append(job_dir / "log", "lo\nwor");
-        auto out = co_await follower.next();
-        BOOST_TEST(out.lines == "hello\n");
-        append(job_dir / "log", "ld\n");
-        out = co_await follower.next();
-        BOOST_TEST(out.lines == "world\n");
-    });
+    writes_show({{"hel", ""}, {"lo\nwor", "hello\n"}, {"ld\n", "world\n"}});
 }
 
 BOOST_AUTO_TEST_CASE(a_utf8_character_split_across_writes_stays_whole) {
-    run([&]() -> asio::awaitable<void> {
-        append(job_dir / "log", "");
-        log_follower follower(ctx.get_executor(), job_dir);
-        append(job_dir / "log", "caf\xC3");
-        BOOST_TEST(follower.read_available().lines == "");
-        append(job_dir / "log", "\xA9 \xE2\x82");
-        BOOST_TEST(follower.read_available().lines == "");
-        append(job_dir / "log", "\xAC\n");
-        auto out = co_await follower.next();
-        BOOST_TEST(out.lines == "caf\xC3\xA9 \xE2\x82\xAC\n");
-    });
+    writes_show({{"caf\xC3", ""}, {"\xA9 \xE2\x82", ""}, {"\xAC\n", "caf\xC3\xA9 \xE2\x82\xAC\n"}});
 }
 
 BOOST_AUTO_TEST_CASE(an_overlong_line_goes_out_in_prefixed_lines_that_never_cut_a_character) {
@@ -426,11 +397,7 @@ BOOST_AUTO_TEST_CASE(a_cut_line_of_the_job_log_ends_each_piece_with_a_newline) {
 BOOST_AUTO_TEST_CASE(task_lines_are_prefixed_and_job_lines_are_not) {
     append(job_dir / "log", "cloning\n");
     append(job_dir / "build" / "log", "make\n");
-    run([&]() -> asio::awaitable<void> {
-        log_follower follower(ctx.get_executor(), job_dir);
-        auto out = co_await collect(follower, std::string("cloning\n[build] make\n").size());
-        BOOST_TEST(out.lines == "cloning\n[build] make\n");
-    });
+    follows_with("cloning\n[build] make\n");
 }
 
 BOOST_AUTO_TEST_CASE(a_finished_job_s_logs_come_out_one_after_the_other_however_long) {
@@ -475,34 +442,26 @@ BOOST_AUTO_TEST_CASE(tasks_of_a_finished_job_come_out_in_the_order_they_started)
     // Without birth times (some file systems) the order falls back to the names.
     std::string want = has_birth_time ? "cloning\n[zeta] first task\n[alpha] second task\n"
                                       : "cloning\n[alpha] second task\n[zeta] first task\n";
-    run([&]() -> asio::awaitable<void> {
-        log_follower follower(ctx.get_executor(), job_dir);
-        auto out = co_await collect(follower, want.size());
-        BOOST_TEST(out.lines == want);
-    });
+    follows_with(want);
 }
 
 BOOST_AUTO_TEST_CASE(a_task_that_starts_late_is_followed_from_its_first_byte) {
     append(job_dir / "log", "setup\n");
-    run([&]() -> asio::awaitable<void> {
-        log_follower follower(ctx.get_executor(), job_dir);
+    follow([&](log_follower& follower) -> asio::awaitable<void> {
         BOOST_TEST((co_await follower.next()).lines == "setup\n");
         fs::create_directories(job_dir / "test");
         append(job_dir / "test" / "log", "ok 1\nok 2\n");
-        auto out = co_await collect(follower, std::string("[test] ok 1\n[test] ok 2\n").size());
-        BOOST_TEST(out.lines == "[test] ok 1\n[test] ok 2\n");
+        co_await expect_shown(follower, "[test] ok 1\n[test] ok 2\n");
         append(job_dir / "test" / "log", "ok 3\n");
         BOOST_TEST((co_await follower.next()).lines == "[test] ok 3\n");
     });
 }
 
 BOOST_AUTO_TEST_CASE(a_job_directory_that_appears_later_is_followed) {
-    run([&]() -> asio::awaitable<void> {
-        log_follower follower(ctx.get_executor(), job_dir);
+    follow([&](log_follower& follower) -> asio::awaitable<void> {
         BOOST_TEST(follower.read_available().lines == "");
         append(job_dir / "log", "started\n");
-        auto out = co_await collect(follower, std::string("started\n").size());
-        BOOST_TEST(out.lines == "started\n");
+        co_await expect_shown(follower, "started\n");
     });
 }
 
@@ -510,39 +469,30 @@ BOOST_AUTO_TEST_CASE(bytes_are_passed_on_untouched) {
     constexpr char raw[] = "carriage\r\nnul \0 byte\n\xFF\xFE not utf-8\n\x1B[31mred\x1B[0m\n";
     const std::string odd(raw, sizeof raw - 1);
     append(job_dir / "log", odd);
-    run([&]() -> asio::awaitable<void> {
-        log_follower follower(ctx.get_executor(), job_dir);
-        auto out = co_await collect(follower, odd.size());
-        BOOST_TEST(out.lines == odd);
-    });
+    follows_with(odd);
 }
 
 BOOST_AUTO_TEST_CASE(a_truncated_log_is_read_again_from_the_start_with_a_notice) {
     append(job_dir / "log", "one\ntwo\nthree\n");
-    run([&]() -> asio::awaitable<void> {
-        log_follower follower(ctx.get_executor(), job_dir);
+    follow([&](log_follower& follower) -> asio::awaitable<void> {
         BOOST_TEST((co_await follower.next()).lines == "one\ntwo\nthree\n");
         overwrite(job_dir / "log", "again\n");
-        auto out = co_await collect(follower, std::string("again\n").size());
-        BOOST_TEST(out.lines == "again\n");
-        BOOST_REQUIRE(out.notices.size() == 1u);
-        BOOST_TEST(out.notices[0].find("truncated") != std::string::npos);
+        auto notices = co_await expect_shown(follower, "again\n");
+        BOOST_REQUIRE(notices.size() == 1u);
+        BOOST_TEST(notices[0].find("truncated") != std::string::npos);
     });
 }
 
 BOOST_AUTO_TEST_CASE(a_replaced_log_is_read_again_from_the_start_with_a_notice) {
     append(job_dir / "build" / "log", "old\n");
-    run([&]() -> asio::awaitable<void> {
-        log_follower follower(ctx.get_executor(), job_dir);
+    follow([&](log_follower& follower) -> asio::awaitable<void> {
         BOOST_TEST((co_await follower.next()).lines == "[build] old\n");
         append(job_dir / "build" / "log.new", "new 1\nnew 2\nnew 3\n");
         fs::rename(job_dir / "build" / "log.new", job_dir / "build" / "log");
-        auto out = co_await collect(follower, std::string("[build] new 1\n[build] new 2\n"
-                                                          "[build] new 3\n")
-                                                  .size());
-        BOOST_TEST(out.lines == "[build] new 1\n[build] new 2\n[build] new 3\n");
-        BOOST_REQUIRE(out.notices.size() == 1u);
-        BOOST_TEST(out.notices[0].find("build/log was replaced") != std::string::npos);
+        auto notices =
+            co_await expect_shown(follower, "[build] new 1\n[build] new 2\n[build] new 3\n");
+        BOOST_REQUIRE(notices.size() == 1u);
+        BOOST_TEST(notices[0].find("build/log was replaced") != std::string::npos);
     });
 }
 
@@ -552,8 +502,7 @@ BOOST_AUTO_TEST_CASE(a_log_truncated_and_written_past_where_it_was_read_shows_ev
     const std::string old_lines = numbered_lines("old", 100);
     const std::string new_lines = numbered_lines("new", 300);
     append(job_dir / "build" / "log", old_lines);
-    run([&]() -> asio::awaitable<void> {
-        log_follower follower(ctx.get_executor(), job_dir);
+    follow([&](log_follower& follower) -> asio::awaitable<void> {
         co_await expect_shown(follower, prefixed("[build] ", old_lines));
         overwrite(job_dir / "build" / "log", new_lines);
         auto notices = co_await expect_shown(follower, prefixed("[build] ", new_lines));
@@ -564,10 +513,10 @@ BOOST_AUTO_TEST_CASE(a_log_truncated_and_written_past_where_it_was_read_shows_ev
 
 BOOST_AUTO_TEST_CASE(a_log_truncated_in_the_middle_of_a_line_ends_that_line_first) {
     append(job_dir / "log", "whole\nhalf a li");
-    run([&]() -> asio::awaitable<void> {
-        log_follower follower(ctx.get_executor(), job_dir);
+    follow([&](log_follower& follower) -> asio::awaitable<void> {
         co_await expect_shown(follower, "whole\n");
         overwrite(job_dir / "log", "a new start, longer than the old content\n");
+        // The line cut short ends before the new start, and the truncation is told.
         auto notices = co_await expect_shown(
             follower, "half a li\na new start, longer than the old content\n");
         BOOST_TEST(notices == std::vector{"log" + truncated_notice},
@@ -578,8 +527,7 @@ BOOST_AUTO_TEST_CASE(a_log_truncated_in_the_middle_of_a_line_ends_that_line_firs
 BOOST_AUTO_TEST_CASE(a_task_directory_removed_and_made_again_is_followed_again_at_once) {
     append(job_dir / "log", "setup\n");
     append(job_dir / "test" / "log", "first run\n");
-    run([&]() -> asio::awaitable<void> {
-        log_follower follower(ctx.get_executor(), job_dir);
+    follow([&](log_follower& follower) -> asio::awaitable<void> {
         co_await expect_shown(follower, "setup\n[test] first run\n");
         fs::remove_all(job_dir / "test");
         fs::create_directory(job_dir / "test");
@@ -594,8 +542,7 @@ BOOST_AUTO_TEST_CASE(a_task_directory_removed_and_made_again_is_followed_again_a
 
 BOOST_AUTO_TEST_CASE(a_log_that_appears_after_its_task_directory_is_followed_from_its_first_byte) {
     append(job_dir / "log", "setup\n");
-    run([&]() -> asio::awaitable<void> {
-        log_follower follower(ctx.get_executor(), job_dir);
+    follow([&](log_follower& follower) -> asio::awaitable<void> {
         co_await expect_shown(follower, "setup\n");
         fs::create_directory(job_dir / "deploy");
         co_await expect_events_seen(follower, job_dir);
@@ -607,8 +554,7 @@ BOOST_AUTO_TEST_CASE(a_log_that_appears_after_its_task_directory_is_followed_fro
 
 BOOST_AUTO_TEST_CASE(a_job_directory_removed_and_made_again_is_followed_again) {
     append(job_dir / "log", "first\n");
-    run([&]() -> asio::awaitable<void> {
-        log_follower follower(ctx.get_executor(), job_dir);
+    follow([&](log_follower& follower) -> asio::awaitable<void> {
         co_await expect_shown(follower, "first\n");
         fs::remove_all(job_dir);
         append(job_dir / "log", "second\n");
@@ -631,8 +577,7 @@ BOOST_AUTO_TEST_CASE(after_stop_everything_written_so_far_comes_out_then_nothing
 
 BOOST_AUTO_TEST_CASE(stop_wakes_a_waiting_follower) {
     append(job_dir / "log", "x\n");
-    run([&]() -> asio::awaitable<void> {
-        log_follower follower(ctx.get_executor(), job_dir);
+    follow([&](log_follower& follower) -> asio::awaitable<void> {
         BOOST_TEST((co_await follower.next()).lines == "x\n");
         asio::post(ctx, [&] {
             append(job_dir / "log", "last\n");
@@ -695,11 +640,11 @@ BOOST_AUTO_TEST_CASE(running_out_of_inotify_instances_re_reads_the_logs_on_a_tim
     syslog_listener syslog;
     // Another process of the same user holds every inotify instance the kernel allows it.
     const uid_t uid = static_cast<uid_t>(64000 + ::getpid() % 1000);
-    instance_holder holder(uid);
+    jobssh::testing::inotify_instance_holder holder(uid);
     BOOST_TEST_MESSAGE("the holder got " << holder.instances() << " instances, then "
                                          << std::strerror(holder.error()));
     BOOST_REQUIRE(holder.error() == EMFILE);
-    BOOST_REQUIRE(holder.instances() == max_user_instances());
+    BOOST_REQUIRE(holder.instances() == jobssh::testing::max_user_instances());
     std::optional<log_follower> follower;
     {
         acting_as user(uid);

@@ -21,7 +21,8 @@ struct window_size {
 };
 
 // openpty in the parent: the master is ours to read and write, the slave becomes the
-// child's controlling terminal. Throws std::system_error when no pty can be had.
+// child's controlling terminal. Throws std::system_error when no pty can be had. (Declared
+// as every class owning a resource is, vm_ssh.hpp's among them: `duplicates` lists the two.)
 class pty {
 public:
     explicit pty(const boost::asio::any_io_executor& executor);
