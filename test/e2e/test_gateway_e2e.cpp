@@ -8,10 +8,12 @@
 #include "sandbox.hpp"
 #include "sandbox_world.hpp"
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <jobssh/connect/session_registry.hpp>
 #include <string>
+#include <vector>
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -20,11 +22,13 @@ using jobssh::fixtures::sandbox_options;
 using jobssh::testing::eventually;
 using jobssh::testing::processes_with;
 using jobssh::testing::pty_driver;
+using jobssh::testing::started_program;
 
 namespace {
 
 // The first shell job of each runner (12 and 22) gets the first VM port of its runner: the
 // same number on both. A session's end terminates the VM: each test has its own jobs.
+// pace_ms: one line per pace, so that a large one keeps the job (and a tail of it) running.
 std::string job(int id, const char* owner, bool shell, int pace_ms = 0) {
     return R"({"id": )" + std::to_string(id) + R"(, "owner": ")" + owner +
            R"(", "owner_id": 1, "log": ["job )" + std::to_string(id) +
@@ -46,10 +50,15 @@ struct gateway_world {
             data.write("runner-0.json", R"({"jobs": [)" + job(12, "alice", true) + "," +
                                             job(11, "alice", false) + "," + job(13, "alice", true) +
                                             "," + job(14, "bob", false) + "," +
-                                            job(16, "alice", true) + "]}"),
-            data.write("runner-1.json", R"({"jobs": [)" + job(22, "alice", true) + "," +
-                                            job(21, "alice", false) + "," + job(25, "alice", true) +
-                                            "," + job(26, "alice", true) + "]}")};
+                                            job(16, "alice", true) + "," + job(17, "alice", false) +
+                                            "," + job(31, "alice", false, 60000) + "]}"),
+            data.write("runner-1.json",
+                       R"({"jobs": [)" + job(22, "alice", true) + "," + job(21, "alice", false) +
+                           "," + job(25, "alice", true) + "," + job(26, "alice", true) + "," +
+                           job(23, "alice", false) + "," + job(24, "alice", false) + "," +
+                           job(29, "alice", false) + "," +
+                           // job 31 on both: a misconfigured fleet
+                           job(31, "alice", false, 60000) + "]}")};
         box = std::make_unique<sandbox>(options);
     }
 
@@ -94,6 +103,22 @@ struct runner_fault {
     }
     ~runner_fault() { box().runner_fault("{}", runner); }
 };
+
+// "127.0.0.3:PORT": runner i as the gateway's log names it.
+std::string runner_name(std::size_t runner) {
+    return box().runner_address(runner) + ":" + std::to_string(box().runner_port(runner));
+}
+
+// Where in the syslog records the first one holding every one of `texts` is; npos if none.
+std::size_t record_at(const std::vector<std::string>& texts) {
+    auto records = box().syslog_records();
+    for (std::size_t at = 0; at < records.size(); ++at)
+        if (std::all_of(texts.begin(), texts.end(), [&](const std::string& text) {
+                return records[at].find(text) != std::string::npos;
+            }))
+            return at;
+    return std::string::npos;
+}
 
 } // namespace
 
@@ -238,4 +263,34 @@ BOOST_AUTO_TEST_CASE(a_client_killed_at_the_gateway_leaves_nothing_on_either_hos
     BOOST_TEST(!box().vm_running(25, 1));
     BOOST_TEST(fs::is_empty(box().state_dir()));
     BOOST_TEST(jobssh::live_sessions(box().runner_state_dir(1), 25) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(
+    a_runner_that_hangs_does_not_hold_up_a_job_on_another_and_is_logged_after_the_hop) {
+    runner_fault hung(0, R"({"delay_ms": 600000, "match": "GET /job/23/info"})");
+    auto tailed = through_gateway("alice", "tail 23");
+    BOOST_TEST(tailed.exit_code == 0, tailed.err);
+    BOOST_TEST(tailed.out == "job 23 booted\n[build] built 23\n");
+    // Its own line, though the other runner had the job; and after the hop, which did not
+    // wait for it.
+    const std::vector<std::string> unreachable{"job=23 runner=" + runner_name(0) +
+                                               " outcome=runner_unreachable"};
+    BOOST_TEST_REQUIRE(box().wait_for_syslog(unreachable[0]).has_value());
+    const std::size_t hop = record_at({"job=23 ", "event=hop runner=" + runner_name(1)});
+    BOOST_TEST_REQUIRE(hop != std::string::npos);
+    BOOST_TEST(hop < record_at(unreachable));
+    BOOST_TEST(record_at({"job=23 ", "runner=" + runner_name(1), "outcome=runner_unreachable"}) ==
+               std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_job_two_runners_both_have_goes_to_one_of_them_and_the_log_names_both) {
+    // The job runs for minutes: the session lasts until the other runner has answered too.
+    started_program user(box().ssh_argv("alice", "tail 31"));
+    auto warned = box().wait_for_syslog("outcome=job_on_two_runners");
+    BOOST_TEST_REQUIRE(warned.has_value());
+    BOOST_TEST(warned->find("job=31 ") != std::string::npos, *warned);
+    for (std::size_t runner : {0u, 1u})
+        BOOST_TEST(warned->find(runner_name(runner)) != std::string::npos, *warned);
+    // The session went on with the first answer.
+    BOOST_TEST(eventually([] { return hop_logged_for(31); }));
 }
