@@ -60,7 +60,8 @@ namespace {
 struct session_record {
     std::optional<job_id> job;
     std::string user;
-    std::string fingerprint;
+    std::string fingerprint; // the user's key; through a gateway, as the gateway said
+    std::string gateway_key; // on a runner, the key of the gateway that carried the session
     std::string command;
     std::string outcome;           // when the session did not fail
     std::optional<failure> failed; // outcome and log level then come from the table
@@ -72,8 +73,10 @@ void log_session(const session_record& record, std::chrono::steady_clock::durati
     log_fields line;
     line.add("job", record.job ? std::to_string(*record.job) : "-")
         .add("user", record.user.empty() ? "-" : record.user)
-        .add("key", record.fingerprint.empty() ? "-" : record.fingerprint)
-        .add("command", record.command.empty() ? "-" : record.command)
+        .add("key", record.fingerprint.empty() ? "-" : record.fingerprint);
+    if (!record.gateway_key.empty())
+        line.add("gateway_key", record.gateway_key);
+    line.add("command", record.command.empty() ? "-" : record.command)
         .add("outcome", record.failed ? failure_name(*record.failed) : record.outcome)
         .add("exit", record.exit_code)
         .add("duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
@@ -172,7 +175,8 @@ Job permitted_job(lookup<std::optional<ssh_key>>& key_lookup,
         throw failure_error(failure::unknown_key, "meta does not know the key");
     const ssh_key& key = *key_lookup.value;
     record.user = key.owner.name;
-    record.fingerprint = key.fingerprint;
+    if (record.gateway_key.empty()) // through a gateway, the key is the gateway's
+        record.fingerprint = key.fingerprint;
     if (job_lookup.error)
         std::rethrow_exception(job_lookup.error);
     if (!job_lookup.value)
@@ -200,7 +204,8 @@ asio::awaitable<int> run_gateway_session(const config& cfg, std::string b64key,
                  .add("user", key.owner.name)
                  .add("event", "hop")
                  .add("runner", found.runner.host + ":" + std::to_string(found.runner.port)));
-    int status = co_await hop_to_runner(cfg, found.runner, key.owner.name, record.command);
+    int status =
+        co_await hop_to_runner(cfg, found.runner, key.owner.name, key.fingerprint, record.command);
     record.outcome = "hop";
     co_return status;
 }
@@ -399,7 +404,7 @@ int run_shell(int argc, char** argv) {
             // jobssh-keys let this key in as a gateway's; it is checked again before the
             // user it names is believed, and a person using it directly names nobody.
             if (valid_key(args->b64key))
-                record.fingerprint = key_fingerprint(args->b64key);
+                record.gateway_key = key_fingerprint(args->b64key);
             if (cfg.gateway.gateway_keys.empty() ||
                 !listed_gateway_key(cfg.gateway.gateway_keys, args->b64key))
                 throw failure_error(failure::not_permitted, "--gateway with an unlisted key");
@@ -409,6 +414,9 @@ int run_shell(int argc, char** argv) {
                                     "a gateway key without a user named: " + record.command);
             args->owner = request->user;
             record.user = request->user;
+            // The key the user authenticated with at the gateway; none from a gateway that
+            // does not say (then only gateway_key= names a key).
+            record.fingerprint = request->fingerprint;
             record.command = request->original_command;
         }
         command cmd = parse_command(record.command);

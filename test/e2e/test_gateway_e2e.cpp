@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
+#include <jobssh/common/ssh_key_format.hpp>
 #include <jobssh/connect/session_registry.hpp>
 #include <string>
 #include <vector>
@@ -239,7 +240,8 @@ BOOST_AUTO_TEST_CASE(only_a_gateway_key_may_name_a_user_and_only_in_the_gateway_
     BOOST_TEST(forged.exit_code == 64);
     BOOST_TEST(forged.out.empty());
     // The gateway's key used without a user named, or with a malformed one.
-    for (const char* command : {"tail 11", "as ALICE tail 11", "as  alice tail 11", "as"}) {
+    for (const char* command : {"tail 11", "as ALICE tail 11", "as  alice tail 11", "as",
+                                "as-key alice SHA256:short tail 11", "as-key alice tail 11"}) {
         auto direct = sandbox::run(box().runner_ssh_argv(0, "gateway", command));
         BOOST_TEST(direct.exit_code == 77, command);
         BOOST_TEST(direct.err.starts_with("You are not permitted"), command << ": " << direct.err);
@@ -293,4 +295,16 @@ BOOST_AUTO_TEST_CASE(a_job_two_runners_both_have_goes_to_one_of_them_and_the_log
         BOOST_TEST(warned->find(runner_name(runner)) != std::string::npos, *warned);
     // The session went on with the first answer.
     BOOST_TEST(eventually([] { return hop_logged_for(31); }));
+}
+
+BOOST_AUTO_TEST_CASE(the_runner_records_the_users_key_as_the_key_and_the_gateways_apart) {
+    auto tailed = through_gateway("alice", "tail 17");
+    BOOST_TEST_REQUIRE(tailed.exit_code == 0, tailed.err);
+    const std::string user_key = jobssh::key_fingerprint(box().public_key_b64("alice"));
+    const std::string gateway_key = jobssh::key_fingerprint(box().public_key_b64("gateway"));
+    // The runner's record (outcome=success; the gateway's says hop).
+    auto record =
+        box().wait_for_syslog("job=17 user=alice key=" + user_key + " gateway_key=" + gateway_key +
+                              " command=\"tail 17\" outcome=success");
+    BOOST_TEST(record.has_value());
 }

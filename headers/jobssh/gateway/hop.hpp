@@ -16,17 +16,27 @@
 namespace jobssh {
 
 // What a gateway sends as the remote command, which the runner's jobssh-shell --gateway
-// reads from SSH_ORIGINAL_COMMAND: `as <user> <the user's command, unchanged>`. Only a key
-// listed in the runner's gateway-keys gets a forced command that reads this syntax.
-std::string gateway_command(std::string_view user, std::string_view original_command);
+// reads from SSH_ORIGINAL_COMMAND: `as-key <user> <fingerprint> <the user's command,
+// unchanged>`, the fingerprint that of the key the user authenticated with at the gateway;
+// `as <user> <command>` when there is no well-formed fingerprint (gateways before the
+// fingerprint was sent send only this). Only a key listed in the runner's gateway-keys gets
+// a forced command that reads this syntax.
+std::string gateway_command(std::string_view user, std::string_view fingerprint,
+                            std::string_view original_command);
 
 struct gateway_request {
     std::string user;             // a valid sr.ht user name
+    std::string fingerprint;      // the user's key, a valid fingerprint; empty with `as`
     std::string original_command; // what the user's ssh sent, byte for byte
 };
 
+// OpenSSH's SHA-256 fingerprint as it prints it: `SHA256:` and the 43 characters of the
+// digest's unpadded base64.
+bool valid_fingerprint(std::string_view fingerprint);
+
 // nullopt unless the command is `as `, a valid sr.ht user name, then the end or one space
-// and the rest.
+// and the rest; or `as-key `, a valid user name, one space, a valid fingerprint, then the
+// end or one space and the rest.
 std::optional<gateway_request> parse_gateway_command(std::string_view remote_command);
 
 // `ssh -tt|-T -e none -F none -p PORT -i IDENTITY -o … -E LOG USER@HOST REMOTE_COMMAND`:
@@ -42,6 +52,7 @@ std::vector<std::string> hop_ssh_argv(const config& cfg, const runner_address& r
 // Throws failure_error: runner_host_key when the runner presented a key not in
 // known-hosts, runner_unreachable when ssh could not reach or log in to it.
 boost::asio::awaitable<int> hop_to_runner(const config& cfg, runner_address runner,
-                                          std::string user, std::string original_command);
+                                          std::string user, std::string fingerprint,
+                                          std::string original_command);
 
 } // namespace jobssh
