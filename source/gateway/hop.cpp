@@ -163,6 +163,11 @@ asio::awaitable<int> hop_to_runner(const config& cfg, runner_address runner, std
     } catch (const std::system_error& e) {
         throw failure_error(failure::internal, std::string("cannot run ssh: ") + e.what());
     }
+    // Until ssh makes its pty raw (once in at the runner), ^C and ^\ on it are signals to
+    // ssh itself, which dies of them; ssh never exits 130 or 131 of its own.
+    if (tty && !result.made_raw && result.end == session_end::child_exited &&
+        (result.exit_status == 128 + SIGINT || result.exit_status == 128 + SIGQUIT))
+        throw interrupted_during_hop(result.exit_status - 128);
     const std::string name = runner.host + ":" + std::to_string(cfg.gateway.ssh_port);
     // 255 is ssh's own failure; with something in its log, the hop itself failed (a runner's
     // session that exits 255 leaves the log empty).

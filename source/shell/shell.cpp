@@ -274,6 +274,7 @@ asio::awaitable<int> run_session(const config& cfg, std::string b64key,
 struct finished_session {
     int exit_code = 0;
     std::exception_ptr error;
+    int interrupted_by = 0; // a signal the session was ended by without catching it
 };
 
 asio::awaitable<finished_session> session_to_its_end(const config& cfg, std::string b64key,
@@ -286,6 +287,8 @@ asio::awaitable<finished_session> session_to_its_end(const config& cfg, std::str
     } catch (const user_hung_up&) {
         record.outcome = "hangup";
         ended.exit_code = 128 + SIGPIPE;
+    } catch (const interrupted_during_hop& interrupted) {
+        ended.interrupted_by = interrupted.signal;
     } catch (const std::exception&) {
         ended.error = std::current_exception();
     }
@@ -304,13 +307,17 @@ asio::awaitable<int> run_until_it_ends(const config& cfg, std::string b64key,
     auto ended = co_await (
         session_to_its_end(cfg, std::move(b64key), std::move(owner), std::move(cmd), record, out) ||
         until_the_user_leaves(signals, out));
+    int signal = 0;
     if (ended.index() == 0) {
         auto& session = std::get<0>(ended);
         if (session.error)
             std::rethrow_exception(session.error);
-        co_return session.exit_code;
+        if (!session.interrupted_by)
+            co_return session.exit_code;
+        signal = session.interrupted_by;
+    } else {
+        signal = std::get<1>(ended);
     }
-    int signal = std::get<1>(ended);
     record.outcome = interrupted_by_user(signal) ? "interrupted" : "hangup";
     detail = signal_name(signal);
     if (interrupted_by_user(signal))

@@ -10,10 +10,12 @@
 
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
+#include <csignal>
 #include <filesystem>
 #include <jobssh/common/ssh_key_format.hpp>
 #include <jobssh/connect/session_registry.hpp>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace fs = std::filesystem;
@@ -120,6 +122,22 @@ std::size_t record_at(const std::vector<std::string>& texts) {
             return at;
     return std::string::npos;
 }
+
+// Runner i's sshd stopped (SIGSTOP) until the test ends: a hop to it is left connecting,
+// the runner's sshd never answering its banner.
+struct stopped_runner_sshd {
+    std::vector<pid_t> stopped;
+    explicit stopped_runner_sshd(std::size_t runner) {
+        auto config = box().dir() / ("runner-" + std::to_string(runner)) / "sshd" / "sshd_config";
+        for (const auto& process : processes_with(config.string()))
+            if (::kill(process.pid, SIGSTOP) == 0)
+                stopped.push_back(process.pid);
+    }
+    ~stopped_runner_sshd() {
+        for (pid_t pid : stopped)
+            ::kill(pid, SIGCONT);
+    }
+};
 
 } // namespace
 
@@ -295,6 +313,36 @@ BOOST_AUTO_TEST_CASE(a_job_two_runners_both_have_goes_to_one_of_them_and_the_log
         BOOST_TEST(warned->find(runner_name(runner)) != std::string::npos, *warned);
     // The session went on with the first answer.
     BOOST_TEST(eventually([] { return hop_logged_for(31); }));
+}
+
+BOOST_AUTO_TEST_CASE(ctrl_c_or_ctrl_backslash_while_the_hop_connects_interrupts_the_session) {
+    stopped_runner_sshd stopped(1);
+    BOOST_TEST_REQUIRE(!stopped.stopped.empty());
+    const std::string user_key = jobssh::key_fingerprint(box().public_key_b64("alice"));
+    for (auto [job, key, signal] :
+         {std::tuple(24, "\x03", SIGINT), std::tuple(29, "\x1c", SIGQUIT)}) {
+        const std::string command = "connect " + std::to_string(job);
+        pty_driver user(box().ssh_argv("alice", command, true));
+        // The hop's ssh, waiting for the runner's banner; the user's terminal is raw at the
+        // gateway by then, so the key reaches the hop's own pty.
+        const std::string hop =
+            "@" + box().runner_address(1) + " as-key alice " + user_key + " " + command;
+        BOOST_TEST_REQUIRE(eventually([&] { return !processes_with(hop).empty(); }), user.output());
+        user.send(key);
+        BOOST_TEST(user.expect("Interrupted."), user.output());
+        auto status = user.wait();
+        BOOST_TEST_REQUIRE(status.has_value());
+        BOOST_TEST(*status == 128 + signal);
+        auto record =
+            box().wait_for_syslog("job=" + std::to_string(job) + " user=alice key=" + user_key +
+                                  " command=\"" + command + "\" outcome=");
+        BOOST_TEST_REQUIRE(record.has_value());
+        BOOST_TEST(record->find("outcome=interrupted exit=" + std::to_string(128 + signal)) !=
+                       std::string::npos,
+                   *record);
+        BOOST_TEST(processes_with(hop).empty());
+    }
+    BOOST_TEST(fs::is_empty(box().state_dir()));
 }
 
 BOOST_AUTO_TEST_CASE(the_runner_records_the_users_key_as_the_key_and_the_gateways_apart) {

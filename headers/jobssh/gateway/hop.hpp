@@ -6,6 +6,7 @@
 // authenticated (DESIGN.md, "Many runner hosts: the gateway").
 
 #include <boost/asio/awaitable.hpp>
+#include <exception>
 #include <filesystem>
 #include <jobssh/common/config.hpp>
 #include <optional>
@@ -46,11 +47,22 @@ std::optional<gateway_request> parse_gateway_command(std::string_view remote_com
 std::vector<std::string> hop_ssh_argv(const config& cfg, const runner_address& runner, bool tty,
                                       const std::filesystem::path& log, std::string remote_command);
 
+// The user's Ctrl-C or Ctrl-\ ended the hop before the runner's session began: the hop's
+// ssh, still connecting on its own pty, got the signal from the key itself and died of it,
+// so no runner saw it. The session ends as an interrupted one at the gateway.
+struct interrupted_during_hop : std::exception {
+    explicit interrupted_during_hop(int by)
+        : signal(by) {}
+    const char* what() const noexcept override { return "interrupted during the hop"; }
+    int signal;
+};
+
 // Relays the session through `ssh` to the runner (on a pty when our stdin is a terminal,
 // else with pipes) until it ends, and returns the runner's exit status. SIGHUP and SIGTERM
 // end it as on a runner: the hop's ssh is hung up, so the runner's session ends too.
 // Throws failure_error: runner_host_key when the runner presented a key not in
-// known-hosts, runner_unreachable when ssh could not reach or log in to it.
+// known-hosts, runner_unreachable when ssh could not reach or log in to it;
+// interrupted_during_hop.
 boost::asio::awaitable<int> hop_to_runner(const config& cfg, runner_address runner,
                                           std::string user, std::string fingerprint,
                                           std::string original_command);
