@@ -122,6 +122,8 @@ awaitable<gave_up> watch_terminal(stream_descriptor& master, stream_descriptor& 
         if (read_error || n == 0)
             co_return gave_up::reading; // EIO: the child side is closed
         bool shows = buffer[0] == TIOCPKT_DATA && n > 1;
+        if ((buffer[0] & TIOCPKT_NOSTOP) != 0)
+            result.made_raw = true;
         if (!started && (shows || (buffer[0] & TIOCPKT_NOSTOP) != 0)) {
             started = true;
             if (on_started)

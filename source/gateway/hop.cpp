@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <boost/asio/this_coro.hpp>
 #include <cerrno>
 #include <csignal>
@@ -12,7 +13,9 @@
 #include <jobssh/connect/vm_ssh.hpp>
 #include <jobssh/gateway/hop.hpp>
 #include <system_error>
+#include <tuple>
 #include <unistd.h>
+#include <utility>
 
 namespace jobssh {
 
@@ -22,6 +25,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::string_view prefix = "as ";
+constexpr std::string_view keyed_prefix = "as-key ";
 
 // ssh's diagnostics of one hop, in a file of their own, removed with the session.
 class hop_log {
@@ -62,21 +66,54 @@ private:
 
 } // namespace
 
-std::string gateway_command(std::string_view user, std::string_view original_command) {
-    return std::string(prefix) + std::string(user) + " " + std::string(original_command);
+bool valid_fingerprint(std::string_view fingerprint) {
+    constexpr std::string_view sha256 = "SHA256:";
+    constexpr std::size_t digest_chars = 43; // 32 bytes in base64, unpadded
+    if (!fingerprint.starts_with(sha256))
+        return false;
+    fingerprint.remove_prefix(sha256.size());
+    return fingerprint.size() == digest_chars &&
+           std::all_of(fingerprint.begin(), fingerprint.end(), [](char c) {
+               return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '+' || c == '/';
+           });
+}
+
+std::string gateway_command(std::string_view user, std::string_view fingerprint,
+                            std::string_view original_command) {
+    if (!valid_fingerprint(fingerprint))
+        return std::string(prefix) + std::string(user) + " " + std::string(original_command);
+    return std::string(keyed_prefix) + std::string(user) + " " + std::string(fingerprint) + " " +
+           std::string(original_command);
 }
 
 std::optional<gateway_request> parse_gateway_command(std::string_view remote_command) {
-    if (!remote_command.starts_with(prefix))
+    const bool keyed = remote_command.starts_with(keyed_prefix);
+    if (!keyed && !remote_command.starts_with(prefix))
         return std::nullopt;
-    remote_command.remove_prefix(prefix.size());
-    auto space = remote_command.find(' ');
+    remote_command.remove_prefix(keyed ? keyed_prefix.size() : prefix.size());
+    // One word, then the end or one space and the rest.
+    auto next_word = [&remote_command]() {
+        auto space = remote_command.find(' ');
+        std::string word(remote_command.substr(0, space));
+        remote_command.remove_prefix(space == std::string_view::npos ? remote_command.size()
+                                                                     : space + 1);
+        return std::pair(word, space != std::string_view::npos);
+    };
     gateway_request request;
-    request.user = std::string(remote_command.substr(0, space));
+    bool more = false;
+    std::tie(request.user, more) = next_word();
     if (!valid_user_name(request.user))
         return std::nullopt;
-    if (space != std::string_view::npos)
-        request.original_command = std::string(remote_command.substr(space + 1));
+    if (keyed) {
+        if (!more)
+            return std::nullopt;
+        std::tie(request.fingerprint, more) = next_word();
+        if (!valid_fingerprint(request.fingerprint))
+            return std::nullopt;
+    }
+    if (more)
+        request.original_command = std::string(remote_command);
     return request;
 }
 
@@ -100,7 +137,7 @@ std::vector<std::string> hop_ssh_argv(const config& cfg, const runner_address& r
 }
 
 asio::awaitable<int> hop_to_runner(const config& cfg, runner_address runner, std::string user,
-                                   std::string original_command) {
+                                   std::string fingerprint, std::string original_command) {
     const bool tty = is_terminal(STDIN_FILENO);
     std::optional<hop_log> log;
     try {
@@ -108,8 +145,8 @@ asio::awaitable<int> hop_to_runner(const config& cfg, runner_address runner, std
     } catch (const std::system_error& e) {
         throw failure_error(failure::internal, std::string("hop log: ") + e.what());
     }
-    auto args =
-        hop_ssh_argv(cfg, runner, tty, log->file(), gateway_command(user, original_command));
+    auto args = hop_ssh_argv(cfg, runner, tty, log->file(),
+                             gateway_command(user, fingerprint, original_command));
 
     session_options options;
     // jobssh-shell races the whole session with the signals that end it; cancelled, the
@@ -126,6 +163,11 @@ asio::awaitable<int> hop_to_runner(const config& cfg, runner_address runner, std
     } catch (const std::system_error& e) {
         throw failure_error(failure::internal, std::string("cannot run ssh: ") + e.what());
     }
+    // Until ssh makes its pty raw (once in at the runner), ^C and ^\ on it are signals to
+    // ssh itself, which dies of them; ssh never exits 130 or 131 of its own.
+    if (tty && !result.made_raw && result.end == session_end::child_exited &&
+        (result.exit_status == 128 + SIGINT || result.exit_status == 128 + SIGQUIT))
+        throw interrupted_during_hop(result.exit_status - 128);
     const std::string name = runner.host + ":" + std::to_string(cfg.gateway.ssh_port);
     // 255 is ssh's own failure; with something in its log, the hop itself failed (a runner's
     // session that exits 255 leaves the log empty).

@@ -60,7 +60,8 @@ namespace {
 struct session_record {
     std::optional<job_id> job;
     std::string user;
-    std::string fingerprint;
+    std::string fingerprint; // the user's key; through a gateway, as the gateway said
+    std::string gateway_key; // on a runner, the key of the gateway that carried the session
     std::string command;
     std::string outcome;           // when the session did not fail
     std::optional<failure> failed; // outcome and log level then come from the table
@@ -72,8 +73,10 @@ void log_session(const session_record& record, std::chrono::steady_clock::durati
     log_fields line;
     line.add("job", record.job ? std::to_string(*record.job) : "-")
         .add("user", record.user.empty() ? "-" : record.user)
-        .add("key", record.fingerprint.empty() ? "-" : record.fingerprint)
-        .add("command", record.command.empty() ? "-" : record.command)
+        .add("key", record.fingerprint.empty() ? "-" : record.fingerprint);
+    if (!record.gateway_key.empty())
+        line.add("gateway_key", record.gateway_key);
+    line.add("command", record.command.empty() ? "-" : record.command)
         .add("outcome", record.failed ? failure_name(*record.failed) : record.outcome)
         .add("exit", record.exit_code)
         .add("duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
@@ -173,7 +176,8 @@ Job permitted_job(lookup<std::optional<ssh_key>>& key_lookup,
         throw failure_error(failure::unknown_key, "meta does not know the key");
     const ssh_key& key = *key_lookup.value;
     record.user = key.owner.name;
-    record.fingerprint = key.fingerprint;
+    if (record.gateway_key.empty()) // through a gateway, the key is the gateway's
+        record.fingerprint = key.fingerprint;
     if (job_lookup.error)
         std::rethrow_exception(job_lookup.error);
     if (!job_lookup.value)
@@ -202,7 +206,8 @@ asio::awaitable<int> run_gateway_session(const config& cfg, std::string b64key,
                  .add("user", key.owner.name)
                  .add("event", "hop")
                  .add("runner", found.runner.host + ":" + std::to_string(found.runner.port)));
-    int status = co_await hop_to_runner(cfg, found.runner, key.owner.name, record.command);
+    int status =
+        co_await hop_to_runner(cfg, found.runner, key.owner.name, key.fingerprint, record.command);
     record.outcome = "hop";
     co_return status;
 }
@@ -268,6 +273,7 @@ asio::awaitable<int> run_session(const config& cfg, std::string b64key,
 struct finished_session {
     int exit_code = 0;
     std::exception_ptr error;
+    int interrupted_by = 0; // a signal the session was ended by without catching it
 };
 
 asio::awaitable<finished_session> session_to_its_end(const config& cfg, std::string b64key,
@@ -280,6 +286,8 @@ asio::awaitable<finished_session> session_to_its_end(const config& cfg, std::str
     } catch (const user_hung_up&) {
         record.outcome = "hangup";
         ended.exit_code = 128 + SIGPIPE;
+    } catch (const interrupted_during_hop& interrupted) {
+        ended.interrupted_by = interrupted.signal;
     } catch (const std::exception&) {
         ended.error = std::current_exception();
     }
@@ -298,13 +306,17 @@ asio::awaitable<int> run_until_it_ends(const config& cfg, std::string b64key,
     auto ended = co_await (
         session_to_its_end(cfg, std::move(b64key), std::move(owner), std::move(cmd), record, out) ||
         until_the_user_leaves(signals, out));
+    int signal = 0;
     if (ended.index() == 0) {
         auto& session = std::get<0>(ended);
         if (session.error)
             std::rethrow_exception(session.error);
-        co_return session.exit_code;
+        if (!session.interrupted_by)
+            co_return session.exit_code;
+        signal = session.interrupted_by;
+    } else {
+        signal = std::get<1>(ended);
     }
-    int signal = std::get<1>(ended);
     record.outcome = interrupted_by_user(signal) ? "interrupted" : "hangup";
     detail = signal_name(signal);
     if (interrupted_by_user(signal))
@@ -396,7 +408,7 @@ int run_shell(int argc, char** argv) {
             // jobssh-keys let this key in as a gateway's; it is checked again before the
             // user it names is believed, and a person using it directly names nobody.
             if (valid_key(args->b64key))
-                record.fingerprint = key_fingerprint(args->b64key);
+                record.gateway_key = key_fingerprint(args->b64key);
             if (cfg.gateway.gateway_keys.empty() ||
                 !listed_gateway_key(cfg.gateway.gateway_keys, args->b64key))
                 throw failure_error(failure::not_permitted, "--gateway with an unlisted key");
@@ -406,6 +418,9 @@ int run_shell(int argc, char** argv) {
                                     "a gateway key without a user named: " + record.command);
             args->owner = request->user;
             record.user = request->user;
+            // The key the user authenticated with at the gateway; none from a gateway that
+            // does not say (then only gateway_key= names a key).
+            record.fingerprint = request->fingerprint;
             record.command = request->original_command;
         }
         command cmd = parse_command(record.command);

@@ -8,10 +8,15 @@
 #include "sandbox.hpp"
 #include "sandbox_world.hpp"
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
+#include <csignal>
 #include <filesystem>
+#include <jobssh/common/ssh_key_format.hpp>
 #include <jobssh/connect/session_registry.hpp>
 #include <string>
+#include <tuple>
+#include <vector>
 
 using namespace jobssh::testing;
 
@@ -19,6 +24,7 @@ namespace {
 
 // The first shell job of each runner (12 and 22) gets the first VM port of its runner: the
 // same number on both. A session's end terminates the VM: each test has its own jobs.
+// pace_ms: one line per pace, so that a large one keeps the job (and a tail of it) running.
 std::string job(int id, const char* owner, bool shell, int pace_ms = 0) {
     return R"({"id": )" + std::to_string(id) + R"(, "owner": ")" + owner +
            R"(", "owner_id": 1, "log": ["job )" + std::to_string(id) +
@@ -38,13 +44,18 @@ struct gateway_world {
         options.runners = 2;
         options.recordings = true;
         options.runner_jobs_files = {
-            data.write("runner-0.json",
-                       R"({"jobs": [)" + job(12, "alice", true) + "," + job(11, "alice", false) +
-                           "," + job(13, "alice", true) + "," + job(14, "bob", false) + "," +
-                           job(16, "alice", true) + "," + job(17, "alice", true) + "]}"),
-            data.write("runner-1.json", R"({"jobs": [)" + job(22, "alice", true) + "," +
-                                            job(21, "alice", false) + "," + job(25, "alice", true) +
-                                            "," + job(26, "alice", true) + "]}")};
+            data.write("runner-0.json", R"({"jobs": [)" + job(12, "alice", true) + "," +
+                                            job(11, "alice", false) + "," + job(13, "alice", true) +
+                                            "," + job(14, "bob", false) + "," +
+                                            job(16, "alice", true) + "," + job(17, "alice", true) +
+                                            "," + job(31, "alice", false, 60000) + "]}"),
+            data.write("runner-1.json",
+                       R"({"jobs": [)" + job(22, "alice", true) + "," + job(21, "alice", false) +
+                           "," + job(25, "alice", true) + "," + job(26, "alice", true) + "," +
+                           job(23, "alice", false) + "," + job(24, "alice", false) + "," +
+                           job(29, "alice", false) + "," +
+                           // job 31 on both: a misconfigured fleet
+                           job(31, "alice", false, 60000) + "]}")};
         box = std::make_unique<sandbox>(options);
     }
 
@@ -88,6 +99,38 @@ struct runner_fault {
         box().runner_fault(fault, runner);
     }
     ~runner_fault() { box().runner_fault("{}", runner); }
+};
+
+// "127.0.0.3:PORT": runner i as the gateway's log names it.
+std::string runner_name(std::size_t runner) {
+    return box().runner_address(runner) + ":" + std::to_string(box().runner_port(runner));
+}
+
+// Where in the syslog records the first one holding every one of `texts` is; npos if none.
+std::size_t record_at(const std::vector<std::string>& texts) {
+    auto records = box().syslog_records();
+    for (std::size_t at = 0; at < records.size(); ++at)
+        if (std::all_of(texts.begin(), texts.end(), [&](const std::string& text) {
+                return records[at].find(text) != std::string::npos;
+            }))
+            return at;
+    return std::string::npos;
+}
+
+// Runner i's sshd stopped (SIGSTOP) until the test ends: a hop to it is left connecting,
+// the runner's sshd never answering its banner.
+struct stopped_runner_sshd {
+    std::vector<pid_t> stopped;
+    explicit stopped_runner_sshd(std::size_t runner) {
+        auto config = box().dir() / ("runner-" + std::to_string(runner)) / "sshd" / "sshd_config";
+        for (const auto& process : processes_with(config.string()))
+            if (::kill(process.pid, SIGSTOP) == 0)
+                stopped.push_back(process.pid);
+    }
+    ~stopped_runner_sshd() {
+        for (pid_t pid : stopped)
+            ::kill(pid, SIGCONT);
+    }
 };
 
 } // namespace
@@ -203,7 +246,8 @@ BOOST_AUTO_TEST_CASE(only_a_gateway_key_may_name_a_user_and_only_in_the_gateway_
     BOOST_TEST(forged.exit_code == 64);
     BOOST_TEST(forged.out.empty());
     // The gateway's key used without a user named, or with a malformed one.
-    for (const char* command : {"tail 11", "as ALICE tail 11", "as  alice tail 11", "as"}) {
+    for (const char* command : {"tail 11", "as ALICE tail 11", "as  alice tail 11", "as",
+                                "as-key alice SHA256:short tail 11", "as-key alice tail 11"}) {
         auto direct = sandbox::run(box().runner_ssh_argv(0, "gateway", command));
         BOOST_TEST(direct.exit_code == 77, command);
         BOOST_TEST(direct.err.starts_with("You are not permitted"), command << ": " << direct.err);
@@ -268,4 +312,76 @@ BOOST_AUTO_TEST_CASE(
     // Viewing is all a viewer may do.
     auto connect = through_gateway("carol", "connect 17 -- true");
     BOOST_TEST(connect.exit_code == 77, connect.err);
+}
+
+BOOST_AUTO_TEST_CASE(
+    a_runner_that_hangs_does_not_hold_up_a_job_on_another_and_is_logged_after_the_hop) {
+    runner_fault hung(0, R"({"delay_ms": 600000, "match": "GET /job/23/info"})");
+    auto tailed = through_gateway("alice", "tail 23");
+    BOOST_TEST(tailed.exit_code == 0, tailed.err);
+    BOOST_TEST(tailed.out == "job 23 booted\n[build] built 23\n");
+    // Its own line, though the other runner had the job; and after the hop, which did not
+    // wait for it.
+    const std::vector<std::string> unreachable{"job=23 runner=" + runner_name(0) +
+                                               " outcome=runner_unreachable"};
+    BOOST_TEST_REQUIRE(box().wait_for_syslog(unreachable[0]).has_value());
+    const std::size_t hop = record_at({"job=23 ", "event=hop runner=" + runner_name(1)});
+    BOOST_TEST_REQUIRE(hop != std::string::npos);
+    BOOST_TEST(hop < record_at(unreachable));
+    BOOST_TEST(record_at({"job=23 ", "runner=" + runner_name(1), "outcome=runner_unreachable"}) ==
+               std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_job_two_runners_both_have_goes_to_one_of_them_and_the_log_names_both) {
+    // The job runs for minutes: the session lasts until the other runner has answered too.
+    started_program user(box().ssh_argv("alice", "tail 31"));
+    auto warned = box().wait_for_syslog("outcome=job_on_two_runners");
+    BOOST_TEST_REQUIRE(warned.has_value());
+    BOOST_TEST(warned->find("job=31 ") != std::string::npos, *warned);
+    for (std::size_t runner : {0u, 1u})
+        BOOST_TEST(warned->find(runner_name(runner)) != std::string::npos, *warned);
+    // The session went on with the first answer.
+    BOOST_TEST(eventually([] { return hop_logged_for(31); }));
+}
+
+BOOST_AUTO_TEST_CASE(ctrl_c_or_ctrl_backslash_while_the_hop_connects_interrupts_the_session) {
+    stopped_runner_sshd stopped(1);
+    BOOST_TEST_REQUIRE(!stopped.stopped.empty());
+    const std::string user_key = jobssh::key_fingerprint(box().public_key_b64("alice"));
+    for (auto [job, key, signal] :
+         {std::tuple(24, "\x03", SIGINT), std::tuple(29, "\x1c", SIGQUIT)}) {
+        const std::string command = "connect " + std::to_string(job);
+        pty_driver user(box().ssh_argv("alice", command, true));
+        // The hop's ssh, waiting for the runner's banner; the user's terminal is raw at the
+        // gateway by then, so the key reaches the hop's own pty.
+        const std::string hop =
+            "@" + box().runner_address(1) + " as-key alice " + user_key + " " + command;
+        BOOST_TEST_REQUIRE(eventually([&] { return !processes_with(hop).empty(); }), user.output());
+        user.send(key);
+        BOOST_TEST(user.expect("Interrupted."), user.output());
+        auto status = user.wait();
+        BOOST_TEST_REQUIRE(status.has_value());
+        BOOST_TEST(*status == 128 + signal);
+        auto record =
+            box().wait_for_syslog("job=" + std::to_string(job) + " user=alice key=" + user_key +
+                                  " command=\"" + command + "\" outcome=");
+        BOOST_TEST_REQUIRE(record.has_value());
+        BOOST_TEST(record->find("outcome=interrupted exit=" + std::to_string(128 + signal)) !=
+                       std::string::npos,
+                   *record);
+        BOOST_TEST(processes_with(hop).empty());
+    }
+    BOOST_TEST(fs::is_empty(box().state_dir()));
+}
+
+BOOST_AUTO_TEST_CASE(the_runner_records_the_users_key_as_the_key_and_the_gateways_apart) {
+    auto tailed = through_gateway("alice", "tail 11");
+    BOOST_TEST_REQUIRE(tailed.exit_code == 0, tailed.err);
+    const std::string user_key = jobssh::key_fingerprint(box().public_key_b64("alice"));
+    const std::string gateway_key = jobssh::key_fingerprint(box().public_key_b64("gateway"));
+    // The runner's record (outcome=success; the gateway's says hop).
+    auto record =
+        box().wait_for_syslog("job=11 user=alice key=" + user_key + " gateway_key=" + gateway_key +
+                              " command=\"tail 11\" outcome=success");
+    BOOST_TEST(record.has_value());
 }

@@ -7,6 +7,8 @@
 #include <jobssh/common/gateway_keys.hpp>
 #include <jobssh/gateway/hop.hpp>
 #include <jobssh/keys/authorized_keys.hpp>
+#include <string>
+#include <vector>
 
 using jobssh::config_error;
 using jobssh::load_config;
@@ -76,17 +78,49 @@ BOOST_AUTO_TEST_CASE(runners_without_an_identity_and_known_hosts_are_an_error) {
                       config_error);
 }
 
+// OpenSSH's fingerprint of some ed25519 key: SHA256: and 43 base64 characters.
+const std::string fingerprint = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s";
+
 BOOST_AUTO_TEST_CASE(the_gateway_command_names_the_user_and_keeps_the_command_byte_for_byte) {
     std::string original = "connect 4211 -- sh -c 'cat;  exit 7' \"$HOME\"";
-    auto request = parse_gateway_command(jobssh::gateway_command("alice", original));
+    auto request = parse_gateway_command(jobssh::gateway_command("alice", fingerprint, original));
     BOOST_TEST_REQUIRE(request.has_value());
     BOOST_TEST(request->user == "alice");
+    BOOST_TEST(request->fingerprint == fingerprint);
     BOOST_TEST(request->original_command == original);
+}
+
+BOOST_AUTO_TEST_CASE(a_gateway_that_names_no_key_is_still_understood_and_names_none) {
+    BOOST_TEST(jobssh::gateway_command("alice", "", "tail 1") == "as alice tail 1");
+    auto request = parse_gateway_command("as alice tail 1");
+    BOOST_TEST_REQUIRE(request.has_value());
+    BOOST_TEST(request->user == "alice");
+    BOOST_TEST(request->fingerprint.empty());
+    BOOST_TEST(request->original_command == "tail 1");
+}
+
+BOOST_AUTO_TEST_CASE(a_fingerprint_that_is_not_sha256_and_43_base64_characters_is_never_sent) {
+    for (const std::string& bad : std::vector<std::string>{
+             "SHA256:short", fingerprint + "A", fingerprint + "=", "MD5:" + fingerprint,
+             "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2-",
+             "SHA256:uNiVztksCsDhcc0u9e8 ujQXVUpKZIDTMczCvj3tD2s"}) {
+        BOOST_TEST(!jobssh::valid_fingerprint(bad), bad);
+        BOOST_TEST(jobssh::gateway_command("alice", bad, "tail 1") == "as alice tail 1", bad);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(a_command_without_a_well_formed_user_names_nobody) {
     for (const char* command : {"", "tail 1", "as", "as ", "as  alice tail 1", "as ALICE tail 1",
                                 "as alice;id tail 1", "as -alice tail 1", "asalice tail 1"})
+        BOOST_TEST(!parse_gateway_command(command).has_value(), command);
+}
+
+BOOST_AUTO_TEST_CASE(a_keyed_command_without_a_well_formed_user_and_key_names_nobody) {
+    for (const std::string& command : std::vector<std::string>{
+             "as-key", "as-key alice", "as-key alice tail 1", "as-key alice SHA256:short tail 1",
+             "as-key  alice " + fingerprint + " tail 1", "as-key alice  " + fingerprint + " tail 1",
+             "as-key ALICE " + fingerprint + " tail 1", "as-key alice " + fingerprint + "X tail 1",
+             "as-key " + fingerprint + " alice tail 1"})
         BOOST_TEST(!parse_gateway_command(command).has_value(), command);
 }
 

@@ -73,6 +73,9 @@ struct session_result {
     // terminal raw, as ssh does once in, or showed anything on it), held back for the
     // caller to show, or to replace with a clearer message.
     std::string held_stderr;
+    // On a pty: the child switched flow control off, as ssh does when it makes its terminal
+    // raw. Until then a ^C or ^\ typed is a signal to the child from its pty.
+    bool made_raw = false;
 };
 
 // Both take their arguments by value: a coroutine outlives the caller's temporaries. Both

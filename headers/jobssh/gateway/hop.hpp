@@ -6,6 +6,7 @@
 // authenticated (DESIGN.md, "Many runner hosts: the gateway").
 
 #include <boost/asio/awaitable.hpp>
+#include <exception>
 #include <filesystem>
 #include <jobssh/common/config.hpp>
 #include <optional>
@@ -16,17 +17,27 @@
 namespace jobssh {
 
 // What a gateway sends as the remote command, which the runner's jobssh-shell --gateway
-// reads from SSH_ORIGINAL_COMMAND: `as <user> <the user's command, unchanged>`. Only a key
-// listed in the runner's gateway-keys gets a forced command that reads this syntax.
-std::string gateway_command(std::string_view user, std::string_view original_command);
+// reads from SSH_ORIGINAL_COMMAND: `as-key <user> <fingerprint> <the user's command,
+// unchanged>`, the fingerprint that of the key the user authenticated with at the gateway;
+// `as <user> <command>` when there is no well-formed fingerprint (gateways before the
+// fingerprint was sent send only this). Only a key listed in the runner's gateway-keys gets
+// a forced command that reads this syntax.
+std::string gateway_command(std::string_view user, std::string_view fingerprint,
+                            std::string_view original_command);
 
 struct gateway_request {
     std::string user;             // a valid sr.ht user name
+    std::string fingerprint;      // the user's key, a valid fingerprint; empty with `as`
     std::string original_command; // what the user's ssh sent, byte for byte
 };
 
+// OpenSSH's SHA-256 fingerprint as it prints it: `SHA256:` and the 43 characters of the
+// digest's unpadded base64.
+bool valid_fingerprint(std::string_view fingerprint);
+
 // nullopt unless the command is `as `, a valid sr.ht user name, then the end or one space
-// and the rest.
+// and the rest; or `as-key `, a valid user name, one space, a valid fingerprint, then the
+// end or one space and the rest.
 std::optional<gateway_request> parse_gateway_command(std::string_view remote_command);
 
 // `ssh -tt|-T -e none -F none -p PORT -i IDENTITY -o … -E LOG USER@HOST REMOTE_COMMAND`:
@@ -36,12 +47,24 @@ std::optional<gateway_request> parse_gateway_command(std::string_view remote_com
 std::vector<std::string> hop_ssh_argv(const config& cfg, const runner_address& runner, bool tty,
                                       const std::filesystem::path& log, std::string remote_command);
 
+// The user's Ctrl-C or Ctrl-\ ended the hop before the runner's session began: the hop's
+// ssh, still connecting on its own pty, got the signal from the key itself and died of it,
+// so no runner saw it. The session ends as an interrupted one at the gateway.
+struct interrupted_during_hop : std::exception {
+    explicit interrupted_during_hop(int by)
+        : signal(by) {}
+    const char* what() const noexcept override { return "interrupted during the hop"; }
+    int signal;
+};
+
 // Relays the session through `ssh` to the runner (on a pty when our stdin is a terminal,
 // else with pipes) until it ends, and returns the runner's exit status. SIGHUP and SIGTERM
 // end it as on a runner: the hop's ssh is hung up, so the runner's session ends too.
 // Throws failure_error: runner_host_key when the runner presented a key not in
-// known-hosts, runner_unreachable when ssh could not reach or log in to it.
+// known-hosts, runner_unreachable when ssh could not reach or log in to it;
+// interrupted_during_hop.
 boost::asio::awaitable<int> hop_to_runner(const config& cfg, runner_address runner,
-                                          std::string user, std::string original_command);
+                                          std::string user, std::string fingerprint,
+                                          std::string original_command);
 
 } // namespace jobssh
