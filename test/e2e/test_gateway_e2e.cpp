@@ -341,7 +341,7 @@ BOOST_AUTO_TEST_CASE(a_job_two_runners_both_have_goes_to_one_of_them_and_the_log
     for (std::size_t runner : {0u, 1u})
         BOOST_TEST(warned->find(runner_name(runner)) != std::string::npos, *warned);
     // The session went on with the first answer.
-    BOOST_TEST(eventually([] { return hop_logged_for(31); }));
+    BOOST_TEST(eventually([] { return hop_logged_for(31, "alice"); }));
 }
 
 BOOST_AUTO_TEST_CASE(ctrl_c_or_ctrl_backslash_while_the_hop_connects_interrupts_the_session) {
