@@ -119,7 +119,9 @@ BOOST_AUTO_TEST_CASE(a_stranger_alone_is_refused_by_sshd_itself) {
 BOOST_AUTO_TEST_CASE(the_owner_named_by_jobssh_keys_is_still_checked_against_the_job) {
     auto bob = sandbox::run(w().sb->ssh_argv("bob", "tail 1"));
     BOOST_TEST(bob.exit_code == 77);
-    BOOST_TEST(bob.err.starts_with("You are not permitted to connect to this job.\n"), bob.err);
+    BOOST_TEST(bob.err == "You are not permitted to connect to this job.\n" +
+                              support_line(jobssh::load_config(w().sb->config_file())),
+               bob.err);
     BOOST_TEST(bob.out == "");
 }
 
