@@ -191,7 +191,9 @@ const example& the_example(const std::string& line) {
 run_result run_as_printed(const std::string& line, std::chrono::seconds bound = 120s) {
     auto result = sandbox::run(w().argv(line), std::nullopt, bound);
     if (auto status = documented_status(line))
-        BOOST_TEST(result.exit_code == *status, line << "\n" << result.err);
+        BOOST_TEST(result.exit_code == *status, "exit " << result.exit_code << " from: " << line
+                                                        << "\n"
+                                                        << result.err);
     return result;
 }
 
@@ -294,7 +296,8 @@ BOOST_AUTO_TEST_CASE(the_first_examples_follow_run_copy_watch_and_replay_as_they
     auto direct = sandbox::run(box().vm_ssh_argv(job, "make check"), std::nullopt, 60s);
     BOOST_REQUIRE(direct.exit_code != 0);
     auto make = run_as_printed(the_example(checked[2]).line);
-    BOOST_TEST(make.exit_code == direct.exit_code, make.err);
+    BOOST_TEST(make.exit_code == direct.exit_code, "exit " << make.exit_code << ", a direct ssh's "
+                                                           << direct.exit_code << ": " << make.err);
     BOOST_TEST(make.out == direct.out);
 
     // Copying out and in: a directory as tar, one file with cat, each way.
@@ -338,11 +341,11 @@ BOOST_AUTO_TEST_CASE(the_first_examples_follow_run_copy_watch_and_replay_as_they
 
 BOOST_AUTO_TEST_CASE(the_tour_s_tails_show_whole_logs_with_the_statuses_it_gives) {
     auto failed = run_as_printed(checked[9]);
-    BOOST_TEST(failed.exit_code == 1, failed.err);
+    BOOST_TEST(failed.exit_code == 1, "exit " << failed.exit_code << ": " << failed.err);
     shows_every_log_of(failed.out, 3);
 
     auto live = run_as_printed(checked[10], 300s);
-    BOOST_TEST(live.exit_code == 0, live.err); // job 1 succeeds
+    BOOST_TEST(live.exit_code == 0, "exit " << live.exit_code << ": " << live.err); // a success
     shows_every_log_of(live.out, 1);
 
     auto refused = run_as_printed(checked[13]);
@@ -376,6 +379,6 @@ BOOST_AUTO_TEST_CASE(the_tour_s_connect_shows_what_is_printed_under_it_and_its_e
     BOOST_TEST(typed);
 
     auto piped = run_as_printed(checked[12]);
-    BOOST_TEST(piped.exit_code == 7, piped.err);
+    BOOST_TEST(piped.exit_code == 7, "exit " << piped.exit_code << ": " << piped.err);
     BOOST_TEST(piped.out == "hi\n");
 }
