@@ -244,7 +244,8 @@ BOOST_AUTO_TEST_CASE(a_watcher_of_a_long_session_is_shown_its_recent_screen_not_
 BOOST_AUTO_TEST_CASE(watch_with_nothing_live_says_so_and_exits_66) {
     auto result = box().run_shell("alice", "watch 8");
     BOOST_TEST(result.exit_code == 66);
-    BOOST_TEST(result.err.find("No session of this job is live to watch.") != std::string::npos,
+    BOOST_TEST(result.err == "No session of this job is live to watch.\n" +
+                                 support_line(jobssh::load_config(box().config_file())),
                result.err);
 }
 
