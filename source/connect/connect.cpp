@@ -154,6 +154,17 @@ asio::awaitable<bool> vm_went_away(const job_info& info, const session_result& r
     co_return !co_await wait_for_vm(info, std::chrono::milliseconds(0), nullptr);
 }
 
+// An interactive shell at its prompt never dies of SIGINT or SIGQUIT (bash ignores both
+// there): a shell on a pty that ended with 130 or 131 was killed by a Ctrl-C or Ctrl-\ the
+// user typed before it was theirs (during its start-up files, just after the banner), so the
+// session never reached the user's shell and leaves the VM as it found it.
+bool reached_users_shell(const std::string& remote_command, bool tty,
+                         const session_result& result) {
+    if (!remote_command.empty() || !tty || result.end != session_end::child_exited)
+        return true;
+    return result.exit_status != 128 + SIGINT && result.exit_status != 128 + SIGQUIT;
+}
+
 } // namespace
 
 std::string no_terminal_hint(job_id job) {
@@ -231,7 +242,8 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
 
     // builds.sr.ht terminates the VM when the user logs out; with several sessions on one
     // job, only when the last of them ends, and after a command only once it lingered.
-    bool last = co_await session.leave();
+    bool reached = failed || reached_users_shell(remote_command, tty, outcome.result);
+    bool last = co_await session.leave(reached);
     if (failed)
         std::rethrow_exception(failed);
 
@@ -240,7 +252,8 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
                  .add("event", "disconnect")
                  .add("end", end_name(result.end))
                  .add("status", result.exit_status)
-                 .add("last", last ? "yes" : "no"));
+                 .add("last", last ? "yes" : "no")
+                 .add("shell", reached ? "reached" : "not_reached"));
     // ssh's own account of our plumbing (temporary files, loopback ports, advice to remove a
     // pinned key) is the operator's to read; the user gets our message.
     if (!outcome.ssh_said.empty())
