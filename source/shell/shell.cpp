@@ -165,7 +165,8 @@ asio::awaitable<std::optional<ssh_key>> key_of(const config& cfg, std::string b6
 template <class Job, class OwnerOf>
 Job permitted_job(lookup<std::optional<ssh_key>>& key_lookup,
                   lookup<std::optional<Job>>& job_lookup, session_record& record,
-                  const char* nowhere, OwnerOf owner_of, bool viewer = false) {
+                  const char* nowhere, OwnerOf owner_of, bool viewer = false,
+                  bool viewing = false) {
     if (key_lookup.error)
         std::rethrow_exception(key_lookup.error);
     if (!key_lookup.value)
@@ -179,7 +180,8 @@ Job permitted_job(lookup<std::optional<ssh_key>>& key_lookup,
         throw failure_error(failure::no_such_job, nowhere);
     std::string job_owner = owner_of(*job_lookup.value);
     if (key.owner.name != job_owner && !viewer)
-        throw failure_error(failure::not_permitted, "the job belongs to " + job_owner);
+        throw failure_error(viewing ? failure::not_permitted_view : failure::not_permitted,
+                            "the job belongs to " + job_owner);
     return std::move(*job_lookup.value);
 }
 
@@ -220,9 +222,11 @@ asio::awaitable<int> run_session(const config& cfg, std::string b64key,
     // Besides the owner, the runner's `viewers` may watch and replay (never connect).
     bool viewer = key_lookup.value && job_lookup.value &&
                   may_view(cmd, *job_lookup.value, key_lookup.value->owner.name);
+    bool viewing =
+        std::holds_alternative<watch_command>(cmd) || std::holds_alternative<replay_command>(cmd);
     job_info info = permitted_job(
         key_lookup, job_lookup, record, "the runner does not know the job",
-        [](const job_info& at) { return at.username; }, viewer);
+        [](const job_info& at) { return at.username; }, viewer, viewing);
     const ssh_key& key = *key_lookup.value;
 
     if (auto* watch = std::get_if<watch_command>(&cmd)) {

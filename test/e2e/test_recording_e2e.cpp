@@ -258,7 +258,9 @@ BOOST_AUTO_TEST_CASE(
     for (const char* command : {"watch 1", "replay 1", "replay 1 1"}) {
         auto refused = box().run_shell("bob", command);
         BOOST_TEST(refused.exit_code == 77, command);
-        BOOST_TEST(refused.err.find("You are not permitted") != std::string::npos, refused.err);
+        BOOST_TEST(refused.err.starts_with(
+                       "You are not permitted to watch or replay this job's sessions.\n"),
+                   refused.err);
         BOOST_TEST(refused.out.empty());
     }
 
@@ -268,7 +270,10 @@ BOOST_AUTO_TEST_CASE(
     BOOST_TEST(listed.out.find("  1  ") != std::string::npos, listed.out);
     BOOST_TEST(listed.out.find("alice") != std::string::npos, listed.out);
     // Viewing is all a viewer may do.
-    BOOST_TEST(box().run_shell("carol", "connect 1").exit_code == 77);
+    auto connect = box().run_shell("carol", "connect 1");
+    BOOST_TEST(connect.exit_code == 77);
+    BOOST_TEST(connect.err.starts_with("You are not permitted to connect to this job.\n"),
+               connect.err);
     BOOST_TEST(box().run_shell("bob", "replay 1").exit_code == 77);
 }
 
