@@ -123,7 +123,7 @@ const char* signal_name(int signal) {
     case SIGTERM:
         return "SIGTERM";
     case SIGPIPE:
-        return "EOF"; // the reader of our output went away
+        return "SIGPIPE"; // the reader of our output went away, as a pipe's writer is told
     }
     return "signal";
 }
@@ -307,6 +307,8 @@ asio::awaitable<int> run_until_it_ends(const config& cfg, std::string b64key,
         auto& session = std::get<0>(ended);
         if (session.error)
             std::rethrow_exception(session.error);
+        if (record.outcome == "hangup")
+            detail = signal_name(SIGPIPE); // a write found the reader gone
         co_return session.exit_code;
     }
     int signal = std::get<1>(ended);
