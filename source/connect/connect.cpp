@@ -112,15 +112,20 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
     // claimed only once the session started).
     co_await wait_until_vm_answers(info);
     // As in builds.sr.ht, one command gets no banner: its output is the command's alone.
+    // Without a pty, stdout is the VM shell's alone too (it may be piped somewhere): the
+    // banner goes to stderr, beside the hint.
     if (remote_command.empty()) {
         std::string banner = connect_banner(cfg, job, info, std::chrono::system_clock::now());
         if (observer)
             banner.insert(banner.size() - 1, observer->banner_note());
-        write_all(STDOUT_FILENO, banner);
+        write_all(tty ? STDOUT_FILENO : STDERR_FILENO, banner);
         // A shell without a terminal shows no prompt: say why (commands may still come on
         // stdin, so the session goes on).
         if (!tty)
             write_all(STDERR_FILENO, no_terminal_hint(job));
+    } else if (observer) {
+        // A one-command session with a pty is recorded too: said where its output is not.
+        write_all(STDERR_FILENO, observer->banner_note());
     }
 
     session_options options;
