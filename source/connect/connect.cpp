@@ -1,4 +1,5 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cmath>
@@ -19,6 +20,7 @@
 #include <jobssh/connect/vm_ssh.hpp>
 #include <optional>
 #include <stdexcept>
+#include <string_view>
 #include <system_error>
 #include <unistd.h>
 
@@ -65,6 +67,17 @@ struct session_outcome {
 bool job_ended(const job_info& info) {
     return info.status != job_status::pending && info.status != job_status::queued &&
            info.status != job_status::running;
+}
+
+// ssh's words when the VM's sshd closed or reset the connection before the key exchange
+// (its MaxStartups, many sessions starting at once), or as it was made: nothing ran, and the
+// VM is there.
+bool dropped_before_login(std::string_view ssh_said) {
+    auto says = [&](std::string_view words) {
+        return ssh_said.find(words) != std::string_view::npos;
+    };
+    return says("kex_exchange_identification") || says("ssh_exchange_identification") ||
+           (says("connect to host") && says("Connection reset by peer"));
 }
 
 // Before anything is claimed or printed: the VM must answer on its SSH port.
@@ -137,18 +150,38 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
     // "Started" (the VM's life): the inner ssh authenticated and opened its session channel,
     // seen as ssh making its pty raw; without a pty, the command's first byte of output.
     options.on_started = [&session] { session.started(); };
-    try {
-        // Two statements: GCC 12 miscompiles co_await inside a conditional expression.
-        if (tty)
-            outcome.result = co_await relay_on_pty("ssh", ssh_args, {}, options);
-        else
-            outcome.result = co_await relay_with_pipes("ssh", ssh_args, {}, options);
-    } catch (const std::system_error& e) {
-        throw failure_error(failure::internal, std::string("cannot run ssh: ") + e.what());
+    // A VM's sshd that drops connections before the key exchange (MaxStartups: many sessions
+    // starting at once) is busy, not gone: ssh is tried again, with backoff, within the bound
+    // of the wait for the VM.
+    const auto give_up =
+        std::chrono::steady_clock::now() + (job_ended(info) ? vm_gone_bound : vm_boot_bound);
+    std::chrono::milliseconds backoff{100};
+    for (;;) {
+        try {
+            // Two statements: GCC 12 miscompiles co_await inside a conditional expression.
+            if (tty)
+                outcome.result = co_await relay_on_pty("ssh", ssh_args, {}, options);
+            else
+                outcome.result = co_await relay_with_pipes("ssh", ssh_args, {}, options);
+        } catch (const std::system_error& e) {
+            throw failure_error(failure::internal, std::string("cannot run ssh: ") + e.what());
+        }
+        outcome.ssh_said = diagnostics->text();
+        outcome.ssh_failed = vm_ssh_failure(outcome.result.exit_status, outcome.ssh_said);
+        auto now = std::chrono::steady_clock::now();
+        if (!outcome.ssh_failed || session.has_started() ||
+            !dropped_before_login(outcome.ssh_said) || now + backoff >= give_up)
+            co_return outcome;
+        log_info(log_line(job, key)
+                     .add("event", "vm_ssh_retry")
+                     .add("after_ms", backoff.count())
+                     .add("ssh", outcome.ssh_said));
+        if (::truncate(diagnostics->file().c_str(), 0) != 0)
+            co_return outcome;
+        asio::steady_timer pause(co_await asio::this_coro::executor, backoff);
+        co_await pause.async_wait(asio::use_awaitable);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
     }
-    outcome.ssh_said = diagnostics->text();
-    outcome.ssh_failed = vm_ssh_failure(outcome.result.exit_status, outcome.ssh_said);
-    co_return outcome;
 }
 
 // ssh's 255 after a session that had begun, and the VM's port no longer answers: the VM

@@ -5,9 +5,15 @@
 #include "sandbox_world.hpp"
 
 #include <algorithm>
+#include <arpa/inet.h>
+#include <atomic>
 #include <csignal>
 #include <fstream>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
 
 using namespace jobssh::testing;
 
@@ -461,6 +467,136 @@ BOOST_AUTO_TEST_CASE(scp_and_sftp_are_told_to_use_connect_with_tar) {
     BOOST_TEST(has(scp.err, "Operation unsupported"), scp.err);
     BOOST_TEST(box().wait_for_syslog("outcome=file_transfer").has_value());
     BOOST_TEST(count(box().runner_requests(), "POST /job/" + std::to_string(job) + "/claim") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_separator_with_nothing_after_it_is_a_usage_error_that_costs_nothing) {
+    auto job = fresh_job();
+    for (const std::string& tail :
+         {std::string(" --"), std::string(" -- "), std::string(" --\t")}) {
+        auto result = sandbox::run(box().ssh_argv("alice", "connect " + std::to_string(job) + tail),
+                                   std::string("echo ran\n"), 60s);
+        BOOST_TEST(result.exit_code == 64, "[" << tail << "] " << result.err);
+        BOOST_TEST(result.out == "", "[" << tail << "]");
+        BOOST_TEST(result.err.starts_with("There is no command after --: put the command to run "
+                                          "after it, or leave out -- for a shell.\n"),
+                   result.err);
+    }
+    BOOST_TEST(count(box().runner_requests(), terminate_of(static_cast<int>(job))) == 0u);
+    BOOST_TEST(box().vm_running(job));
+}
+
+namespace {
+
+// A VM's sshd as MaxStartups makes it when many sessions start at once: the first `resets`
+// ssh clients are reset once they sent their identification (ssh then says
+// `kex_exchange_identification: read: Connection reset by peer`), every later one is passed
+// on to the VM's port. A connection that sends nothing (the wait for the VM's port) is let
+// go uncounted.
+class busy_vm_port {
+public:
+    busy_vm_port(std::uint16_t vm_port, int resets)
+        : vm_port_(vm_port)
+        , resets_(resets) {
+        listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in address = loopback(0);
+        socklen_t size = sizeof address;
+        BOOST_REQUIRE(::bind(listener_, reinterpret_cast<sockaddr*>(&address), size) == 0);
+        BOOST_REQUIRE(::listen(listener_, 64) == 0);
+        BOOST_REQUIRE(::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &size) == 0);
+        port_ = ntohs(address.sin_port);
+        acceptor_ = std::thread([this] { accept_all(); });
+    }
+    ~busy_vm_port() {
+        stopping_ = true;
+        ::shutdown(listener_, SHUT_RDWR);
+        acceptor_.join();
+        for (auto& pipe : pipes_)
+            pipe.join();
+        ::close(listener_);
+    }
+
+    std::uint16_t port() const { return port_; }
+    int reset() const { return reset_; }
+
+private:
+    static sockaddr_in loopback(std::uint16_t port) {
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        address.sin_port = htons(port);
+        return address;
+    }
+
+    void accept_all() {
+        while (!stopping_) {
+            int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (client < 0)
+                return;
+            pipes_.emplace_back([this, client] { serve(client); });
+        }
+    }
+
+    void serve(int client) {
+        char buffer[16384];
+        pollfd first{client, POLLIN, 0};
+        ssize_t n = ::poll(&first, 1, 10000) == 1 ? ::read(client, buffer, sizeof buffer) : 0;
+        if (n > 0 && reset_.fetch_add(1) < resets_) {
+            linger abort{1, 0}; // close sends RST
+            ::setsockopt(client, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+        } else if (n > 0) {
+            --reset_;
+            pass_on(client, std::string(buffer, static_cast<std::size_t>(n)));
+        }
+        ::close(client);
+    }
+
+    void pass_on(int client, const std::string& sent) {
+        int vm = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in address = loopback(vm_port_);
+        if (::connect(vm, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+            ::write(vm, sent.data(), sent.size()) == static_cast<ssize_t>(sent.size())) {
+            pollfd ends[2] = {{client, POLLIN, 0}, {vm, POLLIN, 0}};
+            char buffer[16384];
+            bool done = false;
+            while (!stopping_ && !done && ::poll(ends, 2, 200) >= 0) {
+                for (int i = 0; i < 2 && !done; ++i) {
+                    if (!(ends[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                        continue;
+                    ssize_t n = ::read(ends[i].fd, buffer, sizeof buffer);
+                    done = n <= 0 ||
+                           ::write(ends[1 - i].fd, buffer, static_cast<std::size_t>(n)) != n;
+                }
+            }
+        }
+        ::close(vm);
+    }
+
+    std::uint16_t vm_port_;
+    int resets_;
+    int listener_ = -1;
+    std::uint16_t port_ = 0;
+    std::atomic<bool> stopping_{false};
+    std::atomic<int> reset_{0};
+    std::thread acceptor_;
+    std::vector<std::thread> pipes_;
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_vm_resetting_connections_before_the_key_exchange_is_busy_not_gone) {
+    auto job = fresh_job();
+    BOOST_REQUIRE(eventually([&] { return box().vm_running(job); }, 60s));
+    busy_vm_port busy(box().vm_port(job), 2);
+    box().set_job(job, R"({"port": )" + std::to_string(busy.port()) + "}");
+    auto result = sandbox::run(box().ssh_argv("alice", sent(job, {"exit", "7"})), {}, 90s);
+    BOOST_TEST(result.exit_code == 7, result.err);
+    BOOST_TEST(result.out == "");
+    BOOST_TEST(!has(result.err, "cannot be reached"), result.err);
+    BOOST_TEST(busy.reset() == 2);
+    BOOST_TEST(box()
+                   .wait_for_syslog("job=" + std::to_string(job) +
+                                    " user=alice event=vm_ssh_retry after_ms=200 ")
+                   .has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
