@@ -23,6 +23,7 @@
 #include <string_view>
 #include <system_error>
 #include <unistd.h>
+#include <vector>
 
 namespace jobssh {
 
@@ -80,17 +81,39 @@ bool dropped_before_login(std::string_view ssh_said) {
            (says("connect to host") && says("Connection reset by peer"));
 }
 
-// Before anything is claimed or printed: the VM must answer on its SSH port.
-asio::awaitable<void> wait_until_vm_answers(const job_info& info) {
+// Before anything is claimed or printed: the VM must answer on its SSH port. True when it
+// had to be waited for (it was still booting).
+asio::awaitable<bool> wait_until_vm_answers(const job_info& info) {
     if (info.port == 0)
         throw failure_error(failure::no_vm, "the runner gives the job no VM port");
+    bool waited = false;
     std::function<void()> tell_waiting;
     if (!job_ended(info))
-        tell_waiting = [] { write_all(STDERR_FILENO, "Waiting for the build VM to come up...\n"); };
+        tell_waiting = [&waited] {
+            waited = true;
+            write_all(STDERR_FILENO, "Waiting for the build VM to come up...\n");
+        };
     if (!co_await wait_for_vm(info, job_ended(info) ? vm_gone_bound : vm_boot_bound,
                               std::move(tell_waiting)))
         throw failure_error(job_ended(info) ? failure::vm_gone : failure::vm_unreachable,
                             "VM port " + std::to_string(info.port) + " refused connections");
+    co_return waited;
+}
+
+// The VM's host keys, asked of the runner again once a VM that was booting answers: the info
+// read before may predate them. Empty when the runner still has none (or does not answer).
+asio::awaitable<std::vector<std::string>> host_keys_once_booted(const config& cfg, job_id job,
+                                                                const job_info& info) {
+    std::optional<job_info> now;
+    try {
+        now = co_await fetch_job_info(cfg, job);
+    } catch (const failure_error&) {
+        co_return std::vector<std::string>{};
+    }
+    // Another VM (port or host changed meanwhile) is not the one that answered.
+    if (!now || now->port != info.port || now->ssh_host != info.ssh_host)
+        co_return std::vector<std::string>{};
+    co_return now->host_keys;
 }
 
 asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, const job_info& info,
@@ -103,8 +126,6 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
         diagnostics.emplace(cfg.state_dir / "ssh");
         if (!info.host_keys.empty())
             pinned.emplace(cfg.state_dir / "known_hosts", info);
-        else
-            log_info(log_line(job, key).add("host_keys", "none").add("vm_host_key", "unchecked"));
     } catch (const std::invalid_argument& e) {
         throw failure_error(failure::internal, std::string("runner sent bad VM data: ") + e.what());
     } catch (const std::system_error& e) {
@@ -123,7 +144,25 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
 
     // The VM data checked above, nothing is promised before the VM answers (the job is
     // claimed only once the session started).
-    co_await wait_until_vm_answers(info);
+    bool booted = co_await wait_until_vm_answers(info);
+    if (!pinned && booted) {
+        job_info latest = info;
+        latest.host_keys = co_await host_keys_once_booted(cfg, job, info);
+        try {
+            if (!latest.host_keys.empty()) {
+                pinned.emplace(cfg.state_dir / "known_hosts", latest);
+                ssh_args = vm_ssh_argv(cfg, latest, tty, remote_command,
+                                       {pinned->file(), diagnostics->file()});
+            }
+        } catch (const std::invalid_argument& e) {
+            throw failure_error(failure::internal,
+                                std::string("runner sent bad VM data: ") + e.what());
+        } catch (const std::system_error& e) {
+            throw failure_error(failure::internal, std::string("state-dir: ") + e.what());
+        }
+    }
+    if (!pinned)
+        log_info(log_line(job, key).add("host_keys", "none").add("vm_host_key", "unchecked"));
     // As in builds.sr.ht, one command gets no banner: its output is the command's alone.
     // Without a pty, stdout is the VM shell's alone too (it may be piped somewhere): the
     // banner goes to stderr, beside the hint.

@@ -485,6 +485,31 @@ BOOST_AUTO_TEST_CASE(a_separator_with_nothing_after_it_is_a_usage_error_that_cos
     BOOST_TEST(box().vm_running(job));
 }
 
+BOOST_AUTO_TEST_CASE(the_host_key_of_a_vm_that_was_still_booting_is_pinned_once_it_answers) {
+    // The runner learns the VM's host key as it boots (5 s after the job started), after
+    // jobssh read the job's info: the key is asked again once the VM answers. An impostor
+    // booting late is caught too, not let in unchecked.
+    for (bool impostor : {false, true}) {
+        auto job = box().add_job(std::string(R"({"owner": "alice", "owner_id": 1,
+            "log": ["booting VM"], "tasks": [{"name": "build", "log": ["built"]}], "pace_ms": 0,
+            "result": "success", "shell": true, "deadline_s": 14400, "vm_delay_ms": 5000,
+            "wrong_host_key": )") +
+                                 (impostor ? "true}" : "false}"));
+        auto result = sandbox::run(
+            box().ssh_argv("alice", "connect " + std::to_string(job) + " -- echo reached"), {},
+            90s);
+        BOOST_TEST(has(result.err, "Waiting for the build VM to come up..."), result.err);
+        BOOST_TEST(result.exit_code == (impostor ? 69 : 0), result.err);
+        BOOST_TEST(result.out == (impostor ? "" : "reached\n"));
+        if (impostor)
+            BOOST_TEST(has(result.err, "did not present the host key"), result.err);
+        for (const auto& record : box().syslog_records())
+            BOOST_TEST(!(has(record, "job=" + std::to_string(job) + " ") &&
+                         has(record, "vm_host_key=unchecked")),
+                       record);
+    }
+}
+
 namespace {
 
 // A VM's sshd as MaxStartups makes it when many sessions start at once: the first `resets`
