@@ -21,7 +21,9 @@
 #include <optional>
 #include <stdexcept>
 #include <string_view>
+#include <sys/ioctl.h>
 #include <system_error>
+#include <termios.h>
 #include <unistd.h>
 #include <vector>
 
@@ -100,6 +102,18 @@ asio::awaitable<bool> wait_until_vm_answers(const job_info& info) {
     co_return waited;
 }
 
+// Keys typed before the VM's shell started (during the tail of a running job, while the VM
+// booted) were echoed by the user's terminal but meant for nothing yet: they are discarded,
+// not run on the VM once its shell reads them, and the user is told when a whole line was.
+void discard_typeahead() {
+    int pending = 0;
+    if (::ioctl(STDIN_FILENO, FIONREAD, &pending) != 0)
+        pending = 0;
+    if (::tcflush(STDIN_FILENO, TCIFLUSH) == 0 && pending > 0)
+        write_all(STDERR_FILENO, "jobssh: what was typed before the VM's shell started was "
+                                 "discarded.\n");
+}
+
 // The VM's host keys, asked of the runner again once a VM that was booting answers: the info
 // read before may predate them. Empty when the runner still has none (or does not answer).
 asio::awaitable<std::vector<std::string>> host_keys_once_booted(const config& cfg, job_id job,
@@ -163,6 +177,8 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
     }
     if (!pinned)
         log_info(log_line(job, key).add("host_keys", "none").add("vm_host_key", "unchecked"));
+    if (tty)
+        discard_typeahead();
     // As in builds.sr.ht, one command gets no banner: its output is the command's alone.
     // Without a pty, stdout is the VM shell's alone too (it may be piped somewhere): the
     // banner goes to stderr, beside the hint.

@@ -624,4 +624,28 @@ BOOST_AUTO_TEST_CASE(a_vm_resetting_connections_before_the_key_exchange_is_busy_
                    .has_value());
 }
 
+BOOST_AUTO_TEST_CASE(keys_typed_during_the_tail_phase_are_discarded_with_a_note_not_run_on_the_vm) {
+    // A running job still stepping, driven by the test: the tail phase lasts until it says.
+    auto job = box().add_job(R"({"owner": "alice", "owner_id": 1, "manual": true,
+        "tasks": [{"name": "build", "log": []}], "shell": true, "deadline_s": 14400})");
+    const auto id = std::to_string(job);
+    BOOST_REQUIRE(eventually([&] { return box().vm_running(job); }, 60s));
+    fs::create_directories(box().buildlogs() / id);
+    std::ofstream(box().buildlogs() / id / "log") << "still building\n";
+    auto user = interactive(static_cast<int>(job));
+    BOOST_REQUIRE_MESSAGE(user->expect("still building"), user->output());
+    // A whole line and a half one, echoed by the terminal while the log is followed.
+    user->send("touch /tmp/typed-ahead\rtouch /tmp/half");
+    BOOST_REQUIRE_MESSAGE(user->expect("touch /tmp/half"), user->output());
+    box().set_job(job, R"({"task": 1})");
+    BOOST_REQUIRE_MESSAGE(
+        user->expect("jobssh: what was typed before the VM's shell started was discarded.\r\n"),
+        user->output());
+    BOOST_REQUIRE_MESSAGE(user->expect("$ "), user->output());
+    user->send("echo \"files=$(ls /tmp/typed-ahead /tmp/half* 2>/dev/null | wc -l)\"\r");
+    BOOST_TEST(user->expect("files=0\r\n"), user->output());
+    user->send("exit\r");
+    BOOST_TEST((user->wait(30s) == std::optional<int>(0)));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
