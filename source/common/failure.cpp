@@ -8,14 +8,19 @@ namespace {
 
 // In the order of the enum; traits() checks it. The rows read alike on purpose (one table of
 // every failure: `duplicates` lists their shape).
-constexpr std::array<failure_traits, 19> table{{
+#define JOBSSH_USAGE                                                                               \
+    "Usage: ssh ... connect <job ID>\n"                                                            \
+    "       ssh ... connect <job ID> [--] <command> [<argument>...]\n"                             \
+    "       ssh ... tail <job ID>\n"                                                               \
+    "       ssh ... watch <job ID> [<n>]\n"                                                        \
+    "       ssh ... replay <job ID> [<n>] [--speed <x>]\n"                                         \
+    "For a shell on the VM, ask ssh for a terminal: ssh -t ... connect <job ID>\n"
+
+constexpr std::array<failure_traits, 21> table{{
+    {"usage", 64, log_level::info, JOBSSH_USAGE, ""},
     {"usage", 64, log_level::info,
-     "Usage: ssh ... connect <job ID>\n"
-     "       ssh ... connect <job ID> [--] <command> [<argument>...]\n"
-     "       ssh ... tail <job ID>\n"
-     "       ssh ... watch <job ID> [<n>]\n"
-     "       ssh ... replay <job ID> [<n>] [--speed <x>]\n"
-     "For a shell on the VM, ask ssh for a terminal: ssh -t ... connect <job ID>\n",
+     "There is no command after --: put the command to run after it, or leave out -- for a "
+     "shell.\n" JOBSSH_USAGE,
      ""},
     // sshd hands a forced command scp's and sftp's requests like any other command.
     {"file_transfer", 64, log_level::info,
@@ -24,12 +29,14 @@ constexpr std::array<failure_traits, 19> table{{
      "  ssh ... connect <job ID> -- 'tar x' < files.tar\n",
      ""},
     {"bad_job_id", 65, log_level::info,
-     "That is not a job ID: a job ID is a whole number, like 4211.\n", ""},
+     "That is not a job ID: a job ID is a whole number from 1 up, like 4211.\n", ""},
     {"no_such_job", 66, log_level::info, "No such job found.\n", ""},
     // sr.ht points at the page where keys are added.
     {"unknown_key", 77, log_level::auth,
      "We don't recognize your SSH key. Make sure you've added it to your account.\n", "/keys"},
     {"not_permitted", 77, log_level::auth, "You are not permitted to connect to this job.\n", ""},
+    {"not_permitted", 77, log_level::auth,
+     "You are not permitted to watch or replay this job's sessions.\n", ""},
     {"runner_unreachable", 69, log_level::error,
      "The build runner cannot be reached right now. Try again later.\n", ""},
     {"vm_unreachable", 69, log_level::info,
@@ -57,7 +64,11 @@ constexpr std::array<failure_traits, 19> table{{
 }};
 
 static_assert(table.size() == static_cast<std::size_t>(failure::internal) + 1);
+#undef JOBSSH_USAGE
+
 static_assert(table[static_cast<std::size_t>(failure::usage)].exit_code == 64);
+static_assert(table[static_cast<std::size_t>(failure::empty_command)].exit_code == 64);
+static_assert(table[static_cast<std::size_t>(failure::not_permitted_view)].exit_code == 77);
 static_assert(table[static_cast<std::size_t>(failure::file_transfer)].exit_code == 64);
 static_assert(table[static_cast<std::size_t>(failure::runner_timeout)].exit_code == 75);
 static_assert(table[static_cast<std::size_t>(failure::temporary)].exit_code == 75);

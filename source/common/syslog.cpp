@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <ctime>
 #include <jobssh/common/syslog.hpp>
 #include <string>
@@ -75,15 +76,29 @@ log_fields& log_fields::add(std::string_view key, std::string_view value) {
         line_ += ' ';
     line_ += key;
     line_ += '=';
-    if (!value.empty() && value.find_first_of(" \"\\=") == std::string_view::npos) {
+    auto control = [](char c) {
+        return static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) == 0x7f;
+    };
+    if (!value.empty() && value.find_first_of(" \"\\=") == std::string_view::npos &&
+        std::none_of(value.begin(), value.end(), control)) {
         line_ += value;
         return *this;
     }
+    // Quoted, `"` and `\` escaped with a backslash, control characters as \xNN (what
+    // docs/operators.md promises), so that a value can never end the record or forge another.
     line_ += '"';
     for (char c : value) {
         if (c == '"' || c == '\\')
             line_ += '\\';
-        line_ += (static_cast<unsigned char>(c) < 0x20) ? '?' : c;
+        if (control(c)) {
+            constexpr char hex[] = "0123456789abcdef";
+            auto byte = static_cast<unsigned char>(c);
+            line_ += "\\x";
+            line_ += hex[byte >> 4];
+            line_ += hex[byte & 0xf];
+        } else {
+            line_ += c;
+        }
     }
     line_ += '"';
     return *this;

@@ -1,4 +1,5 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cmath>
@@ -19,8 +20,12 @@
 #include <jobssh/connect/vm_ssh.hpp>
 #include <optional>
 #include <stdexcept>
+#include <string_view>
+#include <sys/ioctl.h>
 #include <system_error>
+#include <termios.h>
 #include <unistd.h>
+#include <vector>
 
 namespace jobssh {
 
@@ -67,17 +72,62 @@ bool job_ended(const job_info& info) {
            info.status != job_status::running;
 }
 
-// Before anything is claimed or printed: the VM must answer on its SSH port.
-asio::awaitable<void> wait_until_vm_answers(const job_info& info) {
+// ssh's words when the VM's sshd closed or reset the connection before the key exchange
+// (its MaxStartups, many sessions starting at once), or as it was made: nothing ran, and the
+// VM is there.
+bool dropped_before_login(std::string_view ssh_said) {
+    auto says = [&](std::string_view words) {
+        return ssh_said.find(words) != std::string_view::npos;
+    };
+    return says("kex_exchange_identification") || says("ssh_exchange_identification") ||
+           (says("connect to host") && says("Connection reset by peer"));
+}
+
+// Before anything is claimed or printed: the VM must answer on its SSH port. True when it
+// had to be waited for (it was still booting).
+asio::awaitable<bool> wait_until_vm_answers(const job_info& info) {
     if (info.port == 0)
         throw failure_error(failure::no_vm, "the runner gives the job no VM port");
+    bool waited = false;
     std::function<void()> tell_waiting;
     if (!job_ended(info))
-        tell_waiting = [] { write_all(STDERR_FILENO, "Waiting for the build VM to come up...\n"); };
+        tell_waiting = [&waited] {
+            waited = true;
+            write_all(STDERR_FILENO, "Waiting for the build VM to come up...\n");
+        };
     if (!co_await wait_for_vm(info, job_ended(info) ? vm_gone_bound : vm_boot_bound,
                               std::move(tell_waiting)))
         throw failure_error(job_ended(info) ? failure::vm_gone : failure::vm_unreachable,
                             "VM port " + std::to_string(info.port) + " refused connections");
+    co_return waited;
+}
+
+// Keys typed before the VM's shell started (during the tail of a running job, while the VM
+// booted) were echoed by the user's terminal but meant for nothing yet: they are discarded,
+// not run on the VM once its shell reads them, and the user is told when a whole line was.
+void discard_typeahead() {
+    int pending = 0;
+    if (::ioctl(STDIN_FILENO, FIONREAD, &pending) != 0)
+        pending = 0;
+    if (::tcflush(STDIN_FILENO, TCIFLUSH) == 0 && pending > 0)
+        write_all(STDERR_FILENO, "jobssh: what was typed before the VM's shell started was "
+                                 "discarded.\n");
+}
+
+// The VM's host keys, asked of the runner again once a VM that was booting answers: the info
+// read before may predate them. Empty when the runner still has none (or does not answer).
+asio::awaitable<std::vector<std::string>> host_keys_once_booted(const config& cfg, job_id job,
+                                                                const job_info& info) {
+    std::optional<job_info> now;
+    try {
+        now = co_await fetch_job_info(cfg, job);
+    } catch (const failure_error&) {
+        co_return std::vector<std::string>{};
+    }
+    // Another VM (port or host changed meanwhile) is not the one that answered.
+    if (!now || now->port != info.port || now->ssh_host != info.ssh_host)
+        co_return std::vector<std::string>{};
+    co_return now->host_keys;
 }
 
 asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, const job_info& info,
@@ -92,8 +142,6 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
         diagnostics.emplace(cfg.state_dir);
         if (!info.host_keys.empty())
             pinned.emplace(cfg.state_dir, info);
-        else
-            log_info(log_line(job, key).add("host_keys", "none").add("vm_host_key", "unchecked"));
     } catch (const std::invalid_argument& e) {
         throw failure_error(failure::internal, std::string("runner sent bad VM data: ") + e.what());
     } catch (const std::system_error& e) {
@@ -112,17 +160,42 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
 
     // The VM data checked above, nothing is promised before the VM answers (the job is
     // claimed only once the session started).
-    co_await wait_until_vm_answers(info);
+    bool booted = co_await wait_until_vm_answers(info);
+    if (!pinned && booted) {
+        job_info latest = info;
+        latest.host_keys = co_await host_keys_once_booted(cfg, job, info);
+        try {
+            if (!latest.host_keys.empty()) {
+                pinned.emplace(cfg.state_dir, latest);
+                ssh_args = vm_ssh_argv(cfg, latest, tty, remote_command,
+                                       {pinned->file(), diagnostics->file()});
+            }
+        } catch (const std::invalid_argument& e) {
+            throw failure_error(failure::internal,
+                                std::string("runner sent bad VM data: ") + e.what());
+        } catch (const std::system_error& e) {
+            throw failure_error(failure::internal, std::string("state-dir: ") + e.what());
+        }
+    }
+    if (!pinned)
+        log_info(log_line(job, key).add("host_keys", "none").add("vm_host_key", "unchecked"));
+    if (tty)
+        discard_typeahead();
     // As in builds.sr.ht, one command gets no banner: its output is the command's alone.
+    // Without a pty, stdout is the VM shell's alone too (it may be piped somewhere): the
+    // banner goes to stderr, beside the hint.
     if (remote_command.empty()) {
         std::string banner = connect_banner(cfg, job, info, std::chrono::system_clock::now());
         if (observer)
             banner.insert(banner.size() - 1, observer->banner_note());
-        write_all(STDOUT_FILENO, banner);
+        write_all(tty ? STDOUT_FILENO : STDERR_FILENO, banner);
         // A shell without a terminal shows no prompt: say why (commands may still come on
         // stdin, so the session goes on).
         if (!tty)
             write_all(STDERR_FILENO, no_terminal_hint(job));
+    } else if (observer) {
+        // A one-command session with a pty is recorded too: said where its output is not.
+        write_all(STDERR_FILENO, observer->banner_note());
     }
 
     session_options options;
@@ -134,18 +207,38 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
     // "Started" (the VM's life): the inner ssh authenticated and opened its session channel,
     // seen as ssh making its pty raw; without a pty, the command's first byte of output.
     options.on_started = [&session] { session.started(); };
-    try {
-        // Two statements: GCC 12 miscompiles co_await inside a conditional expression.
-        if (tty)
-            outcome.result = co_await relay_on_pty("ssh", ssh_args, {}, options);
-        else
-            outcome.result = co_await relay_with_pipes("ssh", ssh_args, {}, options);
-    } catch (const std::system_error& e) {
-        throw failure_error(failure::internal, std::string("cannot run ssh: ") + e.what());
+    // A VM's sshd that drops connections before the key exchange (MaxStartups: many sessions
+    // starting at once) is busy, not gone: ssh is tried again, with backoff, within the bound
+    // of the wait for the VM.
+    const auto give_up =
+        std::chrono::steady_clock::now() + (job_ended(info) ? vm_gone_bound : vm_boot_bound);
+    std::chrono::milliseconds backoff{100};
+    for (;;) {
+        try {
+            // Two statements: GCC 12 miscompiles co_await inside a conditional expression.
+            if (tty)
+                outcome.result = co_await relay_on_pty("ssh", ssh_args, {}, options);
+            else
+                outcome.result = co_await relay_with_pipes("ssh", ssh_args, {}, options);
+        } catch (const std::system_error& e) {
+            throw failure_error(failure::internal, std::string("cannot run ssh: ") + e.what());
+        }
+        outcome.ssh_said = diagnostics->text();
+        outcome.ssh_failed = vm_ssh_failure(outcome.result.exit_status, outcome.ssh_said);
+        auto now = std::chrono::steady_clock::now();
+        if (!outcome.ssh_failed || session.has_started() ||
+            !dropped_before_login(outcome.ssh_said) || now + backoff >= give_up)
+            co_return outcome;
+        log_info(log_line(job, key)
+                     .add("event", "vm_ssh_retry")
+                     .add("after_ms", backoff.count())
+                     .add("ssh", outcome.ssh_said));
+        if (::truncate(diagnostics->file().c_str(), 0) != 0)
+            co_return outcome;
+        asio::steady_timer pause(co_await asio::this_coro::executor, backoff);
+        co_await pause.async_wait(asio::use_awaitable);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
     }
-    outcome.ssh_said = diagnostics->text();
-    outcome.ssh_failed = vm_ssh_failure(outcome.result.exit_status, outcome.ssh_said);
-    co_return outcome;
 }
 
 // ssh's 255 after a session that had begun, and the VM's port no longer answers: the VM
@@ -154,6 +247,17 @@ asio::awaitable<bool> vm_went_away(const job_info& info, const session_result& r
     if (result.end != session_end::child_exited || result.exit_status != 255)
         co_return false;
     co_return !co_await wait_for_vm(info, std::chrono::milliseconds(0), nullptr);
+}
+
+// An interactive shell at its prompt never dies of SIGINT or SIGQUIT (bash ignores both
+// there): a shell on a pty that ended with 130 or 131 was killed by a Ctrl-C or Ctrl-\ the
+// user typed before it was theirs (during its start-up files, just after the banner), so the
+// session never reached the user's shell and leaves the VM as it found it.
+bool reached_users_shell(const std::string& remote_command, bool tty,
+                         const session_result& result) {
+    if (!remote_command.empty() || !tty || result.end != session_end::child_exited)
+        return true;
+    return result.exit_status != 128 + SIGINT && result.exit_status != 128 + SIGQUIT;
 }
 
 } // namespace
@@ -233,7 +337,8 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
 
     // builds.sr.ht terminates the VM when the user logs out; with several sessions on one
     // job, only when the last of them ends, and after a command only once it lingered.
-    bool last = co_await session.leave();
+    bool reached = failed || reached_users_shell(remote_command, tty, outcome.result);
+    bool last = co_await session.leave(reached);
     if (failed)
         std::rethrow_exception(failed);
 
@@ -242,7 +347,8 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
                  .add("event", "disconnect")
                  .add("end", end_name(result.end))
                  .add("status", result.exit_status)
-                 .add("last", last ? "yes" : "no"));
+                 .add("last", last ? "yes" : "no")
+                 .add("shell", reached ? "reached" : "not_reached"));
     // ssh's own account of our plumbing (temporary files, loopback ports, advice to remove a
     // pinned key) is the operator's to read; the user gets our message.
     if (!outcome.ssh_said.empty())

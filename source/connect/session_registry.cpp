@@ -132,16 +132,16 @@ void make_file(const fs::path& state_dir, const fs::path& path) {
 
 // The decision shared by a session's own leave and its watcher's, under `lock`.
 leave_decision decide(const fs::path& state_dir, job_lock lock, const std::string& id,
-                      bool can_linger) {
+                      bool can_linger, bool reached = true) {
     const auto& dir = lock.directory();
     auto [path, prefix] = find_session(dir, id);
     if (path.empty() || prefix == lingering)
         return {vm_verdict::keep, std::move(lock)}; // left already
     census others = count_live(dir, id);
     auto due = dir / terminate_due;
-    if (prefix == joining) {
-        // It never started: the job is left as it was found, a terminate that was due
-        // included.
+    if (prefix == joining || !reached) {
+        // It never started, or never reached the user: the job is left as it was found, a
+        // terminate that was due included.
         remove_file(path);
         if (others.started + others.joining == 0 && named(due)) {
             remove_file(due);
@@ -273,9 +273,9 @@ void session_registration::started(session_kind kind) {
     remove_file(dir / terminate_due);
 }
 
-leave_decision session_registration::leave(bool can_linger) {
+leave_decision session_registration::leave(bool can_linger, bool reached) {
     job_lock lock(state_dir_, job_);
-    auto decision = decide(state_dir_, std::move(lock), id_, can_linger);
+    auto decision = decide(state_dir_, std::move(lock), id_, can_linger, reached);
     fd_.reset();
     return decision;
 }

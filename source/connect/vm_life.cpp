@@ -204,13 +204,13 @@ void job_session::started() {
     asio::co_spawn(executor_, claim_in_background(cfg_, job_, user_, claim_), asio::detached);
 }
 
-asio::awaitable<bool> job_session::leave() {
+asio::awaitable<bool> job_session::leave(bool reached) {
     if (claim_ && claim_->running)
         co_await claim_->done.async_wait(default_token());
     bool can_linger = watcher_ && cfg_.linger > std::chrono::milliseconds::zero();
     std::optional<leave_decision> decision;
     try {
-        decision.emplace(registration_->leave(can_linger));
+        decision.emplace(registration_->leave(can_linger, reached));
     } catch (const std::system_error& e) {
         log_error(log_line(job_, user_)
                       .add("event", "leave")

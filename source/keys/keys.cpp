@@ -84,6 +84,16 @@ int run_keys(std::span<const std::string_view> args, std::ostream& out, std::ost
     const std::string_view key_type = args[2];
     const std::string_view key = args[3];
 
+    // The configuration first, so that every refusal below reaches its syslog-socket.
+    config cfg;
+    std::optional<std::string> config_failed;
+    try {
+        cfg = find_config(config_file);
+        send_syslog_to(cfg.syslog_socket);
+    } catch (const config_error& error) {
+        config_failed = error.what();
+    }
+
     if (!valid_key_type(key_type))
         return refuse(err, ex_dataerr,
                       "user=" + user + " outcome=malformed_key_type key_type_length=" +
@@ -93,13 +103,8 @@ int run_keys(std::span<const std::string_view> args, std::ostream& out, std::ost
                       "user=" + user + " key_type=" + std::string(key_type) +
                           " outcome=malformed_key key_length=" + std::to_string(key.size()));
 
-    config cfg;
-    try {
-        cfg = find_config(config_file);
-    } catch (const config_error& error) {
-        return refuse(err, ex_config, error.what());
-    }
-    send_syslog_to(cfg.syslog_socket);
+    if (config_failed)
+        return refuse(err, ex_config, *config_failed);
     if (user != cfg.login_user)
         return pass_through(user, home, out, err);
 

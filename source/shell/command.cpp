@@ -176,8 +176,12 @@ command parse_command(std::string_view original_command) {
             throw failure_error(failure::usage, "connect without a job id");
         connect_command connect{job_argument(job.word), {}};
         scanned rest = scan_word(original_command, job.next);
-        if (rest.what == scan::word && rest.word == "--")
+        if (rest.what == scan::word && rest.word == "--") {
             rest = scan_word(original_command, rest.next);
+            // `--` promises a command: with none, a shell reading stdin is not what was meant.
+            if (rest.what == scan::end)
+                throw failure_error(failure::empty_command, "connect: nothing after --");
+        }
         // An unbalanced quote after the job ID is the VM shell's to report, as it would be.
         if (rest.what != scan::end)
             connect.remote_command = original_command.substr(rest.begin);
@@ -189,6 +193,10 @@ command parse_command(std::string_view original_command) {
         throw failure_error(failure::usage, "unbalanced quotes or a trailing backslash");
     if (verb.word == "help")
         return help_command{};
+    // `tail -- <job>`: a `--` before the job ID is the usual end of options, so that a bad
+    // job ID there is told as one (65), not as a usage error.
+    if (words->size() >= 2 && (*words)[1] == "--")
+        words->erase(words->begin() + 1);
     if (verb.word == "tail") {
         if (words->size() != 2)
             throw failure_error(failure::usage, "tail takes one job id");

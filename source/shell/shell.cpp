@@ -126,7 +126,7 @@ const char* signal_name(int signal) {
     case SIGTERM:
         return "SIGTERM";
     case SIGPIPE:
-        return "EOF"; // the reader of our output went away
+        return "SIGPIPE"; // the reader of our output went away, as a pipe's writer is told
     }
     return "signal";
 }
@@ -183,8 +183,12 @@ Job permitted_job(lookup<std::optional<ssh_key>>& key_lookup,
     if (!job_lookup.value)
         throw failure_error(failure::no_such_job, nowhere);
     const job_info& info = info_of(*job_lookup.value);
-    if (key.owner.name != info.username && !may_view(cmd, info, key.owner.name))
-        throw failure_error(failure::not_permitted, "the job belongs to " + info.username);
+    if (key.owner.name != info.username && !may_view(cmd, info, key.owner.name)) {
+        bool viewing = std::holds_alternative<watch_command>(cmd) ||
+                       std::holds_alternative<replay_command>(cmd);
+        throw failure_error(viewing ? failure::not_permitted_view : failure::not_permitted,
+                            "the job belongs to " + info.username);
+    }
     return std::move(*job_lookup.value);
 }
 
@@ -311,8 +315,11 @@ asio::awaitable<int> run_until_it_ends(const config& cfg, std::string b64key,
         auto& session = std::get<0>(ended);
         if (session.error)
             std::rethrow_exception(session.error);
-        if (!session.interrupted_by)
+        if (!session.interrupted_by) {
+            if (record.outcome == "hangup")
+                detail = signal_name(SIGPIPE); // a write found the reader gone
             co_return session.exit_code;
+        }
         signal = session.interrupted_by;
     } else {
         signal = std::get<1>(ended);

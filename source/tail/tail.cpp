@@ -101,6 +101,11 @@ asio::awaitable<job_info> watch_job(const config& cfg, job_id job, job_info info
 
 asio::awaitable<tail_result> tail_job(const config& cfg, job_id job, job_info info,
                                       user_output& out) {
+    // A job that waits for a runner has no log yet: the user is told at once why nothing
+    // shows (the wait is the job's own, ended by the user's Ctrl-C or hang-up).
+    if (info.status == job_status::pending || info.status == job_status::queued)
+        write_all(STDERR_FILENO,
+                  "Job " + std::to_string(job) + " has not started yet; waiting for it...\n");
     follow_options options;
     options.poll_interval = cfg.poll_interval;
     log_follower follower(co_await asio::this_coro::executor, cfg.buildlogs / std::to_string(job),

@@ -79,3 +79,22 @@ BOOST_AUTO_TEST_CASE(a_record_sent_to_the_socket_keeps_control_characters_escape
     BOOST_TEST(record.ends_with("command=\"tail 1\\x0aforged=yes\""), record);
     jobssh::send_syslog_to({});
 }
+
+BOOST_AUTO_TEST_CASE(a_logged_value_shows_its_control_characters_escaped_never_as_question_marks) {
+    // docs/operators.md: "Control characters a client sent are logged escaped (\x1b)".
+    jobssh::log_fields line;
+    line.add("command", "connect 1 -- printf '\x1b[31m'")
+        .add("user", "al\x7fice")
+        .add("detail", "a\tb\"c\\d");
+    BOOST_TEST(line.line() == "command=\"connect 1 -- printf '\\x1b[31m'\" user=\"al\\x7fice\" "
+                              "detail=\"a\\x09b\\\"c\\\\d\"",
+               line.line());
+    receiver daemon;
+    jobssh::open_syslog("jobssh-test");
+    jobssh::send_syslog_to(daemon.path());
+    jobssh::log_info(line);
+    auto record = daemon.next();
+    BOOST_TEST(record.ends_with(": " + line.line()), record);
+    BOOST_TEST(record.find('?') == std::string::npos, record);
+    jobssh::send_syslog_to({});
+}

@@ -5,9 +5,15 @@
 #include "sandbox_world.hpp"
 
 #include <algorithm>
+#include <arpa/inet.h>
+#include <atomic>
 #include <csignal>
 #include <fstream>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
 
 using namespace jobssh::testing;
 
@@ -373,7 +379,9 @@ BOOST_AUTO_TEST_CASE(a_shell_without_a_terminal_is_told_to_use_ssh_t_and_still_r
     auto no_pty = sandbox::run(box().ssh_argv("alice", "connect " + std::to_string(job)),
                                std::string("echo $((6*7))\nexit 4\n"), 60s);
     BOOST_TEST(no_pty.exit_code == 4, no_pty.err);
-    BOOST_TEST(no_pty.out.ends_with("42\n"), no_pty.out);
+    // stdout is the VM shell's alone; the banner goes beside the hint.
+    BOOST_TEST(no_pty.out == "42\n");
+    BOOST_TEST(has(no_pty.err, "Connected to build job #" + std::to_string(job)), no_pty.err);
     BOOST_TEST(has(no_pty.err, "No terminal: for an interactive shell use ssh -t ... connect " +
                                    std::to_string(job) + "\n"),
                no_pty.err);
@@ -450,6 +458,185 @@ BOOST_AUTO_TEST_CASE(scp_and_sftp_are_told_to_use_connect_with_tar) {
     BOOST_TEST(has(scp.err, "Operation unsupported"), scp.err);
     BOOST_TEST(box().wait_for_syslog("outcome=file_transfer").has_value());
     BOOST_TEST(count(box().runner_requests(), "POST /job/" + std::to_string(job) + "/claim") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_separator_with_nothing_after_it_is_a_usage_error_that_costs_nothing) {
+    auto job = fresh_job();
+    for (const std::string& tail :
+         {std::string(" --"), std::string(" -- "), std::string(" --\t")}) {
+        auto result = sandbox::run(box().ssh_argv("alice", "connect " + std::to_string(job) + tail),
+                                   std::string("echo ran\n"), 60s);
+        BOOST_TEST(result.exit_code == 64, "[" << tail << "] " << result.err);
+        BOOST_TEST(result.out == "", "[" << tail << "]");
+        BOOST_TEST(result.err.starts_with("There is no command after --: put the command to run "
+                                          "after it, or leave out -- for a shell.\n"),
+                   result.err);
+    }
+    BOOST_TEST(count(box().runner_requests(), terminate_of(static_cast<int>(job))) == 0u);
+    BOOST_TEST(box().vm_running(job));
+}
+
+BOOST_AUTO_TEST_CASE(the_host_key_of_a_vm_that_was_still_booting_is_pinned_once_it_answers) {
+    // The runner learns the VM's host key as it boots (5 s after the job started), after
+    // jobssh read the job's info: the key is asked again once the VM answers. An impostor
+    // booting late is caught too, not let in unchecked.
+    for (bool impostor : {false, true}) {
+        auto job = box().add_job(std::string(R"({"owner": "alice", "owner_id": 1,
+            "log": ["booting VM"], "tasks": [{"name": "build", "log": ["built"]}], "pace_ms": 0,
+            "result": "success", "shell": true, "deadline_s": 14400, "vm_delay_ms": 5000,
+            "wrong_host_key": )") +
+                                 (impostor ? "true}" : "false}"));
+        auto result = sandbox::run(
+            box().ssh_argv("alice", "connect " + std::to_string(job) + " -- echo reached"), {},
+            90s);
+        BOOST_TEST(has(result.err, "Waiting for the build VM to come up..."), result.err);
+        BOOST_TEST(result.exit_code == (impostor ? 69 : 0), result.err);
+        BOOST_TEST(result.out == (impostor ? "" : "reached\n"));
+        if (impostor)
+            BOOST_TEST(has(result.err, "did not present the host key"), result.err);
+        for (const auto& record : box().syslog_records())
+            BOOST_TEST(!(has(record, "job=" + std::to_string(job) + " ") &&
+                         has(record, "vm_host_key=unchecked")),
+                       record);
+    }
+}
+
+namespace {
+
+// A VM's sshd as MaxStartups makes it when many sessions start at once: the first `resets`
+// ssh clients are reset once they sent their identification (ssh then says
+// `kex_exchange_identification: read: Connection reset by peer`), every later one is passed
+// on to the VM's port. A connection that sends nothing (the wait for the VM's port) is let
+// go uncounted.
+class busy_vm_port {
+public:
+    busy_vm_port(std::uint16_t vm_port, int resets)
+        : vm_port_(vm_port)
+        , resets_(resets) {
+        listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in address = loopback(0);
+        socklen_t size = sizeof address;
+        BOOST_REQUIRE(::bind(listener_, reinterpret_cast<sockaddr*>(&address), size) == 0);
+        BOOST_REQUIRE(::listen(listener_, 64) == 0);
+        BOOST_REQUIRE(::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &size) == 0);
+        port_ = ntohs(address.sin_port);
+        acceptor_ = std::thread([this] { accept_all(); });
+    }
+    ~busy_vm_port() {
+        stopping_ = true;
+        ::shutdown(listener_, SHUT_RDWR);
+        acceptor_.join();
+        for (auto& pipe : pipes_)
+            pipe.join();
+        ::close(listener_);
+    }
+
+    std::uint16_t port() const { return port_; }
+    int reset() const { return reset_; }
+
+private:
+    static sockaddr_in loopback(std::uint16_t port) {
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        address.sin_port = htons(port);
+        return address;
+    }
+
+    void accept_all() {
+        while (!stopping_) {
+            int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (client < 0)
+                return;
+            pipes_.emplace_back([this, client] { serve(client); });
+        }
+    }
+
+    void serve(int client) {
+        char buffer[16384];
+        pollfd first{client, POLLIN, 0};
+        ssize_t n = ::poll(&first, 1, 10000) == 1 ? ::read(client, buffer, sizeof buffer) : 0;
+        if (n > 0 && reset_.fetch_add(1) < resets_) {
+            linger abort{1, 0}; // close sends RST
+            ::setsockopt(client, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+        } else if (n > 0) {
+            --reset_;
+            pass_on(client, std::string(buffer, static_cast<std::size_t>(n)));
+        }
+        ::close(client);
+    }
+
+    void pass_on(int client, const std::string& sent) {
+        int vm = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in address = loopback(vm_port_);
+        if (::connect(vm, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+            ::write(vm, sent.data(), sent.size()) == static_cast<ssize_t>(sent.size())) {
+            pollfd ends[2] = {{client, POLLIN, 0}, {vm, POLLIN, 0}};
+            char buffer[16384];
+            bool done = false;
+            while (!stopping_ && !done && ::poll(ends, 2, 200) >= 0) {
+                for (int i = 0; i < 2 && !done; ++i) {
+                    if (!(ends[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                        continue;
+                    ssize_t n = ::read(ends[i].fd, buffer, sizeof buffer);
+                    done = n <= 0 ||
+                           ::write(ends[1 - i].fd, buffer, static_cast<std::size_t>(n)) != n;
+                }
+            }
+        }
+        ::close(vm);
+    }
+
+    std::uint16_t vm_port_;
+    int resets_;
+    int listener_ = -1;
+    std::uint16_t port_ = 0;
+    std::atomic<bool> stopping_{false};
+    std::atomic<int> reset_{0};
+    std::thread acceptor_;
+    std::vector<std::thread> pipes_;
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_vm_resetting_connections_before_the_key_exchange_is_busy_not_gone) {
+    auto job = fresh_job();
+    BOOST_REQUIRE(eventually([&] { return box().vm_running(job); }, 60s));
+    busy_vm_port busy(box().vm_port(job), 2);
+    box().set_job(job, R"({"port": )" + std::to_string(busy.port()) + "}");
+    auto result = sandbox::run(box().ssh_argv("alice", sent(job, {"exit", "7"})), {}, 90s);
+    BOOST_TEST(result.exit_code == 7, result.err);
+    BOOST_TEST(result.out == "");
+    BOOST_TEST(!has(result.err, "cannot be reached"), result.err);
+    BOOST_TEST(busy.reset() == 2);
+    BOOST_TEST(box()
+                   .wait_for_syslog("job=" + std::to_string(job) +
+                                    " user=alice event=vm_ssh_retry after_ms=200 ")
+                   .has_value());
+}
+
+BOOST_AUTO_TEST_CASE(keys_typed_during_the_tail_phase_are_discarded_with_a_note_not_run_on_the_vm) {
+    // A running job still stepping, driven by the test: the tail phase lasts until it says.
+    auto job = box().add_job(R"({"owner": "alice", "owner_id": 1, "manual": true,
+        "tasks": [{"name": "build", "log": []}], "shell": true, "deadline_s": 14400})");
+    const auto id = std::to_string(job);
+    BOOST_REQUIRE(eventually([&] { return box().vm_running(job); }, 60s));
+    fs::create_directories(box().buildlogs() / id);
+    std::ofstream(box().buildlogs() / id / "log") << "still building\n";
+    auto user = interactive(static_cast<int>(job));
+    BOOST_REQUIRE_MESSAGE(user->expect("still building"), user->output());
+    // A whole line and a half one, echoed by the terminal while the log is followed.
+    user->send("touch /tmp/typed-ahead\rtouch /tmp/half");
+    BOOST_REQUIRE_MESSAGE(user->expect("touch /tmp/half"), user->output());
+    box().set_job(job, R"({"task": 1})");
+    BOOST_REQUIRE_MESSAGE(
+        user->expect("jobssh: what was typed before the VM's shell started was discarded.\r\n"),
+        user->output());
+    BOOST_REQUIRE_MESSAGE(user->expect("$ "), user->output());
+    user->send("echo \"files=$(ls /tmp/typed-ahead /tmp/half* 2>/dev/null | wc -l)\"\r");
+    BOOST_TEST(user->expect("files=0\r\n"), user->output());
+    user->send("exit\r");
+    BOOST_TEST((user->wait(30s) == std::optional<int>(0)));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -254,7 +254,9 @@ BOOST_AUTO_TEST_CASE(
     for (const char* command : {"watch 1", "replay 1", "replay 1 1"}) {
         auto refused = box().run_shell("bob", command);
         BOOST_TEST(refused.exit_code == 77, command);
-        BOOST_TEST(refused.err.find("You are not permitted") != std::string::npos, refused.err);
+        BOOST_TEST(refused.err.starts_with(
+                       "You are not permitted to watch or replay this job's sessions.\n"),
+                   refused.err);
         BOOST_TEST(refused.out.empty());
     }
 
@@ -264,7 +266,10 @@ BOOST_AUTO_TEST_CASE(
     BOOST_TEST(listed.out.find("  1  ") != std::string::npos, listed.out);
     BOOST_TEST(listed.out.find("alice") != std::string::npos, listed.out);
     // Viewing is all a viewer may do.
-    BOOST_TEST(box().run_shell("carol", "connect 1").exit_code == 77);
+    auto connect = box().run_shell("carol", "connect 1");
+    BOOST_TEST(connect.exit_code == 77);
+    BOOST_TEST(connect.err.starts_with("You are not permitted to connect to this job.\n"),
+               connect.err);
     BOOST_TEST(box().run_shell("bob", "replay 1").exit_code == 77);
 }
 
@@ -322,4 +327,33 @@ BOOST_AUTO_TEST_CASE(one_command_on_a_pty_is_recorded_too) {
     auto files = recordings_of(8);
     BOOST_REQUIRE_EQUAL(files.size(), 1u);
     BOOST_TEST(parse(files[0]).output.find("one-six") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_one_command_session_with_a_pty_is_recorded_and_says_so_on_stderr) {
+    const char* job_json = R"({"owner": "alice", "owner_id": 1, "log": ["one command"],
+        "tasks": [{"name": "build", "log": ["built"]}], "pace_ms": 0, "result": "success",
+        "shell": true, "deadline_s": 14400})";
+    // Without a pty there is no screen to record, and nothing is said.
+    auto piped_job = static_cast<int>(box().add_job(job_json));
+    auto piped = sandbox::run(
+        box().ssh_argv("alice", "connect " + std::to_string(piped_job) + " -- echo piped"), {},
+        60s);
+    BOOST_TEST(piped.exit_code == 0, piped.err);
+    BOOST_TEST(piped.out == "piped\n");
+    BOOST_TEST(piped.err.find("recorded") == std::string::npos, piped.err);
+    BOOST_TEST(recordings_of(piped_job).empty());
+
+    auto job = static_cast<int>(box().add_job(job_json));
+    auto user = session("alice", "connect " + std::to_string(job) + " -- echo one-command");
+    auto status = user->wait(60s);
+    BOOST_REQUIRE_MESSAGE(status.has_value(), user->output());
+    BOOST_TEST(*status == 0, user->output());
+    // Told before the command's output, and no banner (one-command mode).
+    auto note = user->output().find("This session is recorded.\r\n");
+    BOOST_TEST(note != std::string::npos, user->output());
+    BOOST_TEST(note < user->output().find("one-command"), user->output());
+    BOOST_TEST(user->output().find("Connected to build job") == std::string::npos, user->output());
+    auto files = recordings_of(job);
+    BOOST_REQUIRE_EQUAL(files.size(), 1u);
+    BOOST_TEST(parse(files[0]).output.find("one-command") != std::string::npos);
 }

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 
 using namespace jobssh::testing;
 
@@ -137,4 +138,33 @@ BOOST_AUTO_TEST_CASE(
     // The job's own lines first (a VM that boots late adds jobssh's word after them).
     BOOST_TEST(lines_of(user.err()).starts_with("booting\ncloning ✓\n"), user.err());
     BOOST_TEST(lines_of(user.err(), "build") == "+ make\nHéllo wörld\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_job_that_has_not_started_is_said_so_at_once_and_followed_once_it_starts) {
+    auto& w = shared();
+    for (std::string status : {"queued", "pending"}) {
+        std::int64_t job = w.box->add_job(
+            R"({"owner": "alice", "owner_id": 1, "manual": true, "status": ")" + status + R"("})");
+        const std::string id = std::to_string(job);
+        started_program tail(w.box->ssh_argv("alice", "tail " + id));
+        started_program connect(w.box->ssh_argv("alice", "connect " + id + " -- true"));
+        const std::string told = "Job " + id + " has not started yet; waiting for it...\n";
+        BOOST_TEST(tail.read_err_until(told), status << ": " << tail.err());
+        BOOST_TEST(connect.read_err_until(told), status << ": " << connect.err());
+        BOOST_TEST(tail.out().empty());
+        BOOST_TEST(connect.out().empty());
+
+        // It runs (its log written before the runner says so: a job with no tasks is done
+        // stepping at once) and ends: the tail shows it all and exits 0.
+        fs::create_directories(w.box->buildlogs() / id);
+        std::ofstream(w.box->buildlogs() / id / "log") << "started at last\n";
+        w.box->set_job(job, R"({"status": "success"})");
+        BOOST_TEST((tail.wait() == std::optional<int>(0)), tail.err());
+        BOOST_TEST(lines_of(tail.out()) == "started at last\n");
+        BOOST_TEST(tail.err() == told);
+        // This world has no VMs: the connect goes on to say so once the job is done.
+        BOOST_TEST((connect.wait() == std::optional<int>(69)), connect.err());
+        BOOST_TEST(contains(connect.err(), "This job has no build VM to connect to."),
+                   connect.err());
+    }
 }

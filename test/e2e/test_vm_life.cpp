@@ -34,6 +34,8 @@ const char* const jobs_json = R"({"jobs": [
   {"id": 4, "owner": "alice", "owner_id": 1, "log": ["stale state"], "pace_ms": 0,
    "shell": true},
   {"id": 5, "owner": "alice", "owner_id": 1, "log": ["claim refused"], "pace_ms": 0,
+   "shell": true},
+  {"id": 6, "owner": "alice", "owner_id": 1, "log": ["slow start-up files"], "pace_ms": 0,
    "shell": true}
 ]})";
 
@@ -228,4 +230,62 @@ BOOST_AUTO_TEST_CASE(a_runner_refusing_the_claim_of_a_started_session_does_not_e
     BOOST_TEST(box().wait_for_syslog("job=5 user=alice event=claim outcome=failed").has_value());
     BOOST_TEST(terminated_once_the_linger_is_over(5));
     BOOST_TEST(nothing_left_running());
+}
+
+namespace {
+
+// Gives the VM's bash start-up files that take their time once, the next interactive shell
+// only: they print `starting-up` and wait, and a Ctrl-C (Ctrl-\) there ends the shell with
+// 130 (131), as start-up files that run commands may. Written over the runner host's own
+// ssh to the VM, which is no session of jobssh's.
+void slow_start_up_once(std::int64_t job) {
+    // Its container may run before its sshd listens.
+    BOOST_REQUIRE(eventually(
+        [&] { return sandbox::run(box().vm_ssh_argv(job, "true"), {}, 30s).exit_code == 0; }, 60s));
+    auto wrote = sandbox::run(box().vm_ssh_argv(job, "cat > ~/.bashrc <<'EOF'\n"
+                                                     "if [ -e ~/.slow-once ]; then\n"
+                                                     "  rm -f ~/.slow-once\n"
+                                                     "  trap 'exit 130' INT; trap 'exit 131' QUIT\n"
+                                                     "  echo starting-up; sleep 120\n"
+                                                     "fi\n"
+                                                     "EOF\n"
+                                                     "touch ~/.slow-once"),
+                              {}, 60s);
+    BOOST_REQUIRE_MESSAGE(wrote.exit_code == 0, wrote.err);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(ctrl_c_or_ctrl_backslash_at_the_banner_leaves_the_vm_for_the_next_connect) {
+    BOOST_REQUIRE(eventually([] { return box().vm_running(6); }, 60s));
+    for (const char* key : {"\x03", "\x1c"}) {
+        slow_start_up_once(6);
+        pty_driver user(box().ssh_argv("alice", "connect 6", true));
+        BOOST_REQUIRE_MESSAGE(user.expect("Your VM will be terminated"), user.output());
+        BOOST_REQUIRE_MESSAGE(user.expect("starting-up"), user.output());
+        user.send(key);
+        auto status = user.wait(30s);
+        BOOST_REQUIRE_MESSAGE(status.has_value(), user.output());
+        BOOST_TEST(*status == (key[0] == '\x03' ? 130 : 131));
+        BOOST_TEST(box()
+                       .wait_for_syslog("job=6 user=alice event=disconnect end=logout status=" +
+                                        std::to_string(*status) + " last=no shell=not_reached")
+                       .has_value());
+        BOOST_TEST(requests_of(6, "terminate") == 0u);
+        BOOST_TEST(box().vm_running(6));
+        BOOST_TEST(nothing_left_running());
+        BOOST_TEST(no_state_of(6));
+    }
+    // The next connect finds its VM, and its logout is the job's last.
+    pty_driver user(box().ssh_argv("alice", "connect 6", true));
+    BOOST_REQUIRE_MESSAGE(user.expect("$ "), user.output());
+    user.send("exit\r");
+    auto status = user.wait(30s);
+    BOOST_REQUIRE(status.has_value());
+    BOOST_TEST(*status == 0);
+    BOOST_TEST(box()
+                   .wait_for_syslog("job=6 user=alice event=terminate reason=last_session", 30s)
+                   .has_value());
+    BOOST_TEST(requests_of(6, "terminate") == 1u);
+    BOOST_TEST(eventually([] { return !box().vm_running(6); }, 60s));
 }

@@ -624,6 +624,9 @@ BOOST_AUTO_TEST_CASE(other_users_and_malformed_keys_make_no_call_to_meta) {
     BOOST_TEST(malformed.status == 65);
     BOOST_TEST(malformed.out == "");
     BOOST_TEST(box.meta_requests().size() == before);
+    // Its record reaches [jobssh] syslog-socket (the sandbox's collector), not stderr alone.
+    const auto length = std::to_string(box.public_key_b64("alice").size() + 1);
+    BOOST_TEST(box.wait_for_syslog("outcome=malformed_key key_length=" + length).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(authenticate_shell_makes_no_call_to_meta_and_lets_every_key_in) {

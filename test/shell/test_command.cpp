@@ -91,8 +91,21 @@ BOOST_AUTO_TEST_CASE(connect_without_a_command_opens_bash) {
     auto connect = std::get<jobssh::connect_command>(jobssh::parse_command("connect 4211"));
     BOOST_TEST(connect.job == 4211);
     BOOST_TEST(connect.remote_command.empty());
-    for (std::string text : {"connect 4211 ", "connect 4211 --", "connect 4211 -- \t "})
-        BOOST_TEST(remote_command_of(text).empty(), "[" << text << "]");
+    BOOST_TEST(remote_command_of("connect 4211 \t ").empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_separator_with_no_command_after_it_is_a_usage_error_of_its_own) {
+    // `--` promises a command; a shell reading stdin instead would not be what was meant.
+    for (std::string text : {"connect 4211 --", "connect 4211 -- ", "connect 4211 --\t\r\n "})
+        BOOST_TEST((refusal(text) == failure::empty_command), "[" << text << "]");
+    BOOST_TEST(jobssh::exit_code(failure::empty_command) == 64);
+    jobssh::config cfg;
+    auto message = user_message(failure::empty_command, cfg);
+    BOOST_TEST(message.starts_with("There is no command after --: put the command to run after "
+                                   "it, or leave out -- for a shell.\nUsage: ssh ... connect"),
+               message);
+    // A quoted empty word is a command, the VM shell's to run.
+    BOOST_TEST(remote_command_of("connect 4211 -- ''") == "''");
 }
 
 BOOST_AUTO_TEST_CASE(connect_passes_the_rest_after_the_job_on_unchanged) {
@@ -183,7 +196,17 @@ BOOST_AUTO_TEST_CASE(a_bad_job_id_is_refused_with_exit_status_65) {
         BOOST_TEST((refusal("connect " + job) == failure::bad_job_id), job);
         BOOST_TEST((refusal("tail " + job) == failure::bad_job_id), job);
         BOOST_TEST((refusal("connect " + job + " -- ls") == failure::bad_job_id), job);
+        // A `--` before the job ID ends options: what follows is still a bad job ID.
+        for (std::string verb : {"tail", "watch", "replay"})
+            BOOST_TEST((refusal(verb + " -- " + job) == failure::bad_job_id),
+                       verb << " -- " << job);
     }
+    BOOST_TEST(std::get<jobssh::tail_command>(jobssh::parse_command("tail -- 42")).job == 42);
+    // The message is true of every one of them, 0 included.
+    jobssh::config cfg;
+    BOOST_TEST(user_message(failure::bad_job_id, cfg)
+                   .starts_with("That is not a job ID: a job ID is a whole number from 1 up, like "
+                                "4211.\n"));
     BOOST_TEST(jobssh::exit_code(failure::bad_job_id) == 65);
 }
 
@@ -219,6 +242,9 @@ BOOST_AUTO_TEST_CASE(users_are_told_what_went_wrong_and_whom_to_ask) {
                "The build runner did not answer in time. Try again later.\n" + support);
     BOOST_TEST(user_message(failure::not_permitted, cfg) ==
                "You are not permitted to connect to this job.\n" + support);
+    BOOST_TEST(user_message(failure::not_permitted_view, cfg) ==
+               "You are not permitted to watch or replay this job's sessions.\n" + support);
+    BOOST_TEST(jobssh::exit_code(failure::not_permitted_view) == 77);
     auto usage = user_message(failure::usage, cfg);
     BOOST_TEST(usage.starts_with("Usage: ssh ... connect <job ID>\n"));
     BOOST_TEST(usage.find("ssh ... tail <job ID>\n") != std::string::npos);

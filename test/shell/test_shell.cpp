@@ -568,6 +568,10 @@ BOOST_AUTO_TEST_CASE(a_reader_that_goes_away_ends_an_idle_tail_quietly) {
     shell->close_stdout();
     BOOST_TEST(shell->wait() == 128 + SIGPIPE);
     BOOST_TEST(shell->stderr_text() == "");
+    // Logged as docs/operators.md says: exit=128+N, the signal in detail.
+    auto record = shared().box->wait_for_syslog("command=\"tail 60\" outcome=hangup exit=141 ");
+    BOOST_REQUIRE(record.has_value());
+    BOOST_TEST(record->ends_with(" detail=SIGPIPE"), *record);
 }
 
 BOOST_AUTO_TEST_CASE(a_reader_that_goes_away_mid_write_ends_the_tail_quietly) {
@@ -577,6 +581,9 @@ BOOST_AUTO_TEST_CASE(a_reader_that_goes_away_mid_write_ends_the_tail_quietly) {
     append_to(world.buildlogs() / "61" / "log", std::string(1 << 20, 'x') + "\n");
     BOOST_TEST(shell->wait() == 128 + SIGPIPE);
     BOOST_TEST(shell->stderr_text() == "");
+    auto record = world.wait_for_syslog("command=\"tail 61\" outcome=hangup exit=141 ");
+    BOOST_REQUIRE(record.has_value());
+    BOOST_TEST(record->ends_with(" detail=SIGPIPE"), *record);
 }
 
 BOOST_AUTO_TEST_CASE(a_reader_that_does_not_read_does_not_make_the_shell_buffer_the_log) {

@@ -187,15 +187,14 @@ public:
     const std::string& out() const { return out_text_; }
     const std::string& err() const { return err_text_; }
 
-    // Reads until stdout holds `text` or `bound` passed; true when it came.
+    // Reads until stdout (stderr) holds `text` or `bound` passed; true when it came.
     bool read_until(std::string_view text,
                     std::chrono::milliseconds bound = std::chrono::seconds(30)) {
-        auto until = std::chrono::steady_clock::now() + bound;
-        while (out_text_.find(text) == std::string::npos) {
-            if (std::chrono::steady_clock::now() >= until || !read_some(100))
-                return out_text_.find(text) != std::string::npos;
-        }
-        return true;
+        return read_until_in(out_text_, text, bound);
+    }
+    bool read_err_until(std::string_view text,
+                        std::chrono::milliseconds bound = std::chrono::seconds(30)) {
+        return read_until_in(err_text_, text, bound);
     }
 
     // Reads both pipes to their ends and waits for the exit: its status (128+N for signal
@@ -217,6 +216,16 @@ public:
     }
 
 private:
+    bool read_until_in(const std::string& seen, std::string_view text,
+                       std::chrono::milliseconds bound) {
+        auto until = std::chrono::steady_clock::now() + bound;
+        while (seen.find(text) == std::string::npos) {
+            if (std::chrono::steady_clock::now() >= until || !read_some(100))
+                return seen.find(text) != std::string::npos;
+        }
+        return true;
+    }
+
     // False once both pipes are at their end.
     bool read_some(int timeout_ms) {
         pollfd fds[2] = {{out_, POLLIN, 0}, {err_, POLLIN, 0}};

@@ -14,11 +14,13 @@ struct config;
 
 enum class failure {
     usage,              // 64 EX_USAGE
+    empty_command,      // 64 EX_USAGE: `connect <job> --` with no command after the `--`
     file_transfer,      // 64 EX_USAGE: scp, sftp or rsync, which a forced command cannot serve
     bad_job_id,         // 65 EX_DATAERR
     no_such_job,        // 66 EX_NOINPUT
     unknown_key,        // 77 EX_NOPERM
     not_permitted,      // 77 EX_NOPERM
+    not_permitted_view, // 77 EX_NOPERM: `watch` or `replay` of a job the user may not see
     runner_unreachable, // 69 EX_UNAVAILABLE
     vm_unreachable,     // 69 EX_UNAVAILABLE
     no_vm,              // 69 EX_UNAVAILABLE: the job has no VM (port 0)

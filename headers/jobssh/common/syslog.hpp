@@ -16,9 +16,9 @@ enum class log_level {
     error, // LOG_DAEMON | LOG_ERR
 };
 
-// Builds one key=value line. A value with a space, quote, backslash or '=' (or an empty one)
-// is quoted, quotes and backslashes escaped and control characters shown as '?', so the line
-// splits cleanly whatever a client sent.
+// Builds one key=value line. A value with a space, quote, backslash, '=' or a control
+// character (or an empty one) is quoted, quotes and backslashes escaped with a backslash and
+// control characters written \xNN, so the line splits cleanly whatever a client sent.
 class log_fields {
 public:
     log_fields& add(std::string_view key, std::string_view value);

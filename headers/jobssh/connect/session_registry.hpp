@@ -75,8 +75,10 @@ public:
 
     // Ends this session, and decides under the job's lock what its end means for the VM:
     // of sessions ending at the same time exactly one is the last. `can_linger` false
-    // makes the end of a one-command session terminate at once.
-    leave_decision leave(bool can_linger);
+    // makes the end of a one-command session terminate at once. `reached` false: the session
+    // started but its shell died before the user had it (a Ctrl-C during the VM shell's
+    // start-up files); it is decided about as one that never started.
+    leave_decision leave(bool can_linger, bool reached = true);
 
     // Lets go of the session without leaving: its watcher, which holds the same flock, leaves
     // for it.

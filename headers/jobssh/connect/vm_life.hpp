@@ -39,8 +39,9 @@ public:
     // Ends the session and acts on what its end means for the VM: terminate (under the
     // job's lock, so that no session can start on the VM meanwhile), linger (handed to the
     // watcher), or nothing. True when the VM was terminated or left to linger: the session
-    // was the job's last.
-    boost::asio::awaitable<bool> leave();
+    // was the job's last. `reached` false: the session started but never reached the user's
+    // shell (see session_registration::leave): no terminate, no linger.
+    boost::asio::awaitable<bool> leave(bool reached = true);
 
     struct claim_state;
 
