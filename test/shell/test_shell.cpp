@@ -443,7 +443,7 @@ BOOST_AUTO_TEST_CASE(a_runner_that_goes_away_during_a_tail_ends_it_with_69) {
     std::string err = shell->stderr_text();
     BOOST_TEST(status == 69, "stderr: " << err);
     BOOST_TEST(err == "The build runner cannot be reached right now. Try again later.\n" +
-                          support_line(own.cfg),
+                          support_line(cfg),
                err);
 }
 
