@@ -10,6 +10,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
+#include <fstream>
 #include <jobssh/connect/session_registry.hpp>
 #include <string>
 
@@ -75,6 +76,37 @@ jobssh::fixtures::run_result through_gateway(const std::string& user, const std:
 
 std::size_t count(const std::vector<std::string>& requests, const std::string& request) {
     return static_cast<std::size_t>(std::count(requests.begin(), requests.end(), request));
+}
+
+// The connections that logged in to runner i's sshd (its log says "Accepted publickey" once
+// per handshake, never per session).
+std::size_t logins_to_runner(std::size_t runner) {
+    std::ifstream log(box().dir() / ("runner-" + std::to_string(runner)) / "sshd" / "sshd.log");
+    std::string text((std::istreambuf_iterator<char>(log)), {});
+    std::size_t count = 0;
+    for (auto at = text.find("Accepted publickey for"); at != std::string::npos;
+         at = text.find("Accepted publickey for", at + 1))
+        ++count;
+    return count;
+}
+
+// The gateway's masters to runner 1 (runner hosts are 127.0.0.2 and up): ssh -f -M … whose
+// socket is under the gateway's state-dir.
+std::vector<jobssh::testing::process_entry> masters_to_runners() {
+    std::vector<jobssh::testing::process_entry> masters;
+    for (auto& p : processes_with((box().state_dir() / "mux-127.0.0.3-").string()))
+        if (p.cmdline.find(" -M ") != std::string::npos)
+            masters.push_back(std::move(p));
+    return masters;
+}
+
+// The gateway keeps nothing of a session: what its state-dir holds is its masters to runner
+// hosts ([jobssh] multiplex), each a socket, a pid file and a lock file.
+bool only_masters_to_runners(const fs::path& state_dir) {
+    for (const auto& entry : fs::directory_iterator(state_dir))
+        if (!entry.path().filename().string().starts_with("mux-"))
+            return false;
+    return true;
 }
 
 bool hop_logged_for(int job) {
@@ -236,6 +268,21 @@ BOOST_AUTO_TEST_CASE(a_client_killed_at_the_gateway_leaves_nothing_on_either_hos
     BOOST_TEST(
         eventually([] { return count(box().runner_requests(1), "POST /job/25/terminate") == 1; }));
     BOOST_TEST(!box().vm_running(25, 1));
-    BOOST_TEST(fs::is_empty(box().state_dir()));
+    BOOST_TEST(only_masters_to_runners(box().state_dir()));
     BOOST_TEST(jobssh::live_sessions(box().runner_state_dir(1), 25) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(sessions_through_the_gateway_ride_one_connection_to_their_runner) {
+    BOOST_TEST(through_gateway("alice", "tail 21").exit_code == 0);
+    auto logins = logins_to_runner(1);
+    BOOST_TEST(logins >= 1u);
+    for (int round = 0; round < 2; ++round) {
+        auto tailed = through_gateway("alice", "tail 21");
+        BOOST_TEST(tailed.exit_code == 0, tailed.err);
+        BOOST_TEST(tailed.out.find("[build] built 21") != std::string::npos);
+    }
+    BOOST_TEST(logins_to_runner(1) == logins);
+    // The master outlives the sessions (until it has been idle 5 minutes), under state-dir.
+    BOOST_TEST(!masters_to_runners().empty());
+    BOOST_TEST(only_masters_to_runners(box().state_dir()));
 }
