@@ -187,7 +187,9 @@ std::vector<std::string> vm_ssh_argv(const config& cfg, const job_info& info, bo
 std::vector<std::string> vm_master_options(const config& cfg, const job_info& info,
                                            const vm_ssh_files& files) {
     auto argv = vm_connection_options(cfg, info, {files.known_hosts, files.diagnostics});
-    argv.insert(argv.end(), {"--", info.ssh_user + "@" + info.ssh_host});
+    // A session riding the master sends what its own SendEnv lets through, and the master
+    // passes on only what its SendEnv lets through too.
+    argv.insert(argv.end(), {"-o", "SendEnv=LANG LC_*", "--", info.ssh_user + "@" + info.ssh_host});
     return argv;
 }
 

@@ -192,7 +192,9 @@ asio::awaitable<std::optional<fs::path>> runner_master(const config& cfg,
         throw failure_error(failure::internal, std::string("hop log: ") + e.what());
     }
     auto options = hop_connection_options(cfg, said->file());
-    options.insert(options.end(), {"--", cfg.gateway.ssh_user + "@" + runner.host});
+    // The hop's LANG and LC_* pass the master's SendEnv too.
+    options.insert(options.end(),
+                   {"-o", "SendEnv=LANG LC_*", "--", cfg.gateway.ssh_user + "@" + runner.host});
     // Its handshake (ConnectTimeout), or the one another session is making, and some.
     auto bound = std::max<std::chrono::milliseconds>(cfg.http_timeout, std::chrono::seconds(1)) +
                  std::chrono::seconds(5);

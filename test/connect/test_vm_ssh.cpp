@@ -259,6 +259,7 @@ BOOST_AUTO_TEST_CASE(
     BOOST_TEST(has(options, "UserKnownHostsFile=/run/kh"));
     BOOST_TEST(has(options, "StrictHostKeyChecking=yes"));
     BOOST_TEST(has(options, "BatchMode=yes"));
+    BOOST_TEST(has(options, "SendEnv=LANG LC_*")); // a riding session's locale passes it too
     BOOST_TEST(options[options.size() - 2] == "--");
     BOOST_TEST(options.back() == "build@127.0.0.1");
     BOOST_TEST(!has(options, "-t"));

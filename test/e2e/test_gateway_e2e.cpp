@@ -50,7 +50,8 @@ struct gateway_world {
                                             job(16, "alice", true) + "]}"),
             data.write("runner-1.json", R"({"jobs": [)" + job(22, "alice", true) + "," +
                                             job(21, "alice", false) + "," + job(25, "alice", true) +
-                                            "," + job(26, "alice", true) + "]}")};
+                                            "," + job(26, "alice", true) + "," +
+                                            job(28, "alice", true) + "]}")};
         box = std::make_unique<sandbox>(options);
     }
 
@@ -281,6 +282,16 @@ BOOST_AUTO_TEST_CASE(sessions_through_the_gateway_ride_one_connection_to_their_r
         BOOST_TEST(tailed.exit_code == 0, tailed.err);
         BOOST_TEST(tailed.out.find("[build] built 21") != std::string::npos);
     }
+    BOOST_TEST(logins_to_runner(1) == logins);
+    // The user's locale passes both masters (the gateway's to the runner, the runner's to the
+    // VM), as with a direct ssh.
+    BOOST_REQUIRE(eventually([] { return box().vm_running(28, 1); }, 60s));
+    auto argv = box().ssh_argv("alice", "connect 28 -- echo \"$LANG|$LC_TIME\"");
+    argv.insert(argv.begin() + 1, {"-o", "SendEnv=LANG LC_*"});
+    argv.insert(argv.begin(), {"env", "-u", "LC_ALL", "LANG=C.UTF-8", "LC_TIME=en_US.UTF-8"});
+    auto locale = sandbox::run(argv);
+    BOOST_TEST(locale.exit_code == 0, locale.err);
+    BOOST_TEST(locale.out == "C.UTF-8|en_US.UTF-8\n", locale.err);
     BOOST_TEST(logins_to_runner(1) == logins);
     // The master outlives the sessions (until it has been idle 5 minutes), under state-dir.
     BOOST_TEST(!masters_to_runners().empty());
