@@ -39,7 +39,7 @@ std::vector<std::string> hop_ssh_argv(const config& cfg, const runner_address& r
                                       const std::optional<std::filesystem::path>& master = {});
 
 // With [jobssh] multiplex, every hop to a runner host rides one master connection to it,
-// under state-dir (mux-<host>-<port>), made by the first hop that finds none answering and
+// under state-dir (mux-<host>-<port>-<hash>), made by the first hop that finds none answering and
 // closed by OpenSSH after 5 minutes with no session on it (ControlPersist).
 // Relays the session through `ssh` to the runner (on a pty when our stdin is a terminal,
 // else with pipes) until it ends, and returns the runner's exit status. SIGHUP and SIGTERM
