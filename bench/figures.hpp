@@ -31,7 +31,7 @@ struct bench_context {
 figure keys_vs_cat(bench_context& ctx);
 std::vector<figure> keys_with_meta(bench_context& ctx); // keys_meta.cpp
 figure shell_work_before_ssh(bench_context& ctx);
-figure connect_true_vs_ssh(bench_context& ctx);
+std::vector<figure> connect_true_vs_ssh(bench_context& ctx); // warm and cold
 std::vector<figure> pty_throughput_and_keystrokes(bench_context& ctx);
 std::vector<figure> tail_latency(bench_context& ctx);
 std::vector<figure> tail_big_finished_job(bench_context& ctx);

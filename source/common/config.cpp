@@ -350,6 +350,7 @@ config load_config(const std::filesystem::path& file) {
         jobssh.bad_value("recordings", cfg.recordings.string(), "expected an absolute path");
     cfg.record_input = read_yes_no(jobssh, "record-input", cfg.record_input);
     cfg.watch = read_yes_no(jobssh, "watch", cfg.watch);
+    cfg.multiplex = read_yes_no(jobssh, "multiplex", cfg.multiplex);
 
     read_gateway(section_reader(root, "jobssh::gateway", file), cfg);
     return cfg;

@@ -14,7 +14,9 @@
 #include <jobssh/common/posix.hpp>
 #include <jobssh/common/syslog.hpp>
 #include <jobssh/connect/connect.hpp>
+#include <jobssh/connect/control_master.hpp>
 #include <jobssh/connect/relay.hpp>
+#include <jobssh/connect/session_registry.hpp>
 #include <jobssh/connect/terminal.hpp>
 #include <jobssh/connect/vm_life.hpp>
 #include <jobssh/connect/vm_ssh.hpp>
@@ -38,6 +40,10 @@ namespace {
 // ended, one that refuses is gone and does not come back: the user is told at once.
 constexpr std::chrono::seconds vm_boot_bound{30};
 constexpr std::chrono::seconds vm_gone_bound{2};
+// The job's master connection: its handshake (ssh's ConnectTimeout is 10 s), or the one
+// another session is making; and how long it is kept with no session after the linger.
+constexpr std::chrono::seconds master_bound{15};
+constexpr std::chrono::seconds master_idle_margin{60};
 
 std::string counted(long long n, const char* one, const char* unit) {
     return n == 1 ? one : std::to_string(n) + " " + unit;
@@ -130,6 +136,57 @@ asio::awaitable<std::vector<std::string>> host_keys_once_booted(const config& cf
     co_return now->host_keys;
 }
 
+// The job's master connection to the VM for this session to ride: the one that answers, or
+// one made now (by the job's first session, or in place of one that no longer answers).
+// nullopt: this session connects by itself, and syslog says why. ssh's own failure to reach
+// the VM or log in is the session's failure, as it would have been without a master.
+asio::awaitable<std::optional<std::filesystem::path>>
+job_master(const config& cfg, job_id job, const job_info& info, const ssh_key& key,
+           const std::optional<std::filesystem::path>& known_hosts) {
+    auto socket = job_master_socket(cfg.state_dir, job);
+    if (!socket) {
+        log_error(log_line(job, key)
+                      .add("event", "multiplex")
+                      .add("outcome", "off")
+                      .add("reason", "state-dir too long for a unix socket path")
+                      .add("state_dir", cfg.state_dir.string()));
+        co_return std::nullopt;
+    }
+    std::optional<ssh_diagnostics> said;
+    std::vector<std::string> options;
+    try {
+        said.emplace(cfg.state_dir);
+        options = vm_master_options(cfg, info, {known_hosts, said->file()});
+    } catch (const std::system_error& e) {
+        throw failure_error(failure::internal, std::string("state-dir: ") + e.what());
+    } catch (const std::invalid_argument& e) {
+        throw failure_error(failure::internal, std::string("runner sent bad VM data: ") + e.what());
+    }
+    auto idle = std::chrono::duration_cast<std::chrono::seconds>(cfg.linger) + master_idle_margin;
+    co_return co_await master_to_ride(
+        *socket, std::move(options), idle, master_bound, [&said] { return said->text(); },
+        log_line(job, key),
+        [&](const master_outcome& outcome) {
+            if (auto failed = vm_ssh_failure(outcome.exit_status, outcome.ssh_said)) {
+                log_error(log_line(job, key).add("event", "vm_ssh").add("ssh", outcome.ssh_said));
+                throw failure_error(*failed, "ssh to the VM failed");
+            }
+        });
+}
+
+// ssh riding a master that went away after it was seen answering connects by itself, and
+// says so: that goes to syslog, not into what the session's ssh said.
+std::string said_about_vm(const std::string& said, job_id job, const ssh_key& key) {
+    std::string about_master;
+    std::string kept = without_master_complaints(said, about_master);
+    if (!about_master.empty())
+        log_error(log_line(job, key)
+                      .add("event", "multiplex")
+                      .add("outcome", "connected_alone")
+                      .add("ssh", about_master));
+    return kept;
+}
+
 asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, const job_info& info,
                                              const ssh_key& key, const std::string& remote_command,
                                              bool tty, job_session& session,
@@ -149,11 +206,10 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
     }
     session_outcome outcome;
 
+    auto known_hosts = pinned ? std::optional(pinned->file()) : std::nullopt;
     std::vector<std::string> ssh_args;
     try {
-        ssh_args = vm_ssh_argv(
-            cfg, info, tty, remote_command,
-            {pinned ? std::optional(pinned->file()) : std::nullopt, diagnostics->file()});
+        ssh_args = vm_ssh_argv(cfg, info, tty, remote_command, {known_hosts, diagnostics->file()});
     } catch (const std::invalid_argument& e) {
         throw failure_error(failure::internal, std::string("runner sent bad VM data: ") + e.what());
     }
@@ -179,6 +235,7 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
     }
     if (!pinned)
         log_info(log_line(job, key).add("host_keys", "none").add("vm_host_key", "unchecked"));
+    known_hosts = pinned ? std::optional(pinned->file()) : std::nullopt;
     if (tty)
         discard_typeahead();
     // As in builds.sr.ht, one command gets no banner: its output is the command's alone.
@@ -196,6 +253,11 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
     } else if (observer) {
         // A one-command session with a pty is recorded too: said where its output is not.
         write_all(STDERR_FILENO, observer->banner_note());
+    }
+    if (cfg.multiplex) {
+        if (auto master = co_await job_master(cfg, job, info, key, known_hosts))
+            ssh_args = vm_ssh_argv(cfg, info, tty, remote_command,
+                                   {known_hosts, diagnostics->file(), master});
     }
 
     session_options options;
@@ -223,7 +285,7 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
         } catch (const std::system_error& e) {
             throw failure_error(failure::internal, std::string("cannot run ssh: ") + e.what());
         }
-        outcome.ssh_said = diagnostics->text();
+        outcome.ssh_said = said_about_vm(diagnostics->text(), job, key);
         outcome.ssh_failed = vm_ssh_failure(outcome.result.exit_status, outcome.ssh_said);
         auto now = std::chrono::steady_clock::now();
         if (!outcome.ssh_failed || session.has_started() ||

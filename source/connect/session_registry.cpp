@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <jobssh/common/posix.hpp>
 #include <jobssh/common/syslog.hpp>
+#include <jobssh/connect/control_master.hpp>
 #include <jobssh/connect/session_registry.hpp>
 #include <string>
 #include <string_view>
@@ -22,6 +23,7 @@ constexpr std::string_view interactive = "interactive-";
 constexpr std::string_view command = "command-";
 constexpr std::string_view lingering = "linger-";
 constexpr std::string_view terminate_due = "terminate-due";
+constexpr std::string_view master_socket = "mux";
 
 fs::path job_directory(const fs::path& state_dir, job_id job) {
     return state_dir / ("job-" + std::to_string(job));
@@ -214,17 +216,28 @@ job_lock::job_lock(const fs::path& state_dir, job_id job)
 job_lock::~job_lock() {
     if (!fd_)
         return;
-    // Nothing left but the lock: the directory goes, before the lock is released, so that
-    // nobody can have joined it meanwhile.
+    // Nothing left but the lock (and the job's master connection, which serves sessions
+    // only): the directory goes, before the lock is released, so that nobody can have joined
+    // it meanwhile.
     std::error_code ec;
     bool empty = true;
+    bool master = false;
     for (const auto& entry : fs::directory_iterator(dir_, ec)) {
-        if (entry.path().filename() != "lock") {
-            empty = false;
-            break;
+        auto name = entry.path().filename().string();
+        if (name == "lock")
+            continue;
+        if (is_master_file(name, master_socket)) {
+            master = true;
+            continue;
         }
+        empty = false;
+        break;
     }
     if (empty && !ec) {
+        if (master) {
+            stop_master(dir_ / master_socket);
+            remove_file(dir_ / (std::string(master_socket) + ".lock"));
+        }
         remove_file(dir_ / "lock");
         ::rmdir(dir_.c_str());
     }
@@ -305,6 +318,10 @@ leave_decision linger_over(const fs::path& state_dir, job_id job, const std::str
 
 fs::path linger_file(const fs::path& state_dir, job_id job, const std::string& id) {
     return job_directory(state_dir, job) / (std::string(lingering) + id);
+}
+
+std::optional<fs::path> job_master_socket(const fs::path& state_dir, job_id job) {
+    return control_path(job_directory(state_dir, job), master_socket);
 }
 
 std::size_t live_sessions(const fs::path& state_dir, job_id job) {

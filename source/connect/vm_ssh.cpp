@@ -15,6 +15,7 @@
 #include <jobssh/common/posix.hpp>
 #include <jobssh/common/resolve.hpp>
 #include <jobssh/common/ssh_key_format.hpp>
+#include <jobssh/connect/control_master.hpp>
 #include <jobssh/connect/vm_ssh.hpp>
 #include <memory>
 #include <optional>
@@ -128,13 +129,17 @@ std::string ssh_diagnostics::text() const {
     return text;
 }
 
-std::vector<std::string> vm_ssh_argv(const config& cfg, const job_info& info, bool tty,
-                                     const std::string& remote_command, const vm_ssh_files& files) {
+namespace {
+
+// How ssh reaches the VM and logs in, before the destination: the session's ssh and the
+// job's master take the same.
+std::vector<std::string> vm_connection_options(const config& cfg, const job_info& info,
+                                               const vm_ssh_files& files) {
     if (!plain_name(info.ssh_user))
         throw std::invalid_argument("ssh_user is not a plain user name: " + info.ssh_user);
     if (!plain_name(info.ssh_host))
         throw std::invalid_argument("ssh_host is not a plain host name: " + info.ssh_host);
-    std::vector<std::string> argv{tty ? "-t" : "-T", "-e", "none", "-p", std::to_string(info.port),
+    std::vector<std::string> argv{"-p", std::to_string(info.port),
                                   // the login user's ~/.ssh/config has no say in this
                                   "-F", "none"};
     if (files.diagnostics)
@@ -153,14 +158,38 @@ std::vector<std::string> vm_ssh_argv(const config& cfg, const job_info& info, bo
                     {"-o", "UserKnownHostsFile=/dev/null", "-o", "GlobalKnownHostsFile=/dev/null",
                      "-o", "StrictHostKeyChecking=no"});
     }
+    argv.insert(argv.end(),
+                {"-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", "-o",
+                 "ServerAliveInterval=30", "-o", "ServerAliveCountMax=4"});
+    return argv;
+}
+
+} // namespace
+
+std::vector<std::string> vm_ssh_argv(const config& cfg, const job_info& info, bool tty,
+                                     const std::string& remote_command, const vm_ssh_files& files) {
+    std::vector<std::string> argv{tty ? "-t" : "-T", "-e", "none"};
+    auto connection = vm_connection_options(cfg, info, files);
+    argv.insert(argv.end(), connection.begin(), connection.end());
     // -F none drops Debian's `SendEnv LANG LC_*`: what the front sshd accepted from the user
     // goes on to the VM as with a direct ssh (TERM goes with the pty).
-    argv.insert(argv.end(),
-                {"-o", "SendEnv=LANG LC_*", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-o",
-                 "ConnectTimeout=10", "-o", "ServerAliveInterval=30", "-o", "ServerAliveCountMax=4",
-                 "--", info.ssh_user + "@" + info.ssh_host});
+    argv.insert(argv.end(), {"-o", "SendEnv=LANG LC_*"});
+    if (files.control_path) {
+        auto ride = ride_master_options(*files.control_path);
+        argv.insert(argv.end(), ride.begin(), ride.end());
+    }
+    argv.insert(argv.end(), {"--", info.ssh_user + "@" + info.ssh_host});
     // One argument, which ssh sends as it is: the VM's shell reads the user's words.
     argv.push_back(remote_command.empty() ? "bash" : remote_command);
+    return argv;
+}
+
+std::vector<std::string> vm_master_options(const config& cfg, const job_info& info,
+                                           const vm_ssh_files& files) {
+    auto argv = vm_connection_options(cfg, info, {files.known_hosts, files.diagnostics});
+    // A session riding the master sends what its own SendEnv lets through, and the master
+    // passes on only what its SendEnv lets through too.
+    argv.insert(argv.end(), {"-o", "SendEnv=LANG LC_*", "--", info.ssh_user + "@" + info.ssh_host});
     return argv;
 }
 

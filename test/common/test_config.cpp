@@ -109,6 +109,16 @@ BOOST_AUTO_TEST_CASE(keys_a_file_does_not_set_keep_their_defaults) {
     // DESIGN.md: jobssh-keys asks meta by default, for at most 2 s.
     BOOST_TEST((cfg.authenticate == jobssh::authenticate_mode::keys));
     BOOST_TEST(cfg.keys_timeout.count() == 2000);
+    // DESIGN.md, "Fewer handshakes": sessions ride a master connection unless told not to.
+    BOOST_TEST(cfg.multiplex);
+}
+
+BOOST_AUTO_TEST_CASE(multiplex_is_yes_or_no_and_anything_else_names_the_line) {
+    scratch_dir dir;
+    BOOST_TEST(!load_config(dir.write("config.ini", "[jobssh]\nmultiplex = no\n")).multiplex);
+    BOOST_TEST(load_config(dir.write("config.ini", "[jobssh]\nmultiplex = yes\n")).multiplex);
+    auto error = load_error(dir, "[jobssh]\nmultiplex = sometimes\n");
+    BOOST_TEST(error.find(":2: [jobssh] multiplex = \"sometimes\"") != std::string::npos, error);
 }
 
 BOOST_AUTO_TEST_CASE(authenticate_is_keys_or_shell_and_anything_else_names_the_line) {

@@ -1,15 +1,21 @@
 #define BOOST_TEST_MODULE vm_ssh
 #include "run_coroutine.hpp"
 #include "sandbox.hpp"
+#include "scratch_dir.hpp"
 
 #include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/test/unit_test.hpp>
+#include <cstring>
 #include <fstream>
 #include <jobssh/api/runner.hpp>
 #include <jobssh/common/config.hpp>
+#include <jobssh/connect/control_master.hpp>
 #include <jobssh/connect/vm_ssh.hpp>
 #include <sstream>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
@@ -227,4 +233,76 @@ BOOST_AUTO_TEST_CASE(a_refused_connection_is_told_in_the_diagnostics_not_on_stde
     }
     BOOST_TEST(!std::filesystem::exists(file));
     std::filesystem::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(a_session_riding_the_job_s_master_names_its_socket_and_never_becomes_one) {
+    jobssh::config cfg;
+    auto argv = jobssh::vm_ssh_argv(cfg, vm_on(2222), false, "true",
+                                    {std::nullopt, std::nullopt, std::filesystem::path("/s/mux")});
+    BOOST_TEST(has(argv, "ControlMaster=no"));
+    BOOST_TEST(has(argv, "ControlPath=/s/mux"));
+    BOOST_TEST(argv.back() == "true");
+    // Without a master, the command line is the one before multiplexing.
+    auto alone = jobssh::vm_ssh_argv(cfg, vm_on(2222), false, "true", {});
+    BOOST_TEST(std::none_of(alone.begin(), alone.end(),
+                            [](const std::string& a) { return a.starts_with("Control"); }));
+}
+
+BOOST_AUTO_TEST_CASE(
+    the_master_connects_as_the_session_would_pinned_keys_included_with_no_command) {
+    jobssh::config cfg;
+    cfg.vm_identity = "/etc/jobssh/vm_key";
+    auto options =
+        jobssh::vm_master_options(cfg, vm_on(2222), {std::filesystem::path("/run/kh"), {}});
+    BOOST_TEST(has(options, "2222"));
+    BOOST_TEST(has(options, "/etc/jobssh/vm_key"));
+    BOOST_TEST(has(options, "UserKnownHostsFile=/run/kh"));
+    BOOST_TEST(has(options, "StrictHostKeyChecking=yes"));
+    BOOST_TEST(has(options, "BatchMode=yes"));
+    BOOST_TEST(has(options, "SendEnv=LANG LC_*")); // a riding session's locale passes it too
+    BOOST_TEST(options[options.size() - 2] == "--");
+    BOOST_TEST(options.back() == "build@127.0.0.1");
+    BOOST_TEST(!has(options, "-t"));
+    BOOST_TEST(!has(options, "bash"));
+}
+
+BOOST_AUTO_TEST_CASE(a_control_path_too_long_for_a_unix_socket_is_refused) {
+    // sun_path holds 108 bytes with its NUL, and OpenSSH adds 17 while it makes the socket.
+    std::string dir = "/" + std::string(85, 'd');
+    BOOST_TEST(jobssh::control_path(dir, "mux").has_value());        // 90 bytes, + 17 + NUL: 108
+    BOOST_TEST(!jobssh::control_path(dir + "d", "mux").has_value()); // 91: one too many
+    BOOST_TEST(jobssh::is_master_file("mux", "mux"));
+    BOOST_TEST(jobssh::is_master_file("mux.pid", "mux"));
+    BOOST_TEST(jobssh::is_master_file("mux.lock", "mux"));
+    BOOST_TEST(jobssh::is_master_file("mux.Ab3xYz0123456789", "mux"));
+    BOOST_TEST(!jobssh::is_master_file("muxer", "mux"));
+    BOOST_TEST(!jobssh::is_master_file("lock", "mux"));
+}
+
+BOOST_AUTO_TEST_CASE(no_master_answers_on_a_missing_socket_nor_on_one_that_never_says_hello) {
+    jobssh::testing::scratch_dir dir;
+    auto socket = dir.path() / "mux";
+    BOOST_TEST(!jobssh::master_answers(socket, 500ms).has_value());
+    // A listener that accepts and says nothing, as a stopped master's socket does.
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strcpy(address.sun_path, socket.c_str());
+    BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    BOOST_REQUIRE(::listen(fd, 4) == 0);
+    auto start = std::chrono::steady_clock::now();
+    BOOST_TEST(!jobssh::master_answers(socket, 500ms).has_value());
+    BOOST_TEST((std::chrono::steady_clock::now() - start < 5s)); // bounded, not hung
+    ::close(fd);
+    // A socket nobody listens on any more (a killed master's): refused at once.
+    BOOST_TEST(!jobssh::master_answers(socket, 500ms).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(the_ssh_riding_a_master_that_went_away_is_heard_apart_from_the_vm) {
+    std::string about_master;
+    auto kept = jobssh::without_master_complaints(
+        "Control socket connect(/s/mux): Connection refused\nPermission denied (publickey).\n",
+        about_master);
+    BOOST_TEST(kept == "Permission denied (publickey).\n");
+    BOOST_TEST(about_master == "Control socket connect(/s/mux): Connection refused\n");
 }

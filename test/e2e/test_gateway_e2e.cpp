@@ -13,6 +13,7 @@
 #include <csignal>
 #include <filesystem>
 #include <jobssh/common/ssh_key_format.hpp>
+#include <fstream>
 #include <jobssh/connect/session_registry.hpp>
 #include <string>
 #include <tuple>
@@ -55,7 +56,7 @@ struct gateway_world {
                            job(23, "alice", false) + "," + job(24, "alice", false) + "," +
                            job(29, "alice", false) + "," +
                            // job 31 on both: a misconfigured fleet
-                           job(31, "alice", false, 60000) + "]}")};
+                           job(31, "alice", false, 60000) + "," + job(28, "alice", true) + "]}")};
         box = std::make_unique<sandbox>(options);
     }
 
@@ -86,6 +87,37 @@ jobssh::fixtures::run_result through_gateway(const std::string& user, const std:
 
 std::size_t count(const std::vector<std::string>& requests, const std::string& request) {
     return static_cast<std::size_t>(std::count(requests.begin(), requests.end(), request));
+}
+
+// The connections that logged in to runner i's sshd (its log says "Accepted publickey" once
+// per handshake, never per session).
+std::size_t logins_to_runner(std::size_t runner) {
+    std::ifstream log(box().dir() / ("runner-" + std::to_string(runner)) / "sshd" / "sshd.log");
+    std::string text((std::istreambuf_iterator<char>(log)), {});
+    std::size_t count = 0;
+    for (auto at = text.find("Accepted publickey for"); at != std::string::npos;
+         at = text.find("Accepted publickey for", at + 1))
+        ++count;
+    return count;
+}
+
+// The gateway's masters to runner 1 (runner hosts are 127.0.0.2 and up): ssh -f -M … whose
+// socket is under the gateway's state-dir.
+std::vector<jobssh::testing::process_entry> masters_to_runners() {
+    std::vector<jobssh::testing::process_entry> masters;
+    for (auto& p : processes_with((box().state_dir() / "mux-127.0.0.3-").string()))
+        if (p.cmdline.find(" -M ") != std::string::npos)
+            masters.push_back(std::move(p));
+    return masters;
+}
+
+// The gateway keeps nothing of a session: what its state-dir holds is its masters to runner
+// hosts ([jobssh] multiplex), each a socket, a pid file and a lock file.
+bool only_masters_to_runners(const fs::path& state_dir) {
+    for (const auto& entry : fs::directory_iterator(state_dir))
+        if (!entry.path().filename().string().starts_with("mux-"))
+            return false;
+    return true;
 }
 
 bool hop_logged_for(int job, const std::string& user) {
@@ -280,7 +312,7 @@ BOOST_AUTO_TEST_CASE(a_client_killed_at_the_gateway_leaves_nothing_on_either_hos
     BOOST_TEST(
         eventually([] { return count(box().runner_requests(1), "POST /job/25/terminate") == 1; }));
     BOOST_TEST(!box().vm_running(25, 1));
-    BOOST_TEST(fs::is_empty(box().state_dir()));
+    BOOST_TEST(only_masters_to_runners(box().state_dir()));
     BOOST_TEST(jobssh::live_sessions(box().runner_state_dir(1), 25) == 0u);
 }
 
@@ -303,7 +335,8 @@ BOOST_AUTO_TEST_CASE(
     for (const char* command : {"watch 17", "replay 17", "replay 17 1"}) {
         auto refused = through_gateway("bob", command);
         BOOST_TEST(refused.exit_code == 77, command);
-        BOOST_TEST(refused.err.starts_with("You are not permitted to connect to this job.\n"),
+        BOOST_TEST(refused.err.starts_with(
+                       "You are not permitted to watch or replay this job's sessions.\n"),
                    command << ": " << refused.err);
         BOOST_TEST(refused.out.empty(), command);
     }
@@ -363,11 +396,14 @@ BOOST_AUTO_TEST_CASE(ctrl_c_or_ctrl_backslash_while_the_hop_connects_interrupts_
          {std::tuple(24, "\x03", SIGINT), std::tuple(29, "\x1c", SIGQUIT)}) {
         const std::string command = "connect " + std::to_string(job);
         pty_driver user(box().ssh_argv("alice", command, true));
-        // The hop's ssh, waiting for the runner's banner; the user's terminal is raw at the
-        // gateway by then, so the key reaches the hop's own pty.
+        // An ssh to the runner, waiting for its banner: the hop's own (multiplex = no; the
+        // user's terminal is raw at the gateway by then, so the key reaches the hop's pty) or
+        // the master the hop would ride (the key reaches jobssh-shell, still cooked).
         const std::string hop =
             "@" + box().runner_address(1) + " as-key alice " + user_key + " " + command;
-        BOOST_TEST_REQUIRE(eventually([&] { return !processes_with(hop).empty(); }), user.output());
+        const std::string to_runner = "@" + box().runner_address(1);
+        BOOST_TEST_REQUIRE(eventually([&] { return !processes_with(to_runner).empty(); }),
+                           user.output());
         user.send(key);
         BOOST_TEST(user.expect("Interrupted."), user.output());
         auto status = user.wait();
@@ -382,7 +418,7 @@ BOOST_AUTO_TEST_CASE(ctrl_c_or_ctrl_backslash_while_the_hop_connects_interrupts_
                    *record);
         BOOST_TEST(processes_with(hop).empty());
     }
-    BOOST_TEST(fs::is_empty(box().state_dir()));
+    BOOST_TEST(only_masters_to_runners(box().state_dir()));
 }
 
 BOOST_AUTO_TEST_CASE(the_runner_records_the_users_key_as_the_key_and_the_gateways_apart) {
@@ -395,4 +431,29 @@ BOOST_AUTO_TEST_CASE(the_runner_records_the_users_key_as_the_key_and_the_gateway
         box().wait_for_syslog("job=11 user=alice key=" + user_key + " gateway_key=" + gateway_key +
                               " command=\"tail 11\" outcome=success");
     BOOST_TEST(record.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(sessions_through_the_gateway_ride_one_connection_to_their_runner) {
+    BOOST_TEST(through_gateway("alice", "tail 21").exit_code == 0);
+    auto logins = logins_to_runner(1);
+    BOOST_TEST(logins >= 1u);
+    for (int round = 0; round < 2; ++round) {
+        auto tailed = through_gateway("alice", "tail 21");
+        BOOST_TEST(tailed.exit_code == 0, tailed.err);
+        BOOST_TEST(tailed.out.find("[build] built 21") != std::string::npos);
+    }
+    BOOST_TEST(logins_to_runner(1) == logins);
+    // The user's locale passes both masters (the gateway's to the runner, the runner's to the
+    // VM), as with a direct ssh.
+    BOOST_REQUIRE(eventually([] { return box().vm_running(28, 1); }, 60s));
+    auto argv = box().ssh_argv("alice", "connect 28 -- echo \"$LANG|$LC_TIME\"");
+    argv.insert(argv.begin() + 1, {"-o", "SendEnv=LANG LC_*"});
+    argv.insert(argv.begin(), {"env", "-u", "LC_ALL", "LANG=C.UTF-8", "LC_TIME=en_US.UTF-8"});
+    auto locale = sandbox::run(argv);
+    BOOST_TEST(locale.exit_code == 0, locale.err);
+    BOOST_TEST(locale.out == "C.UTF-8|en_US.UTF-8\n", locale.err);
+    BOOST_TEST(logins_to_runner(1) == logins);
+    // The master outlives the sessions (until it has been idle 5 minutes), under state-dir.
+    BOOST_TEST(!masters_to_runners().empty());
+    BOOST_TEST(only_masters_to_runners(box().state_dir()));
 }

@@ -72,7 +72,7 @@ BOOST_AUTO_TEST_CASE(jobssh_shell_killed_mid_command_takes_its_ssh_along_and_its
     const auto port = box().vm_port(1);
     started_program user(box().ssh_argv("alice", "connect 1 -- sh -c 'echo started; sleep 1000'"));
     BOOST_REQUIRE_MESSAGE(user.read_until("started\n"), user.err());
-    BOOST_TEST(vm_clients_of(port).size() == 1u); // what must go, seen first
+    BOOST_TEST(session_ssh_of(port).size() == 1u); // what must go, seen first
     BOOST_TEST(sessions_of(1) == 1u);
     BOOST_TEST(watchers_of(box().config_file()).size() == 1u);
 
@@ -95,7 +95,7 @@ BOOST_AUTO_TEST_CASE(jobssh_shell_killed_mid_interactive_session_hangs_up_its_ss
     pty_driver user(box().ssh_argv("alice", "connect 2", true));
     BOOST_REQUIRE_MESSAGE(user.expect("$ "), user.output());
     user.send("sleep 1000\r");
-    BOOST_TEST(vm_clients_of(port).size() == 1u);
+    BOOST_TEST(session_ssh_of(port).size() == 1u);
 
     ::kill(the_shell(), SIGKILL);
     BOOST_TEST(user.wait(30s).has_value(), user.output());

@@ -142,6 +142,14 @@ BOOST_AUTO_TEST_CASE(the_hop_pins_the_runners_keys_and_takes_no_escape_or_user_c
     BOOST_TEST(argv[argv.size() - 2] == "builds@runner1");
     BOOST_TEST(argv.back() == "as alice tail 1");
     BOOST_TEST(jobssh::hop_ssh_argv(cfg, {"runner1", 8080}, true, "/log", "x").front() == "-tt");
+    // Alone it never touches a master; with one it rides it and never becomes one.
+    BOOST_TEST(has_pair(argv, "-o", "ControlPath=none"));
+    auto riding = jobssh::hop_ssh_argv(cfg, {"runner1", 8080}, false, "/log", "as alice tail 1",
+                                       std::filesystem::path("/state/mux-runner1-2222-0a1b2c3d"));
+    BOOST_TEST(has_pair(riding, "-o", "ControlMaster=no"));
+    BOOST_TEST(has_pair(riding, "-o", "ControlPath=/state/mux-runner1-2222-0a1b2c3d"));
+    BOOST_TEST(!has_pair(riding, "-o", "ControlPath=none"));
+    BOOST_TEST(riding.back() == "as alice tail 1");
 }
 
 BOOST_AUTO_TEST_CASE(only_keys_listed_in_the_gateway_keys_file_are_gateway_keys) {

@@ -79,7 +79,9 @@ inline std::vector<process_entry> watchers_of(const std::filesystem::path& confi
     return shells_of(config_file, true);
 }
 
-// ssh clients that jobssh-shell starts for a VM: "ssh … -p <port> …".
+// ssh clients that jobssh-shell starts for a VM: "ssh … -p <port> …", the sessions' own and
+// the job's master connection ("ssh -f -M -N -S …", [jobssh] multiplex), which goes with
+// the job's last session.
 inline std::vector<process_entry> vm_clients_of(std::uint16_t vm_port) {
     std::vector<process_entry> clients;
     for (auto& p : processes_with("-p " + std::to_string(vm_port) + " ")) {
@@ -87,6 +89,15 @@ inline std::vector<process_entry> vm_clients_of(std::uint16_t vm_port) {
         if (std::filesystem::path(program).filename() == "ssh")
             clients.push_back(std::move(p));
     }
+    return clients;
+}
+
+// The sessions' own ssh to the VM only, not the job's master.
+inline std::vector<process_entry> session_ssh_of(std::uint16_t vm_port) {
+    auto clients = vm_clients_of(vm_port);
+    std::erase_if(clients, [](const process_entry& p) {
+        return p.cmdline.find(" -M ") != std::string::npos;
+    });
     return clients;
 }
 

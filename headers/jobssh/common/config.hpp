@@ -80,6 +80,9 @@ struct config {
     std::filesystem::path recordings;
     bool record_input = false; // the keys the user types go into recordings too
     bool watch = true;         // live sessions can be watched (their screen passes through us)
+    // Sessions of a job ride one OpenSSH master connection to its VM (on a gateway: one per
+    // runner host) instead of a handshake each; false: a connection per session.
+    bool multiplex = true;
 
     gateway_config gateway;
 };

@@ -10,6 +10,10 @@
 //   job-<id>/command-<s>      a started one-command session (`connect <job> -- cmd`)
 //   job-<id>/linger-<s>       the VM kept after the last one-command session ended
 //   job-<id>/terminate-due    the last started session ended while one was still joining
+//   job-<id>/mux, mux.pid, mux.lock
+//                             the job's master connection to its VM ([jobssh] multiplex,
+//                             control_master.hpp): opened by the first session to reach the
+//                             VM, ridden by the later ones
 //
 // Each <s> file is held with flock by its session and by the session's watcher (which
 // inherits the descriptor), so that a session killed with SIGKILL still counts until its
@@ -23,6 +27,7 @@
 #include <filesystem>
 #include <jobssh/common/job_id.hpp>
 #include <jobssh/common/posix.hpp>
+#include <optional>
 #include <string>
 
 namespace jobssh {
@@ -109,6 +114,11 @@ leave_decision linger_over(const std::filesystem::path& state_dir, job_id job,
 // The path of `id`'s linger file.
 std::filesystem::path linger_file(const std::filesystem::path& state_dir, job_id job,
                                   const std::string& id);
+
+// The socket of the job's master connection to its VM; nullopt when state-dir is too long
+// for a unix socket's path.
+std::optional<std::filesystem::path> job_master_socket(const std::filesystem::path& state_dir,
+                                                       job_id job);
 
 // How many live sessions `job` has, started or joining.
 std::size_t live_sessions(const std::filesystem::path& state_dir, job_id job);

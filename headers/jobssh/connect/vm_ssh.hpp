@@ -62,6 +62,9 @@ struct vm_ssh_files {
     std::optional<std::filesystem::path> known_hosts;
     // ssh's diagnostics (-E); without, they go to its stderr.
     std::optional<std::filesystem::path> diagnostics;
+    // The job's master connection (control_master.hpp) to ride instead of a connection of
+    // its own; without, ssh connects by itself.
+    std::optional<std::filesystem::path> control_path;
 };
 
 // `ssh -t|-T -e none -p PORT … USER@HOST bash|REMOTE_COMMAND`: the remote command is one
@@ -72,6 +75,12 @@ struct vm_ssh_files {
 // option or is not a plain name.
 std::vector<std::string> vm_ssh_argv(const config& cfg, const job_info& info, bool tty,
                                      const std::string& remote_command, const vm_ssh_files& files);
+
+// The options and destination of the job's master connection to the VM (for
+// ensure_master): how the session's ssh would connect and log in, host keys pinned the same
+// way, with no session of its own. Throws std::invalid_argument as vm_ssh_argv does.
+std::vector<std::string> vm_master_options(const config& cfg, const job_info& info,
+                                           const vm_ssh_files& files);
 
 // Why jobssh's own ssh to the VM failed, from its exit status and its diagnostics: nullopt
 // when it did not (a 255 with nothing said is the remote command's own status).

@@ -43,9 +43,11 @@ std::optional<gateway_request> parse_gateway_command(std::string_view remote_com
 // `ssh -tt|-T -e none -F none -p PORT -i IDENTITY -o … -E LOG USER@HOST REMOTE_COMMAND`:
 // no escape character, no config of the login user, the runners' host keys from
 // known-hosts only (StrictHostKeyChecking=yes), BatchMode, the user's LANG and LC_* passed
-// on, ssh's own diagnostics to `log` so that stderr carries only the runner's.
+// on, ssh's own diagnostics to `log` so that stderr carries only the runner's. With `master`,
+// the hop rides that master connection to the runner (control_master.hpp).
 std::vector<std::string> hop_ssh_argv(const config& cfg, const runner_address& runner, bool tty,
-                                      const std::filesystem::path& log, std::string remote_command);
+                                      const std::filesystem::path& log, std::string remote_command,
+                                      const std::optional<std::filesystem::path>& master = {});
 
 // The user's Ctrl-C or Ctrl-\ ended the hop before the runner's session began: the hop's
 // ssh, still connecting on its own pty, got the signal from the key itself and died of it,
@@ -57,6 +59,9 @@ struct interrupted_during_hop : std::exception {
     int signal;
 };
 
+// With [jobssh] multiplex, every hop to a runner host rides one master connection to it,
+// under state-dir (mux-<host>-<port>-<hash>), made by the first hop that finds none answering and
+// closed by OpenSSH after 5 minutes with no session on it (ControlPersist).
 // Relays the session through `ssh` to the runner (on a pty when our stdin is a terminal,
 // else with pipes) until it ends, and returns the runner's exit status. SIGHUP and SIGTERM
 // end it as on a runner: the hop's ssh is hung up, so the runner's session ends too.
