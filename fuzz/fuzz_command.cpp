@@ -1,5 +1,6 @@
 // SSH_ORIGINAL_COMMAND is whatever the client sent. parse_command either accepts it or
-// throws failure_error(usage, bad_job_id or file_transfer), nothing else; its verb and job
+// throws failure_error(usage, empty_command, bad_job_id or file_transfer), nothing else; its
+// verb and job
 // agree with shlex_split; a connect's remote command is the text's own tail after the job
 // ID (and `--`), byte for byte; and shlex_split reads back every word it split, once quoted
 // for a POSIX shell.
@@ -85,28 +86,39 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
             return 0;
         }
         check(words && !words->empty(), "an accepted command has words");
-        const std::string& verb = words->front();
+        // `tail -- <job>` and the like: a `--` before the job ID ends the options.
+        auto accepted_words = *words;
+        if (accepted_words.size() >= 2 && accepted_words[1] == "--")
+            accepted_words.erase(accepted_words.begin() + 1);
+        const auto* words_of = &accepted_words;
+        const std::string& verb = words_of->front();
         if (std::holds_alternative<jobssh::help_command>(command)) {
             check(verb == "help", "help is only `help`");
         } else if (auto* watch = std::get_if<jobssh::watch_command>(&command)) {
-            check(verb == "watch" && (words->size() == 2 || words->size() == 3),
+            check(verb == "watch" && (words_of->size() == 2 || words_of->size() == 3),
                   "watch is `watch <job> [<n>]`");
-            check(jobssh::parse_job_id((*words)[1]) == watch->job, "watch shows the job named");
+            check(jobssh::parse_job_id((*words_of)[1]) == watch->job, "watch shows the job named");
             check(!watch->session || *watch->session >= 1, "sessions count from 1");
         } else if (auto* replay = std::get_if<jobssh::replay_command>(&command)) {
-            check(verb == "replay" && words->size() >= 2, "replay is `replay <job> …`");
-            check(jobssh::parse_job_id((*words)[1]) == replay->job, "replay plays the job named");
+            check(verb == "replay" && words_of->size() >= 2, "replay is `replay <job> …`");
+            check(jobssh::parse_job_id((*words_of)[1]) == replay->job,
+                  "replay plays the job named");
             check(replay->speed >= 0.1 && replay->speed <= 100, "--speed is 0.1 to 100");
         } else {
             const auto& tail = std::get<jobssh::tail_command>(command);
-            check(verb == "tail" && words->size() == 2, "tail is `tail <job>`");
-            check(jobssh::parse_job_id((*words)[1]) == tail.job, "tail follows the job named");
+            check(verb == "tail" && words_of->size() == 2, "tail is `tail <job>`");
+            check(jobssh::parse_job_id((*words_of)[1]) == tail.job, "tail follows the job named");
         }
     } catch (const jobssh::failure_error& error) {
         check(error.kind() == jobssh::failure::usage ||
+                  error.kind() == jobssh::failure::empty_command ||
                   error.kind() == jobssh::failure::bad_job_id ||
                   error.kind() == jobssh::failure::file_transfer,
               "a refused command is a usage error, a bad job id or a file transfer");
+        // Nothing after a connect's `--` is its own usage error, and only that.
+        if (error.kind() == jobssh::failure::empty_command)
+            check(words && words->size() == 3 && (*words)[0] == "connect" && (*words)[2] == "--",
+                  "an empty command is `connect <job> --` and nothing after");
         // Unbalanced quotes after a connect's job ID are left to the VM's shell: they may
         // come with any verdict on the job ID, but a bad one only after a verb that takes one.
         if (error.kind() == jobssh::failure::bad_job_id && words)

@@ -253,7 +253,7 @@ const std::vector<std::string> checked = {
     "ssh -i …/keys/alice -p … builds@127.0.0.1 tail 3     # a failed job: its whole log, exit 1",
     "ssh -i …/keys/alice -p … builds@127.0.0.1 tail 1     # a live job, followed to its end",
     "ssh -t -i …/keys/bob -p … builds@127.0.0.1 connect 4",
-    "echo hi | ssh -i …/keys/alice -p … builds@127.0.0.1 connect 5 -- sh -c 'cat; exit 7'  # hi, "
+    "echo hi | ssh -i …/keys/alice -p … builds@127.0.0.1 connect 6 -- sh -c 'cat; exit 7'  # hi, "
     "exit 7",
     "ssh -i …/keys/alice -p … builds@127.0.0.1 tail 4     # bob's job: refused, exit 77",
 };
