@@ -48,6 +48,15 @@ std::vector<std::string> shell_argv(const bench_context& ctx) {
             ctx.world.public_key_b64("alice")};
 }
 
+std::vector<std::string> shell_argv_as_sshd_runs_it(const bench_context& ctx) {
+    auto argv = shell_argv(ctx);
+    if (::geteuid() != 0)
+        return argv;
+    const std::string user = ctx.world.login_user();
+    argv.insert(argv.begin(), {"setpriv", "--reuid", user, "--regid", user, "--init-groups", "--"});
+    return argv;
+}
+
 std::string command_env(const std::string& command) {
     return "SSH_ORIGINAL_COMMAND=" + command;
 }

@@ -40,6 +40,10 @@ figure ratio_figure(const std::string& name, const std::vector<double>& a,
 
 // jobssh-shell as sshd starts it for alice's key, and the command sshd passes it.
 std::vector<std::string> shell_argv(const bench_context& ctx);
+// The same, run as the sandbox's front sshd runs it (its login user, through setpriv, when
+// we are root): files it leaves in state-dir (a job's master connection, its lock) are then
+// the ones the user's sessions through the front sshd use too.
+std::vector<std::string> shell_argv_as_sshd_runs_it(const bench_context& ctx);
 std::string command_env(const std::string& command);
 
 int open_for_stderr(const std::filesystem::path& path);

@@ -6,6 +6,7 @@
 
 #include "figure_tools.hpp"
 
+#include <filesystem>
 #include <jobssh/connect/control_master.hpp>
 #include <jobssh/connect/session_registry.hpp>
 #include <stdexcept>
@@ -18,13 +19,19 @@ std::vector<figure> connect_true_vs_ssh(bench_context& ctx) {
     auto job = std::to_string(ctx.vm_job);
     spawn_options user{ctx.world.ssh_argv("alice", "connect " + job + " -- true")};
     user.err = open_for_stderr(err);
-    spawn_options shell{shell_argv(ctx), {command_env("connect " + job + " -- true")}};
+    spawn_options shell{shell_argv_as_sshd_runs_it(ctx),
+                        {command_env("connect " + job + " -- true")}};
     shell.err = user.err;
     spawn_options direct{ctx.world.vm_ssh_argv(ctx.vm_job, "true")};
     direct.err = user.err;
     auto socket = job_master_socket(ctx.world.state_dir(), ctx.vm_job);
     if (!socket)
         throw std::runtime_error("the sandbox's state-dir is too long for a master's socket");
+    // What earlier figures left of the job's master, made as root (their jobssh-shell runs
+    // as the driver does): gone, so that the sessions as sshd runs them make their own.
+    stop_master(*socket);
+    for (const char* suffix : {".lock", ".pid"})
+        std::filesystem::remove(socket->string() + suffix);
     // The first session makes the master; the rounds find it (the VM lingers after each).
     std::vector<double> warm_up;
     timed_way(user, "ssh … connect N -- true (warm-up)", err, warm_up)();
