@@ -317,7 +317,7 @@ asio::awaitable<master_outcome> ensure_master(fs::path socket, std::vector<std::
 asio::awaitable<std::optional<fs::path>>
 master_to_ride(fs::path socket, std::vector<std::string> options, std::chrono::seconds idle,
                std::chrono::milliseconds bound, std::function<std::string()> diagnostics,
-               log_fields line, std::function<void(const master_outcome&)> refuse) {
+               log_fields line, std::function<bool(const master_outcome&)> refuse) {
     line.add("event", "multiplex");
     master_outcome outcome;
     try {
@@ -335,7 +335,8 @@ master_to_ride(fs::path socket, std::vector<std::string> options, std::chrono::s
             log_info(line.add("master", outcome.replaced ? "replaced" : "started"));
         co_return socket;
     case master_outcome::state::failed:
-        refuse(outcome);
+        if (refuse(outcome))
+            co_return std::nullopt;
         log_error(line.add("outcome", "failed")
                       .add("status", outcome.exit_status)
                       .add("ssh", outcome.ssh_said));
