@@ -292,6 +292,18 @@ asio::awaitable<master_outcome> ensure_master(fs::path socket, std::vector<std::
     null.reset();
     asio::steady_timer timer(executor, until);
     auto ended = co_await (starting.wait() || timer.async_wait(default_token()));
+    auto state = co_await asio::this_coro::cancellation_state;
+    if (state.cancelled() != asio::cancellation_type::none) {
+        // The session ended while its master was in the making (a signal, a hang-up): the
+        // handshake is killed, and a master already forked off is stopped, nobody to ride it.
+        starting.signal_group(SIGKILL);
+        if (auto pid = master_answers(socket, answer_bound)) {
+            write_pid_file(with_suffix(socket, ".pid"), *pid);
+            stop_master(socket);
+        }
+        throw std::system_error(std::make_error_code(std::errc::operation_canceled),
+                                "making the master was cancelled");
+    }
     if (ended.index() == 1) {
         starting.signal_group(SIGKILL);
         co_await starting.wait();
