@@ -139,10 +139,13 @@ asio::awaitable<std::vector<std::string>> host_keys_once_booted(const config& cf
 // The job's master connection to the VM for this session to ride: the one that answers, or
 // one made now (by the job's first session, or in place of one that no longer answers).
 // nullopt: this session connects by itself, and syslog says why. ssh's own failure to reach
-// the VM or log in is the session's failure, as it would have been without a master.
+// the VM or log in is the session's failure, as it would have been without a master; a VM
+// that dropped the master's connection before the key exchange is busy, not gone, and the
+// master is tried again as the session's ssh would be (`backoff`, until `give_up`).
 asio::awaitable<std::optional<std::filesystem::path>>
 job_master(const config& cfg, job_id job, const job_info& info, const ssh_key& key,
-           const std::optional<std::filesystem::path>& known_hosts) {
+           const std::optional<std::filesystem::path>& known_hosts,
+           std::chrono::steady_clock::time_point give_up, std::chrono::milliseconds& backoff) {
     auto socket = job_master_socket(cfg.state_dir, job);
     if (!socket) {
         log_error(log_line(job, key)
@@ -163,15 +166,39 @@ job_master(const config& cfg, job_id job, const job_info& info, const ssh_key& k
         throw failure_error(failure::internal, std::string("runner sent bad VM data: ") + e.what());
     }
     auto idle = std::chrono::duration_cast<std::chrono::seconds>(cfg.linger) + master_idle_margin;
-    co_return co_await master_to_ride(
-        *socket, std::move(options), idle, master_bound, [&said] { return said->text(); },
-        log_line(job, key),
-        [&](const master_outcome& outcome) {
-            if (auto failed = vm_ssh_failure(outcome.exit_status, outcome.ssh_said)) {
-                log_error(log_line(job, key).add("event", "vm_ssh").add("ssh", outcome.ssh_said));
-                throw failure_error(*failed, "ssh to the VM failed");
-            }
-        });
+    for (;;) {
+        std::string dropped;
+        auto master = co_await master_to_ride(
+            *socket, options, idle, master_bound, [&said] { return said->text(); },
+            log_line(job, key),
+            [&](const master_outcome& outcome) {
+                if (dropped_before_login(outcome.ssh_said) &&
+                    std::chrono::steady_clock::now() + backoff < give_up) {
+                    dropped = outcome.ssh_said;
+                    return true;
+                }
+                if (auto failed = vm_ssh_failure(outcome.exit_status, outcome.ssh_said)) {
+                    // Dropped once more at the end of the wait: the session tries by itself.
+                    if (dropped_before_login(outcome.ssh_said))
+                        return false;
+                    log_error(
+                        log_line(job, key).add("event", "vm_ssh").add("ssh", outcome.ssh_said));
+                    throw failure_error(*failed, "ssh to the VM failed");
+                }
+                return false;
+            });
+        if (master || dropped.empty())
+            co_return master;
+        log_info(log_line(job, key)
+                     .add("event", "vm_ssh_retry")
+                     .add("after_ms", backoff.count())
+                     .add("ssh", dropped));
+        if (::truncate(said->file().c_str(), 0) != 0)
+            co_return std::nullopt;
+        asio::steady_timer pause(co_await asio::this_coro::executor, backoff);
+        co_await pause.async_wait(asio::use_awaitable);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+    }
 }
 
 // ssh riding a master that went away after it was seen answering connects by itself, and
@@ -254,8 +281,14 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
         // A one-command session with a pty is recorded too: said where its output is not.
         write_all(STDERR_FILENO, observer->banner_note());
     }
+    // A VM's sshd that drops connections before the key exchange (MaxStartups: many sessions
+    // starting at once) is busy, not gone: the master and ssh are tried again, with backoff,
+    // within the bound of the wait for the VM.
+    const auto give_up =
+        std::chrono::steady_clock::now() + (job_ended(info) ? vm_gone_bound : vm_boot_bound);
+    std::chrono::milliseconds backoff{100};
     if (cfg.multiplex) {
-        if (auto master = co_await job_master(cfg, job, info, key, known_hosts))
+        if (auto master = co_await job_master(cfg, job, info, key, known_hosts, give_up, backoff))
             ssh_args = vm_ssh_argv(cfg, info, tty, remote_command,
                                    {known_hosts, diagnostics->file(), master});
     }
@@ -269,12 +302,6 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
     // "Started" (the VM's life): the inner ssh authenticated and opened its session channel,
     // seen as ssh making its pty raw; without a pty, the command's first byte of output.
     options.on_started = [&session] { session.started(); };
-    // A VM's sshd that drops connections before the key exchange (MaxStartups: many sessions
-    // starting at once) is busy, not gone: ssh is tried again, with backoff, within the bound
-    // of the wait for the VM.
-    const auto give_up =
-        std::chrono::steady_clock::now() + (job_ended(info) ? vm_gone_bound : vm_boot_bound);
-    std::chrono::milliseconds backoff{100};
     for (;;) {
         try {
             // Two statements: GCC 12 miscompiles co_await inside a conditional expression.

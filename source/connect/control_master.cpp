@@ -292,6 +292,18 @@ asio::awaitable<master_outcome> ensure_master(fs::path socket, std::vector<std::
     null.reset();
     asio::steady_timer timer(executor, until);
     auto ended = co_await (starting.wait() || timer.async_wait(default_token()));
+    auto state = co_await asio::this_coro::cancellation_state;
+    if (state.cancelled() != asio::cancellation_type::none) {
+        // The session ended while its master was in the making (a signal, a hang-up): the
+        // handshake is killed, and a master already forked off is stopped, nobody to ride it.
+        starting.signal_group(SIGKILL);
+        if (auto pid = master_answers(socket, answer_bound)) {
+            write_pid_file(with_suffix(socket, ".pid"), *pid);
+            stop_master(socket);
+        }
+        throw std::system_error(std::make_error_code(std::errc::operation_canceled),
+                                "making the master was cancelled");
+    }
     if (ended.index() == 1) {
         starting.signal_group(SIGKILL);
         co_await starting.wait();
@@ -317,7 +329,7 @@ asio::awaitable<master_outcome> ensure_master(fs::path socket, std::vector<std::
 asio::awaitable<std::optional<fs::path>>
 master_to_ride(fs::path socket, std::vector<std::string> options, std::chrono::seconds idle,
                std::chrono::milliseconds bound, std::function<std::string()> diagnostics,
-               log_fields line, std::function<void(const master_outcome&)> refuse) {
+               log_fields line, std::function<bool(const master_outcome&)> refuse) {
     line.add("event", "multiplex");
     master_outcome outcome;
     try {
@@ -335,7 +347,8 @@ master_to_ride(fs::path socket, std::vector<std::string> options, std::chrono::s
             log_info(line.add("master", outcome.replaced ? "replaced" : "started"));
         co_return socket;
     case master_outcome::state::failed:
-        refuse(outcome);
+        if (refuse(outcome))
+            co_return std::nullopt;
         log_error(line.add("outcome", "failed")
                       .add("status", outcome.exit_status)
                       .add("ssh", outcome.ssh_said));

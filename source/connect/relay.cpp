@@ -403,8 +403,18 @@ awaitable<session_result> relay_on_pty(std::filesystem::path program, std::vecto
         co_await follow_window_size(winch, user.in, terminal, resized);
         co_return co_await forever_then(session_end::hangup);
     };
+    // ssh riding a master hands it the pty and the stderr pipe with its session: killed
+    // before that session was its own (a ^C or ^\ on the pty before ssh made it raw), it
+    // leaves the session in the master, which holds both open as long as the VM's side
+    // lives. Once ssh has exited, what is still coming gets `stop_grace` to drain.
+    auto child_gone = [&]() -> awaitable<session_end> {
+        co_await process.wait();
+        asio::steady_timer drain(executor, options.stop_grace);
+        co_await drain.async_wait(default_token());
+        co_return session_end::child_exited;
+    };
     result.end = co_await ended(output() || input() || caught_signal(signals) ||
-                                deadline_watch(options, out, raw) || window());
+                                deadline_watch(options, out, raw) || window() || child_gone());
     result.exit_status = co_await finish(process, result.end, options.stop_grace);
     co_return result;
 }

@@ -240,7 +240,7 @@ asio::awaitable<std::optional<fs::path>> runner_master(const config& cfg,
         log_fields().add("runner", name),
         [&](const master_outcome& outcome) {
             if (outcome.exit_status != 255 || outcome.ssh_said.empty())
-                return;
+                return false;
             if (vm_ssh_failure(255, outcome.ssh_said) == failure::vm_host_key)
                 throw failure_error(failure::runner_host_key,
                                     "runner " + name + ": " + outcome.ssh_said);

@@ -81,11 +81,12 @@ boost::asio::awaitable<master_outcome> ensure_master(std::filesystem::path socke
 // (syslog hears when this session made or replaced it, on `line`); nullopt, syslog told why,
 // when the session is to connect by itself. `refuse` sees a master ssh could not make and
 // throws when that is the session's own failure (the VM or runner unreachable, a host key
-// refused), as it would have been without a master.
+// refused), as it would have been without a master; it returns true when the caller tries
+// again (nullopt then, and syslog is not told), false for nullopt as above.
 boost::asio::awaitable<std::optional<std::filesystem::path>>
 master_to_ride(std::filesystem::path socket, std::vector<std::string> options,
                std::chrono::seconds idle, std::chrono::milliseconds bound,
                std::function<std::string()> diagnostics, log_fields line,
-               std::function<void(const master_outcome&)> refuse);
+               std::function<bool(const master_outcome&)> refuse);
 
 } // namespace jobssh
