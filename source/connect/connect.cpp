@@ -315,7 +315,9 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
         outcome.ssh_said = said_about_vm(diagnostics->text(), job, key);
         outcome.ssh_failed = vm_ssh_failure(outcome.result.exit_status, outcome.ssh_said);
         auto now = std::chrono::steady_clock::now();
-        if (!outcome.ssh_failed || session.has_started() ||
+        // A try that took some of the user's stdin is not made again: the next would run the
+        // command without it.
+        if (!outcome.ssh_failed || session.has_started() || outcome.result.read_input ||
             !dropped_before_login(outcome.ssh_said) || now + backoff >= give_up)
             co_return outcome;
         log_info(log_line(job, key)

@@ -449,7 +449,7 @@ awaitable<session_result> relay_with_pipes(std::filesystem::path program,
         co_return user_gone ? session_end::hangup : session_end::child_exited;
     };
     auto input = [&]() -> awaitable<session_end> {
-        co_await transfer(in, child_in);
+        co_await transfer(in, child_in, nullptr, {}, [&result] { result.read_input = true; });
         child_in.close(); // EOF passed on
         co_return co_await forever_then(session_end::hangup);
     };

@@ -76,6 +76,9 @@ struct session_result {
     // On a pty: the child switched flow control off, as ssh does when it makes its terminal
     // raw. Until then a ^C or ^\ typed is a signal to the child from its pty.
     bool made_raw = false;
+    // With pipes: something was read from the user's stdin and handed to the child, so
+    // running the child again would not see it (a caller retrying ssh must not).
+    bool read_input = false;
 };
 
 // Both take their arguments by value: a coroutine outlives the caller's temporaries. Both
