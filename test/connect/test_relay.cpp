@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE relay
 #include "flood_pattern.hpp"
 #include "io_context_fixture.hpp"
+#include "read_ready.hpp"
 
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
@@ -112,16 +113,10 @@ public:
     std::string data;
 
 private:
+    // True when bytes came within `timeout_ms`.
     bool read_some(int timeout_ms) {
-        pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, timeout_ms) <= 0 || !(p.revents & POLLIN))
-            return false;
-        char buffer[65536];
-        auto n = ::read(fd_, buffer, sizeof buffer);
-        if (n <= 0)
-            return false;
-        data.append(buffer, static_cast<std::size_t>(n));
-        return true;
+        return jobssh::testing::read_ready(fd_, timeout_ms, data) ==
+               jobssh::testing::read_outcome::appended;
     }
     int fd_;
 };

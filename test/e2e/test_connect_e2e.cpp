@@ -39,10 +39,6 @@ const std::string jobs_json = R"({"jobs": [)" + shell_job(1, "interactive") + ",
 // One sandbox for the module: starting VMs is the slow part.
 JOBSSH_MODULE_WORLD(sandbox_world, jobs_json, alice_and_bob);
 
-sandbox& box() {
-    return *sandbox_world_of_the_module::get().box;
-}
-
 std::size_t count(const std::vector<std::string>& requests, const std::string& request) {
     return static_cast<std::size_t>(std::count(requests.begin(), requests.end(), request));
 }
@@ -428,7 +424,7 @@ BOOST_AUTO_TEST_CASE(scp_and_sftp_are_told_to_use_connect_with_tar) {
     // scp and sftp take ssh's options but -P for the port, then their own operands.
     std::vector<std::string> options(ssh.begin() + 1, ssh.end() - 3);
     std::replace(options.begin(), options.end(), std::string("-p"), std::string("-P"));
-    auto local = sandbox_world_of_the_module::get().scratch.path() / "upload.txt";
+    auto local = world().scratch.path() / "upload.txt";
     std::ofstream(local) << "payload\n";
     auto target = box().login_user() + "@127.0.0.1";
 
@@ -579,8 +575,8 @@ private:
                     if (!(ends[i].revents & (POLLIN | POLLHUP | POLLERR)))
                         continue;
                     ssize_t n = ::read(ends[i].fd, buffer, sizeof buffer);
-                    done = n <= 0 ||
-                           ::write(ends[1 - i].fd, buffer, static_cast<std::size_t>(n)) != n;
+                    done =
+                        n <= 0 || ::write(ends[1 - i].fd, buffer, static_cast<std::size_t>(n)) != n;
                 }
             }
         }

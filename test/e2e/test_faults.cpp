@@ -34,13 +34,7 @@ const char* const jobs_json = R"({"jobs": [
    "shell": true}
 ]})";
 
-// Declared as test_shell's world is (`duplicates` lists the two): the same kind of world, its
-// jobs written out whole, as each test reads them.
 JOBSSH_MODULE_WORLD(shell_world, jobs_json, alice_and_bob);
-
-shell_world& w() {
-    return shell_world_of_the_module::get();
-}
 
 const std::string runner_down = "The build runner cannot be reached right now. Try again later.\n";
 const std::string meta_down = "Temporary authentication failure. Try again later.\n";
@@ -48,20 +42,20 @@ const std::string meta_down = "Temporary authentication failure. Try again later
 // One fault of the runner (or meta) for the length of one run of jobssh-shell.
 run_result with_runner_fault(const std::string& fault, const std::string& command,
                              std::chrono::seconds bound = 30s) {
-    return shell_under_fault(*w().box, fault_of::runner, fault, command, bound);
+    return shell_under_fault(box(), fault_of::runner, fault, command, bound);
 }
 
 run_result with_meta_fault(const std::string& fault, const std::string& command = "tail 1",
                            std::chrono::seconds bound = 30s) {
-    return shell_under_fault(*w().box, fault_of::meta, fault, command, bound);
+    return shell_under_fault(box(), fault_of::meta, fault, command, bound);
 }
 
 // As docs/reliability.md defines it: no jobssh-shell of the sandbox and no ssh to a job's VM
 // port (job 2's; job 1 has no VM).
 bool nothing_left_running() {
-    const auto vm_port = w().box->vm_port(2);
+    const auto vm_port = box().vm_port(2);
     return eventually(
-        [&] { return shells_of(w().box->config_file()).empty() && vm_clients_of(vm_port).empty(); },
+        [&] { return shells_of(box().config_file()).empty() && vm_clients_of(vm_port).empty(); },
         10s);
 }
 
@@ -73,7 +67,7 @@ std::optional<std::uint64_t>
 sent_of_the_big_answer(std::vector<sandbox::answer_sent> (sandbox::*answers)() const) {
     std::optional<std::uint64_t> sent;
     eventually([&] {
-        for (const auto& a : ((*w().box).*answers)())
+        for (const auto& a : (box().*answers)())
             if (a.body >= 100 * mib)
                 sent = a.sent;
         return sent.has_value();
@@ -104,7 +98,7 @@ BOOST_AUTO_TEST_SUITE(runner)
 BOOST_AUTO_TEST_CASE(a_runner_answering_404_for_a_job_is_no_such_job_66) {
     auto result = with_runner_fault(R"({"status": 404, "body": "404 not found"})", "tail 1");
     BOOST_TEST(result.exit_code == 66);
-    BOOST_TEST(result.err == "No such job found.\n" + support_line(w().cfg));
+    BOOST_TEST(result.err == "No such job found.\n" + support_line(world().cfg));
     BOOST_TEST(result.out == "");
     BOOST_TEST(nothing_left_running());
 }
@@ -112,16 +106,16 @@ BOOST_AUTO_TEST_CASE(a_runner_answering_404_for_a_job_is_no_such_job_66) {
 BOOST_AUTO_TEST_CASE(a_runner_answering_500_is_unreachable_69_and_its_body_stays_private) {
     auto result = with_runner_fault(R"({"status": 500, "body": "Traceback: secret"})", "tail 1");
     BOOST_TEST(result.exit_code == 69);
-    BOOST_TEST(result.err == runner_down + support_line(w().cfg));
+    BOOST_TEST(result.err == runner_down + support_line(world().cfg));
     BOOST_TEST(result.out == "");
     BOOST_TEST(nothing_left_running());
 }
 
 BOOST_AUTO_TEST_CASE(a_runner_answering_truncated_json_is_unreachable_69) {
-    auto whole = w().box->job_info_json(1);
+    auto whole = box().job_info_json(1);
     auto result = with_runner_fault(json_answer(200, whole.substr(0, whole.size() / 2)), "tail 1");
     BOOST_TEST(result.exit_code == 69);
-    BOOST_TEST(result.err == runner_down + support_line(w().cfg));
+    BOOST_TEST(result.err == runner_down + support_line(world().cfg));
     BOOST_TEST(nothing_left_running());
 }
 
@@ -132,7 +126,7 @@ BOOST_AUTO_TEST_CASE(a_runner_answering_json_of_the_wrong_shape_is_unreachable_6
                                  "username": "alice"})"}) {
         auto result = with_runner_fault(json_answer(200, body), "tail 1");
         BOOST_TEST(result.exit_code == 69, "body: " << body);
-        BOOST_TEST(result.err == runner_down + support_line(w().cfg), "body: " << body);
+        BOOST_TEST(result.err == runner_down + support_line(world().cfg), "body: " << body);
     }
     BOOST_TEST(nothing_left_running());
 }
@@ -145,7 +139,7 @@ BOOST_AUTO_TEST_CASE(a_runner_answering_100_mib_is_unreachable_69_and_not_read_t
     // end, let out all 104,860,478 bytes.
     auto result = with_runner_fault(endless_string_answer("manifest"), "tail 1");
     BOOST_TEST(result.exit_code == 69);
-    BOOST_TEST(result.err == runner_down + support_line(w().cfg));
+    BOOST_TEST(result.err == runner_down + support_line(world().cfg));
     the_big_answer_was_cut_short(&sandbox::runner_answers, "the runner");
     BOOST_TEST(nothing_left_running());
 }
@@ -153,15 +147,14 @@ BOOST_AUTO_TEST_CASE(a_runner_answering_100_mib_is_unreachable_69_and_not_read_t
 BOOST_AUTO_TEST_CASE(a_runner_dropping_the_connection_is_unreachable_69) {
     auto result = with_runner_fault(R"({"close": true})", "tail 1");
     BOOST_TEST(result.exit_code == 69);
-    BOOST_TEST(result.err == runner_down + support_line(w().cfg));
+    BOOST_TEST(result.err == runner_down + support_line(world().cfg));
     BOOST_TEST(nothing_left_running());
 }
 
 BOOST_AUTO_TEST_CASE(tail_of_a_shell_job_whose_task_failed_exits_1_while_its_vm_would_stay) {
-    BOOST_REQUIRE(eventually([] {
-        return w().box->job_info_json(2).find(R"("status":"failed")") != std::string::npos;
-    }));
-    auto result = w().box->run_shell("alice", "tail 2");
+    BOOST_REQUIRE(eventually(
+        [] { return box().job_info_json(2).find(R"("status":"failed")") != std::string::npos; }));
+    auto result = box().run_shell("alice", "tail 2");
     BOOST_TEST(result.exit_code == 1);
     BOOST_TEST(result.out == "shell job\n[build] error: it broke\n");
     BOOST_TEST(result.err == "");
@@ -169,39 +162,40 @@ BOOST_AUTO_TEST_CASE(tail_of_a_shell_job_whose_task_failed_exits_1_while_its_vm_
 
 // Job 2 has no VM here (the sandbox starts none): the tests give it the port they need.
 long requests_of_job_2(const std::string& what) {
-    auto requests = w().box->runner_requests();
+    auto requests = box().runner_requests();
     return std::count(requests.begin(), requests.end(), "POST /job/2/" + what);
 }
 
 BOOST_AUTO_TEST_CASE(a_job_without_a_vm_is_told_so_at_once_69_and_nothing_is_claimed) {
-    w().box->set_job(2, R"({"port": 0})");
+    box().set_job(2, R"({"port": 0})");
     const auto claims = requests_of_job_2("claim");
-    auto result = w().box->run_shell("alice", "connect 2");
+    auto result = box().run_shell("alice", "connect 2");
     BOOST_TEST(result.exit_code == 69);
     BOOST_TEST(result.out == ""); // no banner: there is nothing to connect to
-    BOOST_TEST(result.err == "This job has no build VM to connect to.\n" + support_line(w().cfg));
+    BOOST_TEST(result.err ==
+               "This job has no build VM to connect to.\n" + support_line(world().cfg));
     BOOST_TEST(requests_of_job_2("claim") == claims);
     BOOST_TEST(nothing_left_running());
 }
 
 BOOST_AUTO_TEST_CASE(an_ended_job_whose_vm_port_refuses_is_told_its_vm_is_gone_without_a_wait) {
-    w().box->set_job(2, R"({"port": )" + std::to_string(jobssh::fixtures::pick_free_port()) + "}");
+    box().set_job(2, R"({"port": )" + std::to_string(jobssh::fixtures::pick_free_port()) + "}");
     const auto claims = requests_of_job_2("claim");
-    auto result = w().box->run_shell("alice", "connect 2 -- echo reached");
+    auto result = box().run_shell("alice", "connect 2 -- echo reached");
     BOOST_TEST(result.exit_code == 69);
     BOOST_TEST(result.out == "");
-    BOOST_TEST(result.err ==
-               "The job's build VM is gone: it is no longer running.\n" + support_line(w().cfg));
+    BOOST_TEST(result.err == "The job's build VM is gone: it is no longer running.\n" +
+                                 support_line(world().cfg));
     BOOST_TEST(requests_of_job_2("claim") == claims);
     BOOST_TEST(nothing_left_running());
 }
 
 // A running job's VM may still boot: it is waited for, once told, then given up on.
 BOOST_AUTO_TEST_CASE(a_vm_that_never_comes_up_is_unreachable_69_after_the_wait_and_left_as_found) {
-    w().box->set_job(2, R"({"status": "running", "port": )" +
-                            std::to_string(jobssh::fixtures::pick_free_port()) + "}");
+    box().set_job(2, R"({"status": "running", "port": )" +
+                         std::to_string(jobssh::fixtures::pick_free_port()) + "}");
     const auto claims = requests_of_job_2("claim");
-    auto result = w().box->run_shell("alice", "connect 2 -- echo reached", std::nullopt, 90s);
+    auto result = box().run_shell("alice", "connect 2 -- echo reached", std::nullopt, 90s);
     BOOST_TEST(result.exit_code == 69);
     BOOST_TEST(result.out == "");
     const std::string waiting = "Waiting for the build VM to come up...\n";
@@ -210,7 +204,7 @@ BOOST_AUTO_TEST_CASE(a_vm_that_never_comes_up_is_unreachable_69_after_the_wait_a
     BOOST_TEST(result.err.find(waiting, first + 1) == std::string::npos, result.err);
     BOOST_TEST(result.err.ends_with(
         "The job's build VM cannot be reached. It may have been terminated.\n" +
-        support_line(w().cfg)));
+        support_line(world().cfg)));
     // Nothing was claimed for a VM that never answered, so nothing is terminated.
     BOOST_TEST(requests_of_job_2("claim") == claims);
     BOOST_TEST(requests_of_job_2("terminate") == 0);
@@ -226,7 +220,7 @@ BOOST_AUTO_TEST_CASE(meta_answering_404_for_a_known_key_is_an_unknown_key_77) {
     BOOST_TEST(result.exit_code == 77);
     BOOST_TEST(result.err.starts_with(
         "We don't recognize your SSH key. Make sure you've added it to your account.\n"));
-    BOOST_TEST(result.err.ends_with(support_line(w().cfg)));
+    BOOST_TEST(result.err.ends_with(support_line(world().cfg)));
     BOOST_TEST(result.out == "");
     BOOST_TEST(nothing_left_running());
 }
@@ -237,7 +231,7 @@ BOOST_AUTO_TEST_CASE(meta_answering_truncated_or_mistyped_json_is_a_temporary_fa
           R"({"id": 1, "owner": {"canonical_name": "~alice", "name": 7}})"}) {
         auto result = with_meta_fault(json_answer(200, body));
         BOOST_TEST(result.exit_code == 75, "body: " << body);
-        BOOST_TEST(result.err == meta_down + support_line(w().cfg), "body: " << body);
+        BOOST_TEST(result.err == meta_down + support_line(world().cfg), "body: " << body);
         BOOST_TEST(result.out == "");
     }
     BOOST_TEST(nothing_left_running());
@@ -246,7 +240,7 @@ BOOST_AUTO_TEST_CASE(meta_answering_truncated_or_mistyped_json_is_a_temporary_fa
 BOOST_AUTO_TEST_CASE(meta_answering_100_mib_is_a_temporary_failure_75_and_not_read_to_its_end) {
     auto result = with_meta_fault(endless_string_answer("comment"));
     BOOST_TEST(result.exit_code == 75);
-    BOOST_TEST(result.err == meta_down + support_line(w().cfg));
+    BOOST_TEST(result.err == meta_down + support_line(world().cfg));
     the_big_answer_was_cut_short(&sandbox::meta_answers, "meta");
     BOOST_TEST(nothing_left_running());
 }
@@ -288,7 +282,6 @@ int waited_status(pid_t pid, std::chrono::seconds bound) {
 
 BOOST_AUTO_TEST_CASE(a_tail_started_when_the_user_has_no_inotify_instance_left_shows_every_line) {
     BOOST_REQUIRE_MESSAGE(::geteuid() == 0, "needs root to run as a private user id");
-    auto& box = *w().box;
     const uid_t uid = private_uid();
 
     // Somebody else of the same user holds every instance the kernel allows it.
@@ -302,18 +295,18 @@ BOOST_AUTO_TEST_CASE(a_tail_started_when_the_user_has_no_inotify_instance_left_s
     // The same jobssh-shell, run as that user, on a job the test writes while it runs.
     jobssh::testing::scratch_dir scratch;
     fs::permissions(scratch.path(), fs::perms::all);
-    auto config = scratch.write("config.ini", read_file(box.config_file()));
+    auto config = scratch.write("config.ini", read_file(box().config_file()));
     fs::permissions(config, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
     const fs::path out_file = scratch.path() / "out";
     const fs::path err_file = scratch.path() / "err";
-    auto job = box.add_job(R"({"id": 50, "owner": "alice", "owner_id": 1, "manual": true,
+    auto job = box().add_job(R"({"id": 50, "owner": "alice", "owner_id": 1, "manual": true,
                                "tasks": [{"name": "build", "log": []}]})");
-    const fs::path job_dir = box.buildlogs() / std::to_string(job);
+    const fs::path job_dir = box().buildlogs() / std::to_string(job);
     fs::create_directories(job_dir);
     std::ofstream(job_dir / "log") << "before the tail\n";
 
     // Everything the child needs is made before the fork: it only makes system calls.
-    std::string key = box.public_key_b64("alice");
+    std::string key = box().public_key_b64("alice");
     std::string program = JOBSSH_SHELL_PROGRAM;
     std::string config_text = config.string();
     std::string command = "SSH_ORIGINAL_COMMAND=tail " + std::to_string(job);
@@ -342,7 +335,7 @@ BOOST_AUTO_TEST_CASE(a_tail_started_when_the_user_has_no_inotify_instance_left_s
     // ends only once they are out, so the drain at its end cannot be what showed them.
     BOOST_TEST(eventually(
         [&] { return read_file(out_file).find("[build] a task") != std::string::npos; }, 20s));
-    box.set_job(job, R"({"status": "success", "task": 1, "tasks": 1})");
+    box().set_job(job, R"({"status": "success", "task": 1, "tasks": 1})");
     int status = waited_status(shell, 30s);
 
     BOOST_TEST(status == 0, "stderr: " << read_file(err_file));
@@ -350,8 +343,9 @@ BOOST_AUTO_TEST_CASE(a_tail_started_when_the_user_has_no_inotify_instance_left_s
                "before the tail\nwhile it ran\n[build] a task that started late\n");
     BOOST_TEST(read_file(err_file) == "");
     // jobssh took the fallback, and told the operator why.
-    BOOST_TEST(box.wait_for_syslog("inotify_init1: Too many open files; following the logs by "
-                                   "re-reading them")
+    BOOST_TEST(box()
+                   .wait_for_syslog("inotify_init1: Too many open files; following the logs by "
+                                    "re-reading them")
                    .has_value());
     BOOST_TEST(nothing_left_running());
     BOOST_TEST(jobssh::testing::processes_with(config.string()).empty());

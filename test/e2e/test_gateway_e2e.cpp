@@ -71,10 +71,6 @@ JOBSSH_MODULE_WORLD(gateway_world);
 
 namespace {
 
-sandbox& box() {
-    return *gateway_world_of_the_module::get().box;
-}
-
 // The support line of the gateway's configuration, which ends its refusals.
 std::string support() {
     return support_line(jobssh::load_config(box().config_file()));
@@ -89,16 +85,10 @@ std::size_t count(const std::vector<std::string>& requests, const std::string& r
     return static_cast<std::size_t>(std::count(requests.begin(), requests.end(), request));
 }
 
-// The connections that logged in to runner i's sshd (its log says "Accepted publickey" once
-// per handshake, never per session).
+// The connections that logged in to runner i's sshd, by its log.
 std::size_t logins_to_runner(std::size_t runner) {
-    std::ifstream log(box().dir() / ("runner-" + std::to_string(runner)) / "sshd" / "sshd.log");
-    std::string text((std::istreambuf_iterator<char>(log)), {});
-    std::size_t count = 0;
-    for (auto at = text.find("Accepted publickey for"); at != std::string::npos;
-         at = text.find("Accepted publickey for", at + 1))
-        ++count;
-    return count;
+    return logins_in(
+        read_file(box().dir() / ("runner-" + std::to_string(runner)) / "sshd" / "sshd.log"));
 }
 
 // The gateway's masters to runner 1 (runner hosts are 127.0.0.2 and up): ssh -f -M … whose

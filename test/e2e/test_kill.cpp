@@ -31,14 +31,8 @@ const char* const jobs_json = R"({"jobs": [
   {"id": 6, "owner": "alice", "owner_id": 1, "log": ["sshd"], "pace_ms": 0, "shell": true}
 ]})";
 
-const char* const users_json = R"({"users": [{"name": "alice", "id": 1}]})";
-
-JOBSSH_MODULE_WORLD(sandbox_world, jobs_json, users_json,
+JOBSSH_MODULE_WORLD(sandbox_world, jobs_json, alice_alone,
                     [](sandbox_options& options) { options.poll_interval = 200ms; });
-
-sandbox& box() {
-    return *sandbox_world_of_the_module::get().box;
-}
 
 std::size_t terminates_of(std::int64_t job) {
     return times_asked(box(), "POST /job/" + std::to_string(job) + "/terminate");

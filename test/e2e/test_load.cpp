@@ -142,8 +142,7 @@ void append(const fs::path& file, const std::string& bytes) {
 BOOST_AUTO_TEST_CASE(concurrent_tails_and_connects_through_the_front_sshd_lose_no_byte) {
     BOOST_TEST_MESSAGE("load: " << tails << " tails, " << connects << " connects");
     jobssh::testing::sandbox_world world(
-        jobs_json(), R"({"users": [{"name": "alice", "id": 1}]})",
-        [](sandbox_options& options) { options.poll_interval = 500ms; });
+        jobs_json(), alice_alone, [](sandbox_options& options) { options.poll_interval = 500ms; });
     sandbox& box = *world.box;
     for (int j = 1; j <= jobs_for(connects); ++j)
         BOOST_REQUIRE(eventually([&] { return box.vm_running(j); }, 120s));

@@ -34,29 +34,17 @@ const char* const jobs_json = R"({"jobs": [
   {"id": 7, "owner": "alice", "owner_id": 1, "log": ["linger"], "pace_ms": 0, "shell": true}
 ]})";
 
-const char* const users_json = R"({"users": [{"name": "alice", "id": 1}]})";
-
 } // namespace
 
-JOBSSH_MODULE_WORLD(sandbox_world, jobs_json, users_json,
+JOBSSH_MODULE_WORLD(sandbox_world, jobs_json, alice_alone,
                     [](sandbox_options& options) { options.linger = 30s; });
 
 namespace {
 
-sandbox& box() {
-    return *sandbox_world_of_the_module::get().box;
-}
-
-// The connections that logged in to the job's VM: its sshd says "Accepted publickey for
-// build from 127.0.0.1 port N" once per handshake, never per session channel.
+// The connections that logged in to the job's VM, by its sshd's log.
 std::size_t logins_to_vm(sandbox& world, std::int64_t job) {
     auto logs = sandbox::run({"docker", "logs", world.vm_name(job)}, std::nullopt, 30s);
-    std::string text = logs.out + logs.err;
-    std::size_t count = 0;
-    for (auto at = text.find("Accepted publickey for"); at != std::string::npos;
-         at = text.find("Accepted publickey for", at + 1))
-        ++count;
-    return count;
+    return logins_in(logs.out + logs.err);
 }
 
 fs::path socket_of(std::int64_t job) {
@@ -86,6 +74,23 @@ run_result one_command(std::int64_t job, const std::string& command,
         std::move(input), 60s);
 }
 
+// `result` is a session's that exited with `code` after printing `out`, and `err` on stderr
+// when given.
+void ended_with(const run_result& result, int code, const std::string& out,
+                const std::optional<std::string>& err = std::nullopt) {
+    BOOST_TEST(result.exit_code == code, result.err);
+    BOOST_TEST(result.out == out);
+    if (err)
+        BOOST_TEST(result.err == *err);
+}
+
+// The master a first session of the job made, once its VM runs.
+pid_t master_made_by_a_session(std::int64_t job) {
+    BOOST_REQUIRE(eventually([&] { return box().vm_running(job); }, 60s));
+    BOOST_TEST(one_command(job, "true").exit_code == 0);
+    return master_pid(job);
+}
+
 // The job's last session ended: its VM goes, and with it the master, its socket and files.
 void nothing_left_of(std::int64_t job) {
     BOOST_TEST(eventually([&] { return !box().vm_running(job); }, 60s));
@@ -100,15 +105,12 @@ void nothing_left_of(std::int64_t job) {
 BOOST_AUTO_TEST_CASE(a_second_session_of_a_job_opens_no_new_connection_to_its_vm) {
     BOOST_REQUIRE(eventually([] { return box().vm_running(1); }, 60s));
     auto first = one_command(1, "echo one");
-    BOOST_TEST(first.exit_code == 0, first.err);
-    BOOST_TEST(first.out == "one\n");
+    ended_with(first, 0, "one\n");
     BOOST_TEST(logins_to_vm(box(), 1) == 1u);
     BOOST_TEST(fs::exists(socket_of(1)));
 
     auto second = one_command(1, "echo two");
-    BOOST_TEST(second.exit_code == 0, second.err);
-    BOOST_TEST(second.out == "two\n");
-    BOOST_TEST(second.err.empty());
+    ended_with(second, 0, "two\n", "");
     // A shell while the VM lingers, and a command beside it: still the one connection.
     pty_driver user(box().ssh_argv("alice", "connect 1", true));
     BOOST_REQUIRE_MESSAGE(user.expect("$ "), user.output());
@@ -139,24 +141,18 @@ BOOST_AUTO_TEST_CASE(
                "stdout differs from stdin: " << echoed.out.size() << " bytes of " << input.size());
     BOOST_TEST(echoed.err.empty());
     auto quiet = one_command(2, "sh -c 'echo out; echo err >&2; exit 3'");
-    BOOST_TEST(quiet.exit_code == 3);
-    BOOST_TEST(quiet.out == "out\n");
-    BOOST_TEST(quiet.err == "err\n");
+    ended_with(quiet, 3, "out\n", "err\n");
     BOOST_TEST(logins_to_vm(box(), 2) == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_master_killed_mid_way_is_replaced_and_the_next_session_sees_no_error) {
-    BOOST_REQUIRE(eventually([] { return box().vm_running(3); }, 60s));
-    BOOST_TEST(one_command(3, "true").exit_code == 0);
-    pid_t killed = master_pid(3);
+    pid_t killed = master_made_by_a_session(3);
     ::kill(killed, SIGKILL);
     BOOST_REQUIRE(eventually([&] { return masters_of(3).empty(); }));
     BOOST_TEST(fs::exists(socket_of(3))); // left behind, as by any killed master
 
     auto next = one_command(3, "echo again");
-    BOOST_TEST(next.exit_code == 0, next.err);
-    BOOST_TEST(next.out == "again\n");
-    BOOST_TEST(next.err.empty());
+    ended_with(next, 0, "again\n", "");
     BOOST_TEST(
         box().wait_for_syslog("job=3 user=alice event=multiplex master=replaced").has_value());
     BOOST_TEST(master_pid(3) != killed);
@@ -167,15 +163,11 @@ BOOST_AUTO_TEST_CASE(a_master_killed_mid_way_is_replaced_and_the_next_session_se
 }
 
 BOOST_AUTO_TEST_CASE(a_hung_master_is_stopped_and_replaced_and_the_next_session_sees_no_error) {
-    BOOST_REQUIRE(eventually([] { return box().vm_running(4); }, 60s));
-    BOOST_TEST(one_command(4, "true").exit_code == 0);
-    pid_t hung = master_pid(4);
+    pid_t hung = master_made_by_a_session(4);
     ::kill(hung, SIGSTOP);
 
     auto next = one_command(4, "echo again");
-    BOOST_TEST(next.exit_code == 0, next.err);
-    BOOST_TEST(next.out == "again\n");
-    BOOST_TEST(next.err.empty());
+    ended_with(next, 0, "again\n", "");
     // The stopped master was ended (gone, or a zombie its reaper has not waited for yet).
     auto ended = [&] {
         auto stat = read_proc_file("/proc/" + std::to_string(hung) + "/stat");
@@ -207,10 +199,8 @@ BOOST_AUTO_TEST_CASE(two_sessions_starting_at_once_share_one_master) {
     std::thread other([&] { b = one_command(6, "echo b"); });
     a = one_command(6, "echo a");
     other.join();
-    BOOST_TEST(a.exit_code == 0, a.err);
-    BOOST_TEST(b.exit_code == 0, b.err);
-    BOOST_TEST(a.out == "a\n");
-    BOOST_TEST(b.out == "b\n");
+    ended_with(a, 0, "a\n");
+    ended_with(b, 0, "b\n");
     BOOST_TEST(logins_to_vm(box(), 6) == 1u);
 }
 
@@ -229,7 +219,7 @@ BOOST_AUTO_TEST_CASE(with_multiplex_off_every_session_opens_its_own_connection) 
     sandbox_world world(R"({"jobs": [
       {"id": 1, "owner": "alice", "owner_id": 1, "log": ["off"], "pace_ms": 0, "shell": true}
     ]})",
-                        users_json, [](sandbox_options& options) {
+                        alice_alone, [](sandbox_options& options) {
                             options.linger = 30s;
                             options.jobssh_config = "multiplex = no\n";
                         });
@@ -238,8 +228,7 @@ BOOST_AUTO_TEST_CASE(with_multiplex_off_every_session_opens_its_own_connection) 
     for (const char* word : {"one", "two"}) {
         auto result = sandbox::run(off.ssh_argv("alice", std::string("connect 1 -- echo ") + word),
                                    std::nullopt, 60s);
-        BOOST_TEST(result.exit_code == 0, result.err);
-        BOOST_TEST(result.out == std::string(word) + "\n");
+        ended_with(result, 0, std::string(word) + "\n");
     }
     BOOST_TEST(logins_to_vm(off, 1) == 2u);
     auto socket = jobssh::job_master_socket(off.state_dir(), 1);

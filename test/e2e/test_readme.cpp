@@ -104,34 +104,38 @@ std::string typed_part(const std::string& text) {
     return typed.substr(0, typed.find_last_not_of(' ') + 1);
 }
 
+// The jobs of fixtures/data/jobs.json and job 4211 of the first examples: alice's, finished,
+// its VM up.
+std::string tour_jobs() {
+    auto jobs = boost::json::parse(read_file(JOBSSH_SOURCE_DIR "/fixtures/data/jobs.json"));
+    jobs.at("jobs").as_array().push_back(boost::json::parse(
+        R"({"id": 4211, "owner": "alice", "owner_id": 1, "log": ["[#4211] Booting"],
+            "tasks": [{"name": "build", "log": ["+ make", "built"]}], "pace_ms": 0,
+            "result": "success", "shell": true, "deadline_s": 14400})"));
+    return boost::json::serialize(jobs);
+}
+
 // The sandbox of scripts/sandbox --runners 0, recordings on (the README's replay), jobssh's
-// own linger (a person's sandbox: a one-command session leaves the VM for a next one), and
-// job 4211 of the first examples: alice's, finished, its VM up.
-struct readme_world {
-    readme_world() {
-        auto jobs = boost::json::parse(read_file(JOBSSH_SOURCE_DIR "/fixtures/data/jobs.json"));
-        jobs.at("jobs").as_array().push_back(boost::json::parse(
-            R"({"id": 4211, "owner": "alice", "owner_id": 1, "log": ["[#4211] Booting"],
-                "tasks": [{"name": "build", "log": ["+ make", "built"]}], "pace_ms": 0,
-                "result": "success", "shell": true, "deadline_s": 14400})"));
-        world = std::make_unique<sandbox_world>(
-            boost::json::serialize(jobs), read_file(JOBSSH_SOURCE_DIR "/fixtures/data/users.json"),
-            [](sandbox_options& options) {
-                options.recordings = true;
-                options.linger.reset();
-            });
-        auto& box = *world->box;
+// own linger (a person's sandbox: a one-command session leaves the VM for a next one), on
+// the tour's jobs; an ssh_config and a work directory as the reader has them.
+struct readme_world : sandbox_world {
+    readme_world()
+        : sandbox_world(tour_jobs(), read_file(JOBSSH_SOURCE_DIR "/fixtures/data/users.json"),
+                        [](sandbox_options& options) {
+                            options.recordings = true;
+                            options.linger.reset();
+                        }) {
         fs::create_directories(work);
         auto config =
             scratch.write("ssh_config", "Host ci.example.org\n"
                                         "  HostName 127.0.0.1\n"
                                         "  Port " +
-                                            std::to_string(box.sshd_port()) + "\n" +
-                                            "  IdentityFile " + box.private_key("alice").string() +
+                                            std::to_string(box->sshd_port()) + "\n" +
+                                            "  IdentityFile " + box->private_key("alice").string() +
                                             "\n"
                                             "Host *\n"
                                             "  UserKnownHostsFile " +
-                                            box.known_hosts().string() +
+                                            box->known_hosts().string() +
                                             "\n"
                                             "  StrictHostKeyChecking yes\n"
                                             "  IdentitiesOnly yes\n"
@@ -146,15 +150,14 @@ struct readme_world {
 
     // The line with the sandbox's paths and port for the tour's placeholders.
     std::string as_run(std::string line) const {
-        auto& box = *world->box;
         for (const char* user : {"alice", "bob"}) {
             std::string placeholder = std::string("…/keys/") + user;
             if (auto at = line.find(placeholder); at != std::string::npos)
-                line.replace(at, placeholder.size(), box.private_key(user).string());
+                line.replace(at, placeholder.size(), box->private_key(user).string());
         }
         const std::string port = "-p …";
         if (auto at = line.find(port); at != std::string::npos)
-            line.replace(at, port.size(), "-p " + std::to_string(box.sshd_port()));
+            line.replace(at, port.size(), "-p " + std::to_string(box->sshd_port()));
         return line;
     }
 
@@ -162,21 +165,11 @@ struct readme_world {
         return {"env", "PATH=" + path, "sh", "-c", as_run(line)};
     }
 
-    scratch_dir scratch;
     fs::path work = scratch.path() / "work";
     std::string path;
-    std::unique_ptr<sandbox_world> world;
 };
 
 JOBSSH_MODULE_WORLD(readme_world);
-
-readme_world& w() {
-    return readme_world_of_the_module::get();
-}
-
-sandbox& box() {
-    return *w().world->box;
-}
 
 const example& the_example(const std::string& line) {
     static const auto examples = readme_examples();
@@ -189,7 +182,7 @@ const example& the_example(const std::string& line) {
 // Runs a line without a terminal, as printed; the status is the one its comment gives, when
 // it gives one.
 run_result run_as_printed(const std::string& line, std::chrono::seconds bound = 120s) {
-    auto result = sandbox::run(w().argv(line), std::nullopt, bound);
+    auto result = sandbox::run(world().argv(line), std::nullopt, bound);
     if (auto status = documented_status(line))
         BOOST_TEST(result.exit_code == *status, "exit " << result.exit_code << " from: " << line
                                                         << "\n"
@@ -198,7 +191,7 @@ run_result run_as_printed(const std::string& line, std::chrono::seconds bound = 
 }
 
 std::unique_ptr<pty_driver> on_a_terminal(const std::string& line) {
-    return std::make_unique<pty_driver>(w().argv(line));
+    return std::make_unique<pty_driver>(world().argv(line));
 }
 
 // The lines of a job of fixtures/data/jobs.json (or 4211's) as tail prints them, per log.
@@ -304,7 +297,7 @@ BOOST_AUTO_TEST_CASE(the_first_examples_follow_run_copy_watch_and_replay_as_they
     on_the_vm(job, "rm -rf out fix.patch && mkdir out && printf 'PASS: greets\\n' > out/test.log");
     auto tar_out = run_as_printed(checked[5]);
     BOOST_TEST(tar_out.exit_code == 0, tar_out.err);
-    auto listed = sandbox::run({"tar", "tf", (w().work / "out.tar").string()});
+    auto listed = sandbox::run({"tar", "tf", (world().work / "out.tar").string()});
     BOOST_TEST(listed.out == "out/\nout/test.log\n", listed.err);
     on_the_vm(job, "rm -rf out");
     auto tar_in = run_as_printed(checked[6]);
@@ -312,8 +305,8 @@ BOOST_AUTO_TEST_CASE(the_first_examples_follow_run_copy_watch_and_replay_as_they
     BOOST_TEST(on_the_vm(job, "cat ~/out/test.log") == "PASS: greets\n");
     auto cat_out = run_as_printed(checked[7]);
     BOOST_TEST(cat_out.exit_code == 0, cat_out.err);
-    BOOST_TEST(read_file(w().work / "test.log") == "PASS: greets\n");
-    std::ofstream(w().work / "fix.patch") << "--- a/greet.c\n+++ b/greet.c\n";
+    BOOST_TEST(read_file(world().work / "test.log") == "PASS: greets\n");
+    std::ofstream(world().work / "fix.patch") << "--- a/greet.c\n+++ b/greet.c\n";
     auto cat_in = run_as_printed(checked[8]);
     BOOST_TEST(cat_in.exit_code == 0, cat_in.err);
     BOOST_TEST(on_the_vm(job, "cat ~/fix.patch") == "--- a/greet.c\n+++ b/greet.c\n");

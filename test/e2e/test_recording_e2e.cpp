@@ -40,12 +40,8 @@ JOBSSH_MODULE_WORLD(sandbox_world, jobs_json(), users_json,
 
 namespace {
 
-sandbox& box() {
-    return *sandbox_world_of_the_module::get().box;
-}
-
 const fs::path& world_dir() {
-    return sandbox_world_of_the_module::get().scratch.path();
+    return world().scratch.path();
 }
 
 std::unique_ptr<pty_driver> session(const std::string& user, const std::string& command,

@@ -188,8 +188,8 @@ struct open_sshds {
     }
 };
 
-struct world : jobssh::testing::sandbox_world {
-    world()
+struct security_world : jobssh::testing::sandbox_world {
+    security_world()
         : sandbox_world(jobs_json, users_json, [](sandbox_options& options) {
             ::signal(SIGPIPE, SIG_IGN);
             options.poll_interval = 100ms;
@@ -201,7 +201,7 @@ struct world : jobssh::testing::sandbox_world {
         fs::permissions(marks, fs::perms::all);
         sshds = std::make_unique<open_sshds>(*box);
     }
-    ~world() { sshds.reset(); }
+    ~security_world() { sshds.reset(); }
 
     fs::path data = scratch.path();
     // Where an injected command would leave its mark: writable by the login user.
@@ -210,17 +210,13 @@ struct world : jobssh::testing::sandbox_world {
     // The configuration the shell reads, for the messages that name the operator.
     jobssh::config cfg = jobssh::load_config(box->config_file());
 };
-JOBSSH_MODULE_WORLD(world);
-
-world& w() {
-    return world_of_the_module::get();
-}
+JOBSSH_MODULE_WORLD(security_world);
 
 // ssh to one of the open sshds as `user`, with extra client options.
 std::vector<std::string> ssh_to(std::uint16_t port, std::string_view user,
                                 const std::vector<std::string>& options,
                                 std::string_view remote_command = "") {
-    auto argv = w().box->ssh_argv(user, remote_command);
+    auto argv = box().ssh_argv(user, remote_command);
     for (std::size_t i = 0; i + 1 < argv.size(); ++i)
         if (argv[i] == "-p")
             argv[i + 1] = std::to_string(port);
@@ -247,69 +243,69 @@ BOOST_AUTO_TEST_CASE(a_key_of_alice_reaches_no_job_of_bob_with_any_command) {
     // (the request is still recorded). Seen to fail with shell.cpp's owner check taken out:
     // every command let in, the mark on the VM.
     const std::string mark = "/tmp/alice-was-here";
-    w().box->runner_fault(R"({"status": 200, "body": "ok", "match": "POST /job/1/terminate"})");
+    box().runner_fault(R"({"status": 200, "body": "ok", "match": "POST /job/1/terminate"})");
     for (const std::string& command : std::vector<std::string>{
              "tail 1", "connect 1", "connect 1 -- touch " + mark, "connect 1 touch " + mark,
              "connect 01 -- touch " + mark, "tail 0001"}) {
-        auto result = sandbox::run(w().box->ssh_argv("alice", command));
+        auto result = sandbox::run(box().ssh_argv("alice", command));
         BOOST_TEST(result.exit_code == 77, command);
-        BOOST_TEST(result.err ==
-                       "You are not permitted to connect to this job.\n" + support_line(w().cfg),
+        BOOST_TEST(result.err == "You are not permitted to connect to this job.\n" +
+                                     support_line(world().cfg),
                    command);
         BOOST_TEST(result.out == "", command);
     }
-    w().box->runner_fault("{}");
-    auto requests = w().box->runner_requests();
+    box().runner_fault("{}");
+    auto requests = box().runner_requests();
     BOOST_TEST(requests_for(requests, "POST /job/1/") == 0u);
-    BOOST_TEST_REQUIRE(w().box->vm_running(1));
-    auto on_vm = sandbox::run(w().box->vm_ssh_argv(1, "ls -a /tmp"));
+    BOOST_TEST_REQUIRE(box().vm_running(1));
+    auto on_vm = sandbox::run(box().vm_ssh_argv(1, "ls -a /tmp"));
     BOOST_TEST_REQUIRE(on_vm.exit_code == 0, on_vm.err);
     BOOST_TEST(!contains(on_vm.out, "alice-was-here"), on_vm.out);
 }
 
 BOOST_AUTO_TEST_CASE(a_user_whose_name_starts_like_the_owners_is_not_the_owner) {
     for (const std::string& command : std::vector<std::string>{"tail 1", "connect 1 -- true"}) {
-        auto result = sandbox::run(w().box->ssh_argv("bobby", command));
+        auto result = sandbox::run(box().ssh_argv("bobby", command));
         BOOST_TEST(result.exit_code == 77, command);
-        BOOST_TEST(result.err ==
-                       "You are not permitted to connect to this job.\n" + support_line(w().cfg),
+        BOOST_TEST(result.err == "You are not permitted to connect to this job.\n" +
+                                     support_line(world().cfg),
                    command);
         BOOST_TEST(result.out == "");
     }
 }
 
 BOOST_AUTO_TEST_CASE(the_owner_himself_does_get_in_so_the_refusals_above_are_about_the_key) {
-    auto result = sandbox::run(w().box->ssh_argv("bob", "connect 3 -- echo bob-on-his-vm"));
+    auto result = sandbox::run(box().ssh_argv("bob", "connect 3 -- echo bob-on-his-vm"));
     BOOST_TEST(result.exit_code == 0, result.err);
     BOOST_TEST(contains(result.out, "bob-on-his-vm\n"));
 }
 
 BOOST_AUTO_TEST_CASE(job_ids_crafted_to_break_out_are_refused_before_the_runner_is_asked) {
-    const std::string mark = (w().marks / "injected").string();
-    const auto before = w().box->runner_requests().size();
+    const std::string mark = (world().marks / "injected").string();
+    const auto before = box().runner_requests().size();
     for (const std::string& command : std::vector<std::string>{
              "tail '2;touch " + mark + "'", "tail 2;touch " + mark, "tail $(touch " + mark + ")",
              "tail `touch " + mark + "`", "tail \"2\\\"; touch " + mark + "\"",
              "tail 2\ntouch " + mark, "connect -2", "connect --2", "connect -- 2",
              "tail -oProxyCommand=touch\\ " + mark, "tail 2/../1", "tail ../2", "tail 0x2",
              "tail 2e0", "tail +2", "tail ' 2'", "tail 2\\;", "connect 9223372036854775808"}) {
-        auto result = w().box->run_shell("alice", command);
+        auto result = box().run_shell("alice", command);
         BOOST_TEST((result.exit_code == 64 || result.exit_code == 65), command);
         BOOST_TEST((contains(result.err, "Usage: ssh ... connect <job ID>\n") ||
                     contains(result.err, "That is not a job ID")),
                    command);
         BOOST_TEST(result.out == "", command);
     }
-    BOOST_TEST(w().box->runner_requests().size() == before);
+    BOOST_TEST(box().runner_requests().size() == before);
     BOOST_TEST(!fs::exists(mark));
 }
 
 BOOST_AUTO_TEST_CASE(commands_crafted_to_break_out_through_the_front_sshd_run_nothing) {
-    const std::string mark = (w().marks / "injected-over-ssh").string();
+    const std::string mark = (world().marks / "injected-over-ssh").string();
     for (const std::string& command : std::vector<std::string>{
              "tail 2; touch " + mark, "tail $(touch " + mark + ")", "touch " + mark,
              "tail 2 && touch " + mark, "tail 2 | touch " + mark, "tail 2\ntouch " + mark}) {
-        auto result = sandbox::run(w().box->ssh_argv("alice", command));
+        auto result = sandbox::run(box().ssh_argv("alice", command));
         BOOST_TEST((result.exit_code == 64 || result.exit_code == 65), command);
         BOOST_TEST(result.out == "", command);
     }
@@ -320,14 +316,14 @@ namespace {
 
 run_result shell_with_key(const std::string& key) {
     return sandbox::run({"env", "SSH_ORIGINAL_COMMAND=tail 2",
-                         (w().box->dir() / "bin" / "jobssh-shell").string(), "--config",
-                         w().box->config_file().string(), key});
+                         (box().dir() / "bin" / "jobssh-shell").string(), "--config",
+                         box().config_file().string(), key});
 }
 
 } // namespace
 
 BOOST_AUTO_TEST_CASE(a_key_that_is_not_base64_is_unknown_and_never_sent_to_meta) {
-    const auto before = w().box->meta_requests().size();
+    const auto before = box().meta_requests().size();
     for (const std::string& key :
          std::vector<std::string>{"AAAA';touch x;'", "$(id)", "AAAA\nAAAA",
                                   "../../_control/requests", "AAAA AAAA", "AAAA/../../x"}) {
@@ -335,7 +331,8 @@ BOOST_AUTO_TEST_CASE(a_key_that_is_not_base64_is_unknown_and_never_sent_to_meta)
         BOOST_TEST(result.exit_code == 77, key);
         BOOST_TEST(result.err == "We don't recognize your SSH key. Make sure you've added it to "
                                  "your account.\n" +
-                                     w().cfg.meta_origin + "/keys\n" + support_line(w().cfg),
+                                     world().cfg.meta_origin + "/keys\n" +
+                                     support_line(world().cfg),
                    key << ": " << result.err);
         BOOST_TEST(result.out == "", key);
     }
@@ -343,13 +340,13 @@ BOOST_AUTO_TEST_CASE(a_key_that_is_not_base64_is_unknown_and_never_sent_to_meta)
     auto result = shell_with_key("-oProxyCommand=x");
     BOOST_TEST(result.exit_code == 64);
     BOOST_TEST(contains(result.err, "Usage: "));
-    BOOST_TEST(w().box->meta_requests().size() == before);
+    BOOST_TEST(box().meta_requests().size() == before);
 }
 
 BOOST_AUTO_TEST_CASE(jobssh_keys_refuses_keys_and_key_types_crafted_to_break_out) {
-    const std::string mark = (w().marks / "keys-injected").string();
-    const std::string keys = (w().box->dir() / "bin" / "jobssh-keys").string();
-    const std::string good = w().box->public_key_b64("alice");
+    const std::string mark = (world().marks / "keys-injected").string();
+    const std::string keys = (box().dir() / "bin" / "jobssh-keys").string();
+    const std::string good = box().public_key_b64("alice");
     std::vector<std::pair<std::string, std::string>> crafted{
         {"ssh-ed25519", good + "' ; touch " + mark + " ; '"},
         {"ssh-ed25519", good + "\" ; touch " + mark + " ; \""},
@@ -367,8 +364,8 @@ BOOST_AUTO_TEST_CASE(jobssh_keys_refuses_keys_and_key_types_crafted_to_break_out
         {"$(touch " + mark + ")", good},
     };
     for (auto& [type, key] : crafted) {
-        auto result = sandbox::run({keys, "--config", w().box->config_file().string(),
-                                    w().box->login_user(), "/nonexistent", type, key});
+        auto result = sandbox::run({keys, "--config", box().config_file().string(),
+                                    box().login_user(), "/nonexistent", type, key});
         BOOST_TEST(result.exit_code == 65, "[" << type << "] [" << key << "]");
         BOOST_TEST(result.out == "", "[" << type << "] [" << key << "]");
     }
@@ -378,21 +375,21 @@ BOOST_AUTO_TEST_CASE(jobssh_keys_refuses_keys_and_key_types_crafted_to_break_out
 BOOST_AUTO_TEST_CASE(the_forced_command_gives_jobssh_shell_the_key_as_one_word_from_awkward_paths) {
     // A config file in a directory whose name is made to break quoting: the forced command
     // still hands the shell exactly three words, and the login shell runs nothing else.
-    const std::string mark = (w().marks / "path-injected").string();
+    const std::string mark = (world().marks / "path-injected").string();
     const fs::path awkward =
-        w().data / ("it's \"$(touch " + mark + ")\" `touch " + mark + "`; \\ x");
+        world().data / ("it's \"$(touch " + mark + ")\" `touch " + mark + "`; \\ x");
     fs::create_directories(awkward);
-    const fs::path printer = w().data / "print-argv";
+    const fs::path printer = world().data / "print-argv";
     write_file(printer, "#!/bin/sh\nfor a; do printf '[%s]\\n' \"$a\"; done\n", fs::perms::all);
     const fs::path config = awkward / "config.ini";
     write_file(config,
-               "[jobssh]\nuser = " + w().box->login_user() + "\nshell = " + printer.string() +
+               "[jobssh]\nuser = " + box().login_user() + "\nshell = " + printer.string() +
                    "\nauthenticate = shell\n",
                fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read);
-    const std::string key = w().box->public_key_b64("alice");
+    const std::string key = box().public_key_b64("alice");
     auto line =
-        sandbox::run({(w().box->dir() / "bin" / "jobssh-keys").string(), "--config",
-                      config.string(), w().box->login_user(), "/nonexistent", "ssh-ed25519", key});
+        sandbox::run({(box().dir() / "bin" / "jobssh-keys").string(), "--config", config.string(),
+                      box().login_user(), "/nonexistent", "ssh-ed25519", key});
     BOOST_TEST_REQUIRE(line.exit_code == 0, line.err);
     // sshd's reading of command="…": \" is a quote, everything else stays.
     const std::string start = "restrict,pty,command=\"";
@@ -416,9 +413,9 @@ BOOST_AUTO_TEST_CASE(the_checks_below_see_a_local_forward_where_restrict_is_miss
     std::uint16_t local = jobssh::fixtures::pick_free_port();
     background_process client(
         background_io(),
-        ssh_to(w().sshds->plain_port, "alice",
+        ssh_to(world().sshds->plain_port, "alice",
                {"-N", "-L", std::to_string(local) + ":127.0.0.1:" + std::to_string(target.port())}),
-        w().data / "plain-L.err");
+        world().data / "plain-L.err");
     int fd = connect_when_listening(local, 20s);
     BOOST_TEST_REQUIRE(fd >= 0);
     BOOST_TEST(target.connection_arrived(20000ms));
@@ -428,11 +425,11 @@ BOOST_AUTO_TEST_CASE(the_checks_below_see_a_local_forward_where_restrict_is_miss
 BOOST_AUTO_TEST_CASE(a_local_forward_through_the_front_sshd_reaches_nothing) {
     listener target;
     std::uint16_t local = jobssh::fixtures::pick_free_port();
-    const fs::path err = w().data / "L.err";
+    const fs::path err = world().data / "L.err";
     {
         background_process client(
             background_io(),
-            ssh_to(w().sshds->restricted_port, "alice",
+            ssh_to(world().sshds->restricted_port, "alice",
                    {"-N", "-L",
                     std::to_string(local) + ":127.0.0.1:" + std::to_string(target.port())}),
             err);
@@ -453,7 +450,7 @@ BOOST_AUTO_TEST_CASE(a_local_forward_through_the_front_sshd_reaches_nothing) {
 
 BOOST_AUTO_TEST_CASE(stdio_forwarding_with_dash_w_is_refused) {
     listener target;
-    auto result = sandbox::run(ssh_to(w().sshds->restricted_port, "alice",
+    auto result = sandbox::run(ssh_to(world().sshds->restricted_port, "alice",
                                       {"-W", "127.0.0.1:" + std::to_string(target.port())}),
                                std::string("ping\n"), 30s);
     BOOST_TEST(result.exit_code == 255);
@@ -465,7 +462,7 @@ BOOST_AUTO_TEST_CASE(a_remote_forward_through_the_front_sshd_is_refused_and_list
     listener target;
     std::uint16_t remote = jobssh::fixtures::pick_free_port();
     auto result = sandbox::run(
-        ssh_to(w().sshds->restricted_port, "alice",
+        ssh_to(world().sshds->restricted_port, "alice",
                {"-N", "-o", "ExitOnForwardFailure=yes", "-R",
                 std::to_string(remote) + ":127.0.0.1:" + std::to_string(target.port())}),
         std::nullopt, 30s);
@@ -476,9 +473,9 @@ BOOST_AUTO_TEST_CASE(a_remote_forward_through_the_front_sshd_is_refused_and_list
 }
 
 BOOST_AUTO_TEST_CASE(agent_and_x11_forwarding_do_not_reach_the_session) {
-    const fs::path agent_socket = w().data / "agent.sock";
+    const fs::path agent_socket = world().data / "agent.sock";
     background_process agent(background_io(), {"ssh-agent", "-D", "-a", agent_socket.string()},
-                             w().data / "agent.err");
+                             world().data / "agent.err");
     for (int i = 0; i < 200 && !fs::exists(agent_socket); ++i)
         std::this_thread::sleep_for(25ms);
     BOOST_TEST_REQUIRE(fs::exists(agent_socket));
@@ -489,33 +486,33 @@ BOOST_AUTO_TEST_CASE(agent_and_x11_forwarding_do_not_reach_the_session) {
         return sandbox::run(argv, std::nullopt, 30s);
     };
     // Where the key line has no `restrict`, the session gets both.
-    auto plain = with_forwarding(w().sshds->plain_port);
+    auto plain = with_forwarding(world().sshds->plain_port);
     BOOST_TEST(plain.exit_code == 0, plain.err);
     BOOST_TEST(contains(plain.out, "agent=forwarded display=localhost:"), plain.out);
     // jobssh-keys' line: neither, and the client is told X11 was refused.
-    auto restricted = with_forwarding(w().sshds->restricted_port);
+    auto restricted = with_forwarding(world().sshds->restricted_port);
     BOOST_TEST(restricted.exit_code == 0, restricted.err);
     BOOST_TEST(restricted.out == "agent= display=none\n");
     BOOST_TEST(contains(restricted.err, "X11 forwarding request failed"), restricted.err);
 }
 
 BOOST_AUTO_TEST_CASE(a_runner_naming_an_ssh_option_as_the_vm_user_or_host_gets_no_ssh_run) {
-    const std::string mark = (w().marks / "proxy-command").string();
-    const std::int64_t job = w().box->add_job(
+    const std::string mark = (world().marks / "proxy-command").string();
+    const std::int64_t job = box().add_job(
         R"({"id": 4, "owner": "alice", "owner_id": 1, "log": ["x"],
             "tasks": [{"name": "build", "log": ["built"]}], "pace_ms": 0, "result": "success",
             "shell": true, "deadline_s": 14400})");
     const std::string option = "-oProxyCommand=touch " + mark;
     for (const std::string& fields : std::vector<std::string>{
              R"({"ssh_user": ")" + option + R"("})",
-             R"({"ssh_user": ")" + w().box->vm_user() + R"(", "ssh_host": ")" + option + R"("})"}) {
-        w().box->set_job(job, fields);
+             R"({"ssh_user": ")" + box().vm_user() + R"(", "ssh_host": ")" + option + R"("})"}) {
+        box().set_job(job, fields);
         auto result =
-            sandbox::run(w().box->ssh_argv("alice", "connect " + std::to_string(job) + " -- true"));
+            sandbox::run(box().ssh_argv("alice", "connect " + std::to_string(job) + " -- true"));
         // Refused as bad VM data from the runner, before any ssh is started.
         BOOST_TEST(result.exit_code == 70, fields << ": " << result.err);
         BOOST_TEST(
-            result.err.ends_with("Something went wrong on our side.\n" + support_line(w().cfg)),
+            result.err.ends_with("Something went wrong on our side.\n" + support_line(world().cfg)),
             fields << ": " << result.err);
         BOOST_TEST(result.out == "", fields);
         BOOST_TEST(!fs::exists(mark), fields);

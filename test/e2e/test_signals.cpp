@@ -19,23 +19,11 @@
 
 using namespace jobssh::testing;
 
-namespace {
-
-// Jobs are added by the tests, each its own.
-const char* const users_json = R"({"users": [{"name": "alice", "id": 1}]})";
-
-} // namespace
-
-// The world and the runner's requests counted, as test_vm_life has them (`duplicates` lists
-// the two): each file names what it asks of the sandbox in its own words.
-JOBSSH_MODULE_WORLD(sandbox_world, R"({"jobs": []})", users_json,
+// No jobs: the tests add them, each its own.
+JOBSSH_MODULE_WORLD(sandbox_world, R"({"jobs": []})", alice_alone,
                     [](sandbox_options& options) { options.poll_interval = 200ms; });
 
 namespace {
-
-sandbox& box() {
-    return *sandbox_world_of_the_module::get().box;
-}
 
 std::size_t requests_of(std::int64_t job, const std::string& what) {
     return times_asked(box(), "POST /job/" + std::to_string(job) + "/" + what);

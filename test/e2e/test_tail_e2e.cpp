@@ -24,13 +24,9 @@ JOBSSH_MODULE_WORLD(sandbox_world, jobs_json, alice_and_bob, [](sandbox_options&
     options.authenticate = "shell";
 });
 
-sandbox_world& shared() {
-    return sandbox_world_of_the_module::get();
-}
-
 // `command` run over ssh as `user`, to its end.
 run_result over_ssh(const std::string& user, const std::string& command) {
-    return sandbox::run(shared().box->ssh_argv(user, command));
+    return sandbox::run(box().ssh_argv(user, command));
 }
 
 // A job that writes its logs while the user watches: a line every 150 ms.
@@ -56,7 +52,7 @@ std::string lines_of(const std::string& output, const std::string& task = "") {
 } // namespace
 
 BOOST_AUTO_TEST_CASE(tail_over_ssh_shows_a_live_job_from_its_first_line_to_its_last_and_exits_0) {
-    auto& w = shared();
+    auto& w = world();
     std::int64_t job = w.box->add_job(live_job(10, "success"));
     auto result = over_ssh("alice", "tail " + std::to_string(job));
     BOOST_TEST(result.exit_code == 0);
@@ -67,7 +63,7 @@ BOOST_AUTO_TEST_CASE(tail_over_ssh_shows_a_live_job_from_its_first_line_to_its_l
 }
 
 BOOST_AUTO_TEST_CASE(tail_over_ssh_of_a_job_that_fails_exits_1_after_its_last_line) {
-    auto& w = shared();
+    auto& w = world();
     std::int64_t job = w.box->add_job(live_job(11, "failed"));
     auto result = over_ssh("alice", "tail " + std::to_string(job));
     BOOST_TEST(result.exit_code == 1);
@@ -97,7 +93,7 @@ BOOST_AUTO_TEST_CASE(bob_can_tail_his_own_job_over_ssh) {
 }
 
 BOOST_AUTO_TEST_CASE(tail_over_ssh_on_a_terminal_shows_the_same_lines) {
-    auto& w = shared();
+    auto& w = world();
     std::int64_t job = w.box->add_job(live_job(12, "success"));
     auto argv = w.box->ssh_argv("alice", "tail " + std::to_string(job), true);
     // Force the pty although the test's stdin is no terminal.
@@ -141,7 +137,7 @@ BOOST_AUTO_TEST_CASE(
 }
 
 BOOST_AUTO_TEST_CASE(a_job_that_has_not_started_is_said_so_at_once_and_followed_once_it_starts) {
-    auto& w = shared();
+    auto& w = world();
     for (std::string status : {"queued", "pending"}) {
         std::int64_t job = w.box->add_job(
             R"({"owner": "alice", "owner_id": 1, "manual": true, "status": ")" + status + R"("})");

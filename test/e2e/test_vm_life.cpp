@@ -39,20 +39,12 @@ const char* const jobs_json = R"({"jobs": [
    "shell": true}
 ]})";
 
-const char* const users_json = R"({"users": [{"name": "alice", "id": 1}]})";
-
 } // namespace
 
-// The world and the runner's requests counted, as test_signals has them (`duplicates` lists
-// the two).
-JOBSSH_MODULE_WORLD(sandbox_world, jobs_json, users_json,
+JOBSSH_MODULE_WORLD(sandbox_world, jobs_json, alice_alone,
                     [](sandbox_options& options) { options.linger = 20s; });
 
 namespace {
-
-sandbox& box() {
-    return *sandbox_world_of_the_module::get().box;
-}
 
 std::size_t requests_of(std::int64_t job, const std::string& action) {
     return times_asked(box(), "POST /job/" + std::to_string(job) + "/" + action);
@@ -76,6 +68,19 @@ bool terminated_once_the_linger_is_over(std::int64_t job) {
 
 bool no_state_of(std::int64_t job) {
     return !fs::exists(box().state_dir() / ("job-" + std::to_string(job)));
+}
+
+// `command` run in the job's VM over ssh, to its end.
+run_result one_command(std::int64_t job, const std::string& command) {
+    return sandbox::run(
+        box().ssh_argv("alice", "connect " + std::to_string(job) + " -- " + command), {}, 60s);
+}
+
+// A one-command session that ran: it printed `out`, and the job was claimed once.
+void ran_and_claimed(const run_result& result, std::int64_t job, const std::string& out) {
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(result.out == out);
+    BOOST_TEST(requests_of(job, "claim") == 1u);
 }
 
 // A session that ended before the user's shell or command started leaves the job as it
@@ -114,10 +119,8 @@ std::string session_id_of(pid_t pid) {
 
 BOOST_AUTO_TEST_CASE(a_peek_with_one_command_keeps_the_vm_for_the_linger_then_it_goes) {
     BOOST_REQUIRE(eventually([] { return box().vm_running(1); }, 60s));
-    auto peek = sandbox::run(box().ssh_argv("alice", "connect 1 -- echo peek"), {}, 60s);
-    BOOST_TEST(peek.exit_code == 0, peek.err);
-    BOOST_TEST(peek.out == "peek\n");
-    BOOST_TEST(requests_of(1, "claim") == 1u);
+    auto peek = one_command(1, "echo peek");
+    ran_and_claimed(peek, 1, "peek\n");
     auto lingering = box().wait_for_syslog("job=1 user=alice event=linger seconds=20");
     BOOST_REQUIRE(lingering.has_value());
     // Terminated once the linger is over, by the session's watcher, which then exits.
@@ -130,7 +133,7 @@ BOOST_AUTO_TEST_CASE(a_peek_with_one_command_keeps_the_vm_for_the_linger_then_it
 
 BOOST_AUTO_TEST_CASE(a_shell_opened_while_the_vm_lingers_keeps_it_and_its_logout_terminates_it) {
     BOOST_REQUIRE(eventually([] { return box().vm_running(2); }, 60s));
-    auto peek = sandbox::run(box().ssh_argv("alice", "connect 2 -- echo peek"), {}, 60s);
+    auto peek = one_command(2, "echo peek");
     BOOST_TEST(peek.exit_code == 0, peek.err);
     BOOST_REQUIRE(box().wait_for_syslog("job=2 user=alice event=linger").has_value());
 
@@ -205,10 +208,8 @@ BOOST_AUTO_TEST_CASE(state_left_by_an_operator_s_run_as_root_does_not_keep_the_u
     std::ofstream(stale / "lock");
     std::ofstream(stale / "session-1-0");
     BOOST_REQUIRE(eventually([] { return box().vm_running(4); }, 60s));
-    auto result = sandbox::run(box().ssh_argv("alice", "connect 4 -- echo through"), {}, 60s);
-    BOOST_TEST(result.exit_code == 0, result.err);
-    BOOST_TEST(result.out == "through\n");
-    BOOST_TEST(requests_of(4, "claim") == 1u);
+    auto result = one_command(4, "echo through");
+    ran_and_claimed(result, 4, "through\n");
     BOOST_TEST(box().wait_for_syslog("event=stale_state").has_value());
     // Nothing outlives the linger: the watcher terminates the VM and goes, and job-4/ with it.
     BOOST_TEST(terminated_once_the_linger_is_over(4));
@@ -216,17 +217,13 @@ BOOST_AUTO_TEST_CASE(state_left_by_an_operator_s_run_as_root_does_not_keep_the_u
     BOOST_TEST(no_state_of(4));
 }
 
-// Told as the case above is (`duplicates` lists the two): a one-command session that ran, its
-// claim, and the terminate once the linger is over.
 BOOST_AUTO_TEST_CASE(a_runner_refusing_the_claim_of_a_started_session_does_not_end_it) {
     BOOST_REQUIRE(eventually([] { return box().vm_running(5); }, 60s));
     box().runner_fault(R"({"status": 500, "body": "no", "match": "/claim"})");
-    auto result = sandbox::run(box().ssh_argv("alice", "connect 5 -- echo reached"), {}, 60s);
+    auto result = one_command(5, "echo reached");
     box().runner_fault("{}");
     // The claim goes out once the command started: its failure is the operator's to read.
-    BOOST_TEST(result.exit_code == 0, result.err);
-    BOOST_TEST(result.out == "reached\n");
-    BOOST_TEST(requests_of(5, "claim") == 1u);
+    ran_and_claimed(result, 5, "reached\n");
     BOOST_TEST(box().wait_for_syslog("job=5 user=alice event=claim outcome=failed").has_value());
     BOOST_TEST(terminated_once_the_linger_is_over(5));
     BOOST_TEST(nothing_left_running());

@@ -1,6 +1,7 @@
 // The real jobssh-shell binary against the fixtures' runner and meta (no VMs, no front
 // sshd): every message and exit code, and `tail` of finished and running jobs.
 #define BOOST_TEST_MODULE shell
+#include "read_ready.hpp"
 #include "resilience_helpers.hpp"
 #include "sandbox_faults.hpp"
 #include "sandbox_world.hpp"
@@ -50,13 +51,8 @@ const char* const jobs_json = R"({"jobs": [
 ]})";
 
 // One world for the tests that leave it as they found it; those that stop the runner or meta
-// make their own. Declared as test_faults' world is (`duplicates` lists the two): the runner's
-// data written out whole, as each test reads it.
+// make their own.
 JOBSSH_MODULE_WORLD(shell_world, jobs_json, alice_and_bob);
-
-shell_world& shared() {
-    return shell_world_of_the_module::get();
-}
 
 bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
@@ -183,15 +179,8 @@ public:
 private:
     // What came on stdout within 100 ms, added to shown_; false at its end.
     bool read_more() {
-        pollfd ready{out_, POLLIN, 0};
-        if (::poll(&ready, 1, 100) <= 0)
-            return true;
-        char buffer[4096];
-        ssize_t n = ::read(out_, buffer, sizeof buffer);
-        if (n <= 0)
-            return false;
-        shown_.append(buffer, static_cast<std::size_t>(n));
-        return true;
+        return jobssh::testing::read_ready(out_, 100, shown_) !=
+               jobssh::testing::read_outcome::ended;
     }
 
     std::string shown_;
@@ -228,7 +217,7 @@ std::unique_ptr<started_shell> tail_of_a_running_job(sandbox& world, std::int64_
 BOOST_AUTO_TEST_SUITE(messages_and_exit_codes)
 
 BOOST_AUTO_TEST_CASE(help_prints_the_usage_and_exits_0) {
-    auto result = shared().box->run_shell("alice", "help");
+    auto result = box().run_shell("alice", "help");
     BOOST_TEST(result.exit_code == 0);
     BOOST_TEST(result.out.starts_with("Usage: ssh ... connect <job ID>\n"));
     BOOST_TEST(contains(result.out, "tail <job ID>"));
@@ -239,7 +228,7 @@ BOOST_AUTO_TEST_CASE(help_prints_the_usage_and_exits_0) {
 
 BOOST_AUTO_TEST_CASE(no_command_or_an_unknown_one_prints_the_usage_and_exits_64) {
     for (const char* command : {"", "frobnicate 3", "tail", "connect"}) {
-        auto result = shared().box->run_shell("alice", command);
+        auto result = box().run_shell("alice", command);
         BOOST_TEST(result.exit_code == 64, "command: " << command);
         BOOST_TEST(result.err == "Usage: ssh ... connect <job ID>\n"
                                  "       ssh ... connect <job ID> [--] <command> [<argument>...]\n"
@@ -248,7 +237,7 @@ BOOST_AUTO_TEST_CASE(no_command_or_an_unknown_one_prints_the_usage_and_exits_64)
                                  "       ssh ... replay <job ID> [<n>] [--speed <x>]\n"
                                  "For a shell on the VM, ask ssh for a terminal: ssh -t ... "
                                  "connect <job ID>\n" +
-                                     support_line(shared().cfg),
+                                     support_line(world().cfg),
                    "command: " << command << "\n"
                                << result.err);
         BOOST_TEST(result.out == "");
@@ -257,14 +246,14 @@ BOOST_AUTO_TEST_CASE(no_command_or_an_unknown_one_prints_the_usage_and_exits_64)
 
 BOOST_AUTO_TEST_CASE(scp_and_rsync_are_told_to_copy_with_connect_and_tar_and_exit_64) {
     for (const char* command : {"scp -t /tmp/x", "scp -f out.tar", "rsync --server . /tmp"}) {
-        auto result = shared().box->run_shell("alice", command);
+        auto result = box().run_shell("alice", command);
         BOOST_TEST(result.exit_code == 64, command);
         BOOST_TEST(result.err ==
                        "scp, sftp and rsync cannot reach build VMs. Copy files with tar or cat "
                        "instead:\n"
                        "  ssh ... connect <job ID> -- tar c <path> > files.tar\n"
                        "  ssh ... connect <job ID> -- 'tar x' < files.tar\n" +
-                           support_line(shared().cfg),
+                           support_line(world().cfg),
                    command << ": " << result.err);
         BOOST_TEST(result.out == "", command);
     }
@@ -275,7 +264,7 @@ BOOST_AUTO_TEST_CASE(an_sftp_client_is_told_in_its_own_protocol) {
     // first.
     using namespace std::string_literals;
     const std::string requests = "\0\0\0\5\1\0\0\0\3"s + "\0\0\0\12\20\0\0\0\7\0\0\0\1."s;
-    auto result = shared().box->run_shell("alice", "internal-sftp", requests);
+    auto result = box().run_shell("alice", "internal-sftp", requests);
     BOOST_TEST(result.exit_code == 64);
     // SSH_FXP_VERSION 3, then SSH_FXP_STATUS for request 7: SSH_FX_OP_UNSUPPORTED and our line.
     BOOST_TEST(result.out.starts_with("\0\0\0\5\2\0\0\0\3"s));
@@ -287,7 +276,7 @@ BOOST_AUTO_TEST_CASE(an_sftp_client_is_told_in_its_own_protocol) {
     // A client that is gone, or speaks no sftp, ends it at once.
     for (const std::string& garbage :
          std::vector<std::string>{""s, "hello\n"s, "\xff\xff\xff\xff"s}) {
-        auto gone = shared().box->run_shell("alice", "/usr/lib/openssh/sftp-server", garbage);
+        auto gone = box().run_shell("alice", "/usr/lib/openssh/sftp-server", garbage);
         BOOST_TEST(gone.exit_code == 64);
         BOOST_TEST(gone.out == "");
     }
@@ -295,117 +284,110 @@ BOOST_AUTO_TEST_CASE(an_sftp_client_is_told_in_its_own_protocol) {
 
 BOOST_AUTO_TEST_CASE(a_job_id_that_is_not_a_number_exits_65) {
     for (const char* command : {"tail abc", "tail -1", "connect 0x10", "tail 1e3"}) {
-        auto result = shared().box->run_shell("alice", command);
+        auto result = box().run_shell("alice", command);
         BOOST_TEST(result.exit_code == 65, "command: " << command);
-        BOOST_TEST(result.err.ends_with(support_line(shared().cfg)));
+        BOOST_TEST(result.err.ends_with(support_line(world().cfg)));
     }
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_job_is_no_such_job_and_exits_66) {
-    auto result = shared().box->run_shell("alice", "tail 999");
+    auto result = box().run_shell("alice", "tail 999");
     BOOST_TEST(result.exit_code == 66);
-    BOOST_TEST(result.err == "No such job found.\n" + support_line(shared().cfg));
+    BOOST_TEST(result.err == "No such job found.\n" + support_line(world().cfg));
     BOOST_TEST(result.out == "");
 }
 
 BOOST_AUTO_TEST_CASE(another_users_job_is_not_permitted_and_shows_nothing_of_it) {
     for (const char* command : {"tail 3", "connect 3"}) {
-        auto result = shared().box->run_shell("alice", command);
+        auto result = box().run_shell("alice", command);
         BOOST_TEST(result.exit_code == 77);
         BOOST_TEST(result.err ==
-                   "You are not permitted to connect to this job.\n" + support_line(shared().cfg));
+                   "You are not permitted to connect to this job.\n" + support_line(world().cfg));
         BOOST_TEST(!contains(result.out, "bob's secret"));
     }
     // connect was refused before the job was claimed.
-    for (const std::string& request : shared().box->runner_requests())
+    for (const std::string& request : box().runner_requests())
         BOOST_TEST(!contains(request, "/job/3/claim"));
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_key_is_told_where_keys_are_added_and_exits_77) {
-    auto result = shared().box->run_shell("stranger", "tail 1");
+    auto result = box().run_shell("stranger", "tail 1");
     BOOST_TEST(result.exit_code == 77);
     BOOST_TEST(result.err ==
                "We don't recognize your SSH key. Make sure you've added it to your account.\n" +
-                   shared().cfg.meta_origin + "/keys\n" + support_line(shared().cfg));
+                   world().cfg.meta_origin + "/keys\n" + support_line(world().cfg));
     BOOST_TEST(result.out == "");
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_key_hears_nothing_about_whether_the_job_exists) {
-    auto result = shared().box->run_shell("stranger", "tail 999");
+    auto result = box().run_shell("stranger", "tail 999");
     BOOST_TEST(result.exit_code == 77);
     BOOST_TEST(!contains(result.err, "No such job"));
 }
 
 BOOST_AUTO_TEST_CASE(meta_answering_500_is_a_temporary_failure_75) {
-    auto& world = *shared().box;
     auto result =
-        shell_under_fault(world, fault_of::meta, R"({"status": 500, "body": "oops"})", "tail 1");
+        shell_under_fault(box(), fault_of::meta, R"({"status": 500, "body": "oops"})", "tail 1");
     BOOST_TEST(result.exit_code == 75);
     BOOST_TEST(result.err ==
-               "Temporary authentication failure. Try again later.\n" + support_line(shared().cfg));
+               "Temporary authentication failure. Try again later.\n" + support_line(world().cfg));
     BOOST_TEST(!contains(result.err, "oops"));
 }
 
 BOOST_AUTO_TEST_CASE(meta_answering_malformed_json_is_a_temporary_failure_75) {
-    auto& world = *shared().box;
     auto result = shell_under_fault(
-        world, fault_of::meta,
+        box(), fault_of::meta,
         R"({"status": 200, "body": "{\"id\": ", "content_type": "application/json"})", "tail 1");
     BOOST_TEST(result.exit_code == 75);
     BOOST_TEST(result.err == "Temporary authentication failure. Try again later.\n" +
-                                 support_line(shared().cfg),
+                                 support_line(world().cfg),
                result.err);
 }
 
 BOOST_AUTO_TEST_CASE(meta_answering_after_the_timeout_is_a_temporary_failure_75) {
-    auto& world = *shared().box;
     // http-timeout is 1 s here: a shell that waited for meta's 30 s answer would be killed by
     // the 20 s bound and exit 137, not 75. The bound leaves a slow start (ASan, a loaded
     // machine) room, and is still well short of the delay.
-    auto result = shell_under_fault(world, fault_of::meta, R"({"delay_ms": 30000})", "tail 1", 20s);
+    auto result = shell_under_fault(box(), fault_of::meta, R"({"delay_ms": 30000})", "tail 1", 20s);
     BOOST_TEST(result.exit_code == 75);
     BOOST_TEST(result.err ==
-               "Temporary authentication failure. Try again later.\n" + support_line(shared().cfg));
+               "Temporary authentication failure. Try again later.\n" + support_line(world().cfg));
 }
 
 BOOST_AUTO_TEST_CASE(meta_dropping_the_connection_is_a_temporary_failure_75) {
-    auto& world = *shared().box;
-    auto result = shell_under_fault(world, fault_of::meta, R"({"close": true})", "tail 1");
+    auto result = shell_under_fault(box(), fault_of::meta, R"({"close": true})", "tail 1");
     BOOST_TEST(result.exit_code == 75);
     BOOST_TEST(result.err ==
-               "Temporary authentication failure. Try again later.\n" + support_line(shared().cfg));
+               "Temporary authentication failure. Try again later.\n" + support_line(world().cfg));
 }
 
 BOOST_AUTO_TEST_CASE(a_runner_answering_malformed_json_is_unavailable_69) {
-    auto& world = *shared().box;
     auto result = shell_under_fault(
-        world, fault_of::runner,
+        box(), fault_of::runner,
         R"({"status": 200, "body": "{\"deadline\": \"soon\"", "content_type": "application/json"})",
         "tail 1");
     BOOST_TEST(result.exit_code == 69);
-    BOOST_TEST(result.err.ends_with(support_line(shared().cfg)));
+    BOOST_TEST(result.err.ends_with(support_line(world().cfg)));
     BOOST_TEST(!contains(result.err, "deadline"));
     BOOST_TEST(!contains(result.err, "JSON"));
 }
 
 BOOST_AUTO_TEST_CASE(a_runner_answering_a_mistyped_field_is_unavailable_69) {
-    auto& world = *shared().box;
-    world.set_job(1, R"({"task": "two"})");
-    auto result = world.run_shell("alice", "tail 1");
-    world.set_job(1, R"({"task": 2})");
+    box().set_job(1, R"({"task": "two"})");
+    auto result = box().run_shell("alice", "tail 1");
+    box().set_job(1, R"({"task": 2})");
     BOOST_TEST(result.exit_code == 69);
     BOOST_TEST(!contains(result.err, "task"));
 }
 
 BOOST_AUTO_TEST_CASE(a_slow_runner_is_a_temporary_failure_75_told_as_the_runner_s) {
-    auto& world = *shared().box;
-    fault_for_a_while slow(world, fault_of::runner, R"({"delay_ms": 30000})");
+    fault_for_a_while slow(box(), fault_of::runner, R"({"delay_ms": 30000})");
     // A shell waiting out the 30 s delay would be killed at 20 s (137).
     for (const char* command : {"tail 1", "connect 1", "connect 1 -- true"}) {
-        auto result = world.run_shell("alice", command, std::nullopt, 20s);
+        auto result = box().run_shell("alice", command, std::nullopt, 20s);
         BOOST_TEST(result.exit_code == 75, command);
         BOOST_TEST(result.err == "The build runner did not answer in time. Try again later.\n" +
-                                     support_line(shared().cfg),
+                                     support_line(world().cfg),
                    command);
         BOOST_TEST(!contains(result.err, "authentication"), command);
     }
@@ -452,9 +434,8 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(tail)
 
 BOOST_AUTO_TEST_CASE(tail_of_a_job_that_succeeded_prints_every_log_and_exits_0) {
-    auto& world = *shared().box;
-    wait_until_finished(world, 1);
-    auto result = world.run_shell("alice", "tail 1");
+    wait_until_finished(box(), 1);
+    auto result = box().run_shell("alice", "tail 1");
     BOOST_TEST(result.exit_code == 0);
     BOOST_TEST(result.err == "");
     BOOST_TEST(lines_of(result.out) == "cloning into repo\nrésumé ✓\n");
@@ -467,18 +448,16 @@ BOOST_AUTO_TEST_CASE(tail_of_a_job_that_succeeded_prints_every_log_and_exits_0) 
 }
 
 BOOST_AUTO_TEST_CASE(tail_of_a_job_that_failed_prints_every_log_and_exits_1) {
-    auto& world = *shared().box;
-    wait_until_finished(world, 2);
-    auto result = world.run_shell("alice", "tail 2");
+    wait_until_finished(box(), 2);
+    auto result = box().run_shell("alice", "tail 2");
     BOOST_TEST(result.exit_code == 1);
     BOOST_TEST(lines_of(result.out) == "starting\n");
     BOOST_TEST(lines_of(result.out, "build") == "error: it broke\n");
 }
 
 BOOST_AUTO_TEST_CASE(tail_of_a_shell_job_past_its_last_task_exits_0) {
-    auto& world = *shared().box;
-    wait_until_finished(world, 5);
-    auto result = world.run_shell("alice", "tail 5");
+    wait_until_finished(box(), 5);
+    auto result = box().run_shell("alice", "tail 5");
     BOOST_TEST(result.exit_code == 0);
     BOOST_TEST(lines_of(result.out, "build") == "built\n");
 }
@@ -487,10 +466,9 @@ BOOST_AUTO_TEST_CASE(tail_of_a_running_job_shows_every_byte_written_in_pieces_th
     // Each whole line is waited for on the tail's stdout before the next write; pieces of a
     // line go in back to back (whether the tail reads them apart cannot be seen from here:
     // test_log_follower drives lines and characters split across reads step by step).
-    auto& world = *shared().box;
-    const fs::path job_dir = world.buildlogs() / "4";
+    const fs::path job_dir = box().buildlogs() / "4";
     append_to(job_dir / "log", "job starts\n");
-    started_shell tail(world, "tail 4");
+    started_shell tail(box(), "tail 4");
     BOOST_REQUIRE(tail.shows("job starts\n"));
 
     append_to(job_dir / "log", "a line split ");
@@ -500,7 +478,7 @@ BOOST_AUTO_TEST_CASE(tail_of_a_running_job_shows_every_byte_written_in_pieces_th
     append_to(job_dir / "build" / "log", "\xA9 and a euro \xE2\x82");
     append_to(job_dir / "build" / "log", "\xAC\nbuild done\n");
     BOOST_TEST(tail.shows("[build] build done\n"), tail.shown());
-    world.set_job(4, R"({"task": 1})");
+    box().set_job(4, R"({"task": 1})");
     // A task that starts late, long after the tail began.
     append_to(job_dir / "test" / "log", "ok 1\nok ");
     BOOST_TEST(tail.shows("[test] ok 1\n"), tail.shown());
@@ -508,7 +486,7 @@ BOOST_AUTO_TEST_CASE(tail_of_a_running_job_shows_every_byte_written_in_pieces_th
     BOOST_TEST(tail.shows("[test] ok 2\n"), tail.shown());
     append_to(job_dir / "log", "job ends\n");
     BOOST_TEST(tail.shows("job ends\n"), tail.shown());
-    world.set_job(4, R"({"task": 2, "status": "success"})");
+    box().set_job(4, R"({"task": 2, "status": "success"})");
 
     tail.read_to_end();
     BOOST_TEST(tail.wait() == 0);
@@ -522,9 +500,8 @@ BOOST_AUTO_TEST_CASE(tail_of_a_running_job_shows_every_byte_written_in_pieces_th
 BOOST_AUTO_TEST_CASE(a_task_log_truncated_and_rewritten_while_the_tail_was_stopped_is_shown_whole) {
     // Edges, input 2: 100 lines shown; jobssh-shell stopped; the log truncated and 300
     // lines written (three times the bytes); jobssh-shell continued.
-    auto& world = *shared().box;
-    auto job = add_manual_job(world, 62);
-    const fs::path log = world.buildlogs() / std::to_string(job) / "build" / "log";
+    auto job = add_manual_job(box(), 62);
+    const fs::path log = box().buildlogs() / std::to_string(job) / "build" / "log";
     auto numbered = [](const char* word, int count, const char* prefix) {
         std::string lines;
         char line[32];
@@ -535,7 +512,7 @@ BOOST_AUTO_TEST_CASE(a_task_log_truncated_and_rewritten_while_the_tail_was_stopp
         return lines;
     };
     append_to(log, numbered("old", 100, ""));
-    started_shell shell(world, "tail " + std::to_string(job));
+    started_shell shell(box(), "tail " + std::to_string(job));
     BOOST_TEST(shell.read_until("old-0100\n") == numbered("old", 100, "[build] "));
     ::kill(shell.pid(), SIGSTOP);
     int status = 0;
@@ -543,7 +520,7 @@ BOOST_AUTO_TEST_CASE(a_task_log_truncated_and_rewritten_while_the_tail_was_stopp
     std::ofstream(log, std::ios::binary | std::ios::trunc) << numbered("new", 300, "");
     ::kill(shell.pid(), SIGCONT);
     BOOST_TEST(shell.read_until("new-0300\n") == numbered("new", 300, "[build] "));
-    world.set_job(job, R"({"task": 1, "status": "success"})");
+    box().set_job(job, R"({"task": 1, "status": "success"})");
     BOOST_TEST(shell.wait() == 0);
     BOOST_TEST(shell.stderr_text() ==
                "jobssh: build/log was truncated; reading it again from the start.\n");
@@ -555,7 +532,7 @@ BOOST_AUTO_TEST_SUITE(the_user_goes_away)
 
 BOOST_AUTO_TEST_CASE(sighup_or_sigterm_ends_a_tail_at_once_and_quietly) {
     for (int signal : {SIGHUP, SIGTERM}) {
-        auto shell = tail_of_a_running_job(*shared().box, 30 + signal, "waiting for the user\n");
+        auto shell = tail_of_a_running_job(box(), 30 + signal, "waiting for the user\n");
         ::kill(shell->pid(), signal);
         BOOST_TEST(shell->wait() == 128 + signal);
         BOOST_TEST(shell->stderr_text() == "");
@@ -563,33 +540,31 @@ BOOST_AUTO_TEST_CASE(sighup_or_sigterm_ends_a_tail_at_once_and_quietly) {
 }
 
 BOOST_AUTO_TEST_CASE(a_reader_that_goes_away_ends_an_idle_tail_quietly) {
-    auto shell = tail_of_a_running_job(*shared().box, 60, "nothing more will come\n");
+    auto shell = tail_of_a_running_job(box(), 60, "nothing more will come\n");
     // No more log lines: only noticing the closed pipe can end it.
     shell->close_stdout();
     BOOST_TEST(shell->wait() == 128 + SIGPIPE);
     BOOST_TEST(shell->stderr_text() == "");
     // Logged as docs/operators.md says: exit=128+N, the signal in detail.
-    auto record = shared().box->wait_for_syslog("command=\"tail 60\" outcome=hangup exit=141 ");
+    auto record = box().wait_for_syslog("command=\"tail 60\" outcome=hangup exit=141 ");
     BOOST_REQUIRE(record.has_value());
     BOOST_TEST(record->ends_with(" detail=SIGPIPE"), *record);
 }
 
 BOOST_AUTO_TEST_CASE(a_reader_that_goes_away_mid_write_ends_the_tail_quietly) {
-    auto& world = *shared().box;
-    auto shell = tail_of_a_running_job(world, 61, "first\n");
+    auto shell = tail_of_a_running_job(box(), 61, "first\n");
     shell->close_stdout();
-    append_to(world.buildlogs() / "61" / "log", std::string(1 << 20, 'x') + "\n");
+    append_to(box().buildlogs() / "61" / "log", std::string(1 << 20, 'x') + "\n");
     BOOST_TEST(shell->wait() == 128 + SIGPIPE);
     BOOST_TEST(shell->stderr_text() == "");
-    auto record = world.wait_for_syslog("command=\"tail 61\" outcome=hangup exit=141 ");
+    auto record = box().wait_for_syslog("command=\"tail 61\" outcome=hangup exit=141 ");
     BOOST_REQUIRE(record.has_value());
     BOOST_TEST(record->ends_with(" detail=SIGPIPE"), *record);
 }
 
 BOOST_AUTO_TEST_CASE(a_reader_that_does_not_read_does_not_make_the_shell_buffer_the_log) {
-    auto& world = *shared().box;
-    auto job = add_manual_job(world, 34);
-    const fs::path log = world.buildlogs() / std::to_string(job) / "log";
+    auto job = add_manual_job(box(), 34);
+    const fs::path log = box().buildlogs() / std::to_string(job) / "log";
     std::string line(1023, 'y');
     line += '\n';
     {
@@ -599,7 +574,7 @@ BOOST_AUTO_TEST_CASE(a_reader_that_does_not_read_does_not_make_the_shell_buffer_
         for (int i = 0; i < 128; ++i) // 128 MiB of log
             append_to(log, chunk);
     }
-    started_shell shell(world, "tail " + std::to_string(job));
+    started_shell shell(box(), "tail " + std::to_string(job));
     shell.read_until(line); // it is writing; now nobody reads
     BOOST_REQUIRE_MESSAGE(shell.stalls_on_a_full_pipe(), "the shell never waited on the reader");
     // The peak, not a sample: whatever it held on the way counts.
@@ -612,13 +587,12 @@ BOOST_AUTO_TEST_CASE(a_reader_that_does_not_read_does_not_make_the_shell_buffer_
 }
 
 BOOST_AUTO_TEST_CASE(tail_into_a_regular_file_writes_every_line) {
-    auto& world = *shared().box;
-    wait_until_finished(world, 1);
+    wait_until_finished(box(), 1);
     jobssh::testing::scratch_dir scratch;
     const fs::path file = scratch.path() / "out.txt";
     int status;
     {
-        started_shell shell(world, "tail 1", file);
+        started_shell shell(box(), "tail 1", file);
         status = shell.wait();
     }
     BOOST_TEST(status == 0);

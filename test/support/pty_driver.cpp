@@ -1,5 +1,6 @@
 #include "pty_driver.hpp"
 
+#include "read_ready.hpp"
 #include "wait_status.hpp"
 
 #include <cerrno>
@@ -67,16 +68,11 @@ void pty_driver::send(std::string_view keys) {
 bool pty_driver::read_some(int timeout_ms) {
     if (closed_)
         return false;
-    pollfd p{master_, POLLIN, 0};
-    if (::poll(&p, 1, timeout_ms) <= 0)
-        return true;
-    char buffer[8192];
-    auto n = ::read(master_, buffer, sizeof buffer);
-    if (n <= 0) { // EIO: every holder of the slave is gone
+    // EIO at the end: every holder of the slave is gone.
+    if (read_ready(master_, timeout_ms, output_) == read_outcome::ended) {
         closed_ = true;
         return false;
     }
-    output_.append(buffer, static_cast<std::size_t>(n));
     return true;
 }
 

@@ -34,6 +34,8 @@ using namespace std::chrono_literals;
 // The users most worlds have: alice (id 1) and bob (id 2), each with a key meta knows.
 inline constexpr std::string_view alice_and_bob =
     R"({"users": [{"name": "alice", "id": 1}, {"name": "bob", "id": 2}]})";
+// alice alone, for worlds whose jobs are all hers.
+inline constexpr std::string_view alice_alone = R"({"users": [{"name": "alice", "id": 1}]})";
 
 struct sandbox_world {
     // The sandbox's options are the defaults, with jobs_file and users_file the two files
@@ -89,13 +91,24 @@ inline std::size_t live_sessions_of(const sandbox& box, std::int64_t job) {
     return jobssh::live_sessions(box.state_dir(), job);
 }
 
+// The connections that logged in, in an sshd's log: it says "Accepted publickey for build
+// from 127.0.0.1 port N" once per handshake, never per session channel.
+inline std::size_t logins_in(std::string_view sshd_log) {
+    constexpr std::string_view accepted = "Accepted publickey for";
+    std::size_t count = 0;
+    for (auto at = sshd_log.find(accepted); at != std::string_view::npos;
+         at = sshd_log.find(accepted, at + 1))
+        ++count;
+    return count;
+}
+
 // The last line of the messages of failures the user cannot fix alone.
 inline std::string support_line(const jobssh::config& cfg) {
     return "Please reach out to " + cfg.owner_name + " <" + cfg.owner_email + "> for support.\n";
 }
 
 // One World for the whole test module: made (from `args`) before the first test, gone after
-// the last; get() reaches it from the tests. JOBSSH_MODULE_WORLD makes it a Boost.Test global
+// the last; get() reaches it. JOBSSH_MODULE_WORLD makes it a Boost.Test global
 // fixture.
 template <class World>
 class module_world {
@@ -117,12 +130,20 @@ private:
 
 } // namespace jobssh::testing
 
-// JOBSSH_MODULE_WORLD(World, args...): one World(args...) for the module, reached with
-// World_of_the_module::get(). (BOOST_TEST_GLOBAL_FIXTURE names a variable after its
-// argument, which cannot be a template.)
+// JOBSSH_MODULE_WORLD(World, args...): one World(args...) for the module, reached from the
+// tests with world(), and its sandbox (World's `box`) with box(). (BOOST_TEST_GLOBAL_FIXTURE
+// names a variable after its argument, which cannot be a template.)
 #define JOBSSH_MODULE_WORLD(World, ...)                                                            \
     struct World##_of_the_module : ::jobssh::testing::module_world<World> {                        \
         World##_of_the_module()                                                                    \
             : module_world(__VA_ARGS__) {}                                                         \
     };                                                                                             \
+    namespace {                                                                                    \
+    [[maybe_unused]] World& world() {                                                              \
+        return World##_of_the_module::get();                                                       \
+    }                                                                                              \
+    [[maybe_unused]] ::jobssh::fixtures::sandbox& box() {                                          \
+        return *world().box;                                                                       \
+    }                                                                                              \
+    }                                                                                              \
     BOOST_TEST_GLOBAL_FIXTURE(World##_of_the_module)
