@@ -153,9 +153,23 @@ struct started_session : session_registration {
 // process) waits for the linger to be over.
 struct lingering : started_session {
     lingering(const fs::path& dir, jobssh::job_id job)
-        : started_session(dir, job, session_kind::command) {
+        : started_session(dir, job, session_kind::command)
+        , dir(dir)
+        , job(job) {
         BOOST_TEST((session_registration::leave(true).verdict == vm_verdict::linger));
     }
+
+    // Its linger file says the VM lingers.
+    bool lingers() const { return fs::exists(jobssh::linger_file(dir, job, id())); }
+    // What the watcher decides once the linger is over; then it goes.
+    vm_verdict linger_over() {
+        auto verdict = jobssh::linger_over(dir, job, id()).verdict;
+        watcher.reset();
+        return verdict;
+    }
+
+    fs::path dir;
+    jobssh::job_id job;
     jobssh::unique_fd watcher = watcher_of(*this);
 };
 
@@ -281,9 +295,8 @@ BOOST_AUTO_TEST_CASE(
     the_last_one_command_session_leaves_the_vm_lingering_until_the_linger_is_over) {
     state_dir dir;
     lingering session(dir.path, 20);
-    BOOST_TEST(fs::exists(jobssh::linger_file(dir.path, 20, session.id())));
-    BOOST_TEST((jobssh::linger_over(dir.path, 20, session.id()).verdict == vm_verdict::terminate));
-    session.watcher.reset();
+    BOOST_TEST(session.lingers());
+    BOOST_TEST((session.linger_over() == vm_verdict::terminate));
     BOOST_TEST(empty_directory(dir.path));
 }
 
@@ -298,9 +311,8 @@ BOOST_AUTO_TEST_CASE(a_session_started_while_the_vm_lingers_calls_the_linger_off
     state_dir dir;
     lingering peek(dir.path, 20);
     started_session shell(dir.path, 20);
-    BOOST_TEST(!fs::exists(jobssh::linger_file(dir.path, 20, peek.id())));
-    BOOST_TEST((jobssh::linger_over(dir.path, 20, peek.id()).verdict == vm_verdict::keep));
-    peek.watcher.reset();
+    BOOST_TEST(!peek.lingers());
+    BOOST_TEST((peek.linger_over() == vm_verdict::keep));
     BOOST_TEST((leave(shell) == vm_verdict::terminate));
     BOOST_TEST(empty_directory(dir.path));
 }
@@ -313,8 +325,7 @@ BOOST_AUTO_TEST_CASE(
         session_registration interrupted(dir.path, 21);
         BOOST_TEST((leave(interrupted) == vm_verdict::keep));
     }
-    BOOST_TEST((jobssh::linger_over(dir.path, 21, peek.id()).verdict == vm_verdict::terminate));
-    peek.watcher.reset();
+    BOOST_TEST((peek.linger_over() == vm_verdict::terminate));
     BOOST_TEST(empty_directory(dir.path));
 }
 

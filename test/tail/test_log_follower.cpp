@@ -142,6 +142,13 @@ asio::awaitable<std::vector<std::string>> expect_shown(log_follower& follower,
     co_return out.notices;
 }
 
+// Collects `want` as expect_shown does; `notice` must be the one notice that came with it.
+asio::awaitable<void> expect_shown_with_notice(log_follower& follower, const std::string& want,
+                                               const std::string& notice) {
+    auto notices = co_await expect_shown(follower, want);
+    BOOST_TEST(notices == std::vector{notice}, boost::test_tools::per_element());
+}
+
 void buildlogs::follows_with(const std::string& want) {
     follow([&](log_follower& follower) -> asio::awaitable<void> {
         co_await expect_shown(follower, want);
@@ -505,9 +512,8 @@ BOOST_AUTO_TEST_CASE(a_log_truncated_and_written_past_where_it_was_read_shows_ev
     follow([&](log_follower& follower) -> asio::awaitable<void> {
         co_await expect_shown(follower, prefixed("[build] ", old_lines));
         overwrite(job_dir / "build" / "log", new_lines);
-        auto notices = co_await expect_shown(follower, prefixed("[build] ", new_lines));
-        BOOST_TEST(notices == std::vector{"build/log" + truncated_notice},
-                   boost::test_tools::per_element());
+        co_await expect_shown_with_notice(follower, prefixed("[build] ", new_lines),
+                                          "build/log" + truncated_notice);
     });
 }
 
@@ -517,10 +523,9 @@ BOOST_AUTO_TEST_CASE(a_log_truncated_in_the_middle_of_a_line_ends_that_line_firs
         co_await expect_shown(follower, "whole\n");
         overwrite(job_dir / "log", "a new start, longer than the old content\n");
         // The line cut short ends before the new start, and the truncation is told.
-        auto notices = co_await expect_shown(
-            follower, "half a li\na new start, longer than the old content\n");
-        BOOST_TEST(notices == std::vector{"log" + truncated_notice},
-                   boost::test_tools::per_element());
+        co_await expect_shown_with_notice(follower,
+                                          "half a li\na new start, longer than the old content\n",
+                                          "log" + truncated_notice);
     });
 }
 
@@ -534,9 +539,8 @@ BOOST_AUTO_TEST_CASE(a_task_directory_removed_and_made_again_is_followed_again_a
         co_await expect_events_seen(follower, job_dir);
         // Only the new directory's watch can report this.
         write_while_it_waits(job_dir / "test" / "log", "second run\n");
-        auto notices = co_await expect_shown(follower, "[test] second run\n");
-        BOOST_TEST(notices == std::vector{"test/log" + replaced_notice},
-                   boost::test_tools::per_element());
+        co_await expect_shown_with_notice(follower, "[test] second run\n",
+                                          "test/log" + replaced_notice);
     });
 }
 
@@ -560,9 +564,7 @@ BOOST_AUTO_TEST_CASE(a_job_directory_removed_and_made_again_is_followed_again) {
         append(job_dir / "log", "second\n");
         // The job log is found again by its name; the new directory's watch is seen to
         // work only by a task that starts after the follower saw the directory go.
-        auto notices = co_await expect_shown(follower, "second\n");
-        BOOST_TEST(notices == std::vector{"log" + replaced_notice},
-                   boost::test_tools::per_element());
+        co_await expect_shown_with_notice(follower, "second\n", "log" + replaced_notice);
         co_await expect_events_seen(follower, job_dir);
         write_while_it_waits(job_dir / "build" / "log", "built\n");
         co_await expect_shown(follower, "[build] built\n");
