@@ -84,6 +84,10 @@ std::string ms(double v) {
     return fixed(v, v < 1 ? 3 : 2) + " ms";
 }
 
+std::string median_ms(const std::vector<double>& samples_ms) {
+    return ms(median(samples_ms)) + " (" + spread(samples_ms, 2) + ")";
+}
+
 std::string mib_s(double bytes_per_s) {
     return fixed(bytes_per_s / (1024.0 * 1024.0), 0) + " MiB/s";
 }

@@ -51,6 +51,8 @@ void require_exit(const exit_info& exit, int expected, const std::string& what,
                   const std::filesystem::path& err);
 
 std::string ms(double v);
+// The median of `samples_ms` with its spread: "1.23 ms (1.10–1.40)".
+std::string median_ms(const std::vector<double>& samples_ms);
 std::string mib_s(double bytes_per_s);
 // getrusage counts in clock ticks on some kernels: a mean over many runs is still exact.
 double mean(const std::vector<double>& v);

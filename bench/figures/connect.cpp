@@ -56,8 +56,7 @@ std::vector<figure> connect_true_vs_ssh(bench_context& ctx) {
             "= yes, linger 10 minutes). jobssh: the user's `ssh` to the front sshd, which runs "
             "jobssh-shell, whose `ssh` to the VM rides the job's master connection, left by the "
             "previous session with the lingering VM: one SSH handshake, as the direct way.",
-        "added per call: " + ms(median(differences(warm, baseline))) + " (" +
-            spread(differences(warm, baseline), 2) + ")",
+        "added per call: " + median_ms(differences(warm, baseline)),
         "in the same rounds, jobssh-shell alone as sshd runs it (SSH_ORIGINAL_COMMAND, key "
         "argument; no front sshd): " +
             ms(median(alone)) + ", " + fixed(median(alone) / median(baseline), 3) +
@@ -69,8 +68,7 @@ std::vector<figure> connect_true_vs_ssh(bench_context& ctx) {
         "In the same rounds, the job's master stopped first (outside the timed span): the "
         "session makes the master (the handshake to the VM) and rides it, as the first session "
         "of a job does; two SSH handshakes where the direct way has one.",
-        "added per call: " + ms(median(differences(cold, baseline))) + " (" +
-            spread(differences(cold, baseline), 2) + ")"};
+        "added per call: " + median_ms(differences(cold, baseline))};
     return {warm_figure, cold_figure};
 }
 

@@ -22,17 +22,6 @@ namespace jobssh::bench {
 
 namespace {
 
-std::string in_ms(double value) {
-    return fixed(value, 2) + " ms";
-}
-
-std::vector<double> added(const std::vector<double>& a, const std::vector<double>& b) {
-    std::vector<double> out;
-    for (std::size_t i = 0; i < a.size() && i < b.size(); ++i)
-        out.push_back(a[i] - b[i]);
-    return out;
-}
-
 fixtures::sandbox_options fleet_options(const bench_context& ctx, std::size_t runners, bool vms) {
     fixtures::sandbox_options options;
     options.users_file = ctx.users_file;
@@ -70,24 +59,22 @@ figure connect_true_through_gateway(const bench_context& ctx, fixtures::sandbox&
     auto vm = fixtures::ssh_client_argv(fleet.vm_identity(), fleet.vm_port(job, 1));
     vm.insert(vm.end(), {"-T", fleet.vm_user() + "@" + fleet.runner_address(1), "true"});
     spawn_options direct{vm};
+    const auto err = ctx.data / "gateway.err";
+    through.err = open_for_stderr(err);
+    runner.err = direct.err = through.err;
     // Warm: the gateway's master to the runner and the runner's to the VM are made here.
     for (auto* way : {&through, &direct})
         if (run_timed(*way).exit.status != 0)
             throw std::runtime_error("the gateway's warm-up run failed");
     int rounds = ctx.quick ? 4 : 20;
     std::vector<double> a, b, c;
-    auto timed = [](const spawn_options& options, const char* what, std::vector<double>& into) {
-        return [&options, what, &into] {
-            auto run = run_timed(options);
-            if (run.exit.status != 0)
-                throw std::runtime_error(std::string(what) + ": connect -- true exited " +
-                                         std::to_string(run.exit.status));
-            into.push_back(static_cast<double>(run.wall_ns) / 1e6);
-        };
-    };
     // Rotated rounds: none of the three always runs first.
-    interleaved(rounds, {timed(through, "through the gateway", a), timed(direct, "direct ssh", b),
-                         timed(runner, "the runner's own sshd", c)});
+    interleaved(rounds, {timed_way(through, "connect -- true through the gateway", err, a),
+                         timed_way(direct, "direct ssh to the VM", err, b),
+                         timed_way(runner, "connect -- true on the runner's own sshd", err, c)});
+    ::close(through.err);
+    // Alike on purpose, connect.cpp's warm figure and this (`duplicates` lists the two): the
+    // ratio against a direct ssh and its goal, then the rounds and what each way went through.
     auto f = ratio_figure("`connect N -- true` through the gateway, warm, wall", a, b,
                           "direct `ssh … true` to the VM", ms, 3, "≤ 1.15×",
                           [](double ratio) { return ratio <= 1.15; });
@@ -98,8 +85,8 @@ figure connect_true_through_gateway(const bench_context& ctx, fixtures::sandbox&
             "defaults (multiplex, linger 10 minutes). Warm: the gateway's hop rides its master "
             "to the runner and the runner's session its master to the VM, so the user pays one "
             "SSH handshake (to the gateway), its job lookup (2 runners) and two channel opens.",
-        "the runner's own sshd in the same rounds: " + in_ms(median(c)) + "; the gateway adds " +
-            in_ms(median(added(a, c))) + " (" + spread(added(a, c), 2) + ") to it"};
+        "the runner's own sshd in the same rounds: " + ms(median(c)) + "; the gateway adds " +
+            median_ms(differences(a, c)) + " to it"};
     return f;
 }
 
@@ -136,10 +123,10 @@ figure keystrokes_through_gateway(const bench_context& ctx, fixtures::sandbox& f
     through.finish(std::chrono::seconds(20));
     direct.finish(std::chrono::seconds(20));
     figure f{"keystroke round trip through the gateway",
-             "p50 " + in_ms(median(a)) + ", p99 " + in_ms(quantile(a, 0.99)),
-             "the runner's own sshd: p50 " + in_ms(median(b)) + ", p99 " + in_ms(quantile(b, 0.99)),
-             "added p50 " + in_ms(median(a) - median(b)) + ", p99 " +
-                 in_ms(quantile(a, 0.99) - quantile(b, 0.99)),
+             "p50 " + ms(median(a)) + ", p99 " + ms(quantile(a, 0.99)),
+             "the runner's own sshd: p50 " + ms(median(b)) + ", p99 " + ms(quantile(b, 0.99)),
+             "added p50 " + ms(median(a) - median(b)) + ", p99 " +
+                 ms(quantile(a, 0.99) - quantile(b, 0.99)),
              "reported",
              "measured"};
     f.details = {std::to_string(a.size()) +
@@ -196,15 +183,14 @@ std::vector<figure> gateway_figures(bench_context& ctx) {
         fixtures::sandbox fleet(fleet_options(ctx, runners, false));
         auto times =
             lookup_times(fleet, fleet.config_file(), runners == 2 ? &one_runner : nullptr, reps);
-        medians.push_back(std::to_string(runners) + " runners: " + in_ms(median(times)) + " (" +
-                          spread(times, 2) + ")");
+        medians.push_back(std::to_string(runners) + " runners: " + median_ms(times));
         if (runners == 50)
             fifty = times;
     }
     figure lookup{"the gateway's job lookup (jobssh-shell to exit 66), 50 runners",
-                  in_ms(median(fifty)),
-                  "one runner, no gateway: " + in_ms(median(one_runner)),
-                  "+" + in_ms(median(fifty) - median(one_runner)),
+                  ms(median(fifty)),
+                  "one runner, no gateway: " + ms(median(one_runner)),
+                  "+" + ms(median(fifty) - median(one_runner)),
                   "reported",
                   "measured"};
     lookup.details = {

@@ -3,6 +3,7 @@
 // Python re-creation of builds.sr.ht's 2020 buildsrht-keys, which made the same call. sshd
 // runs it for every key a client offers, twice for the one it takes.
 
+#include "figure_tools.hpp"
 #include "figures.hpp"
 #include "process.hpp"
 
@@ -51,10 +52,6 @@ void time_one_call(const spawn_options& options, std::vector<double>& wall,
         throw std::runtime_error(options.argv[0] + " exited " + std::to_string(run.exit.status));
     wall.push_back(static_cast<double>(run.wall_ns) / 1e6);
     cpu.push_back(run.exit.cpu_seconds * 1000);
-}
-
-std::string in_ms(double value) {
-    return fixed(value, 2) + " ms";
 }
 
 } // namespace
@@ -112,22 +109,21 @@ std::vector<figure> keys_with_meta(bench_context& ctx) {
                             std::to_string(meta_calls) + " requests seen)";
 
     figure against_cat{"`jobssh-keys` with its meta call (`authenticate = keys`), per call",
-                       in_ms(keys_ms),
-                       "`cat`: " + in_ms(median(b)),
-                       "+" + in_ms(median(over_cat)) + " over `cat` (" + spread(over_cat, 2) + ")",
+                       ms(keys_ms),
+                       "`cat`: " + ms(median(b)),
+                       "+" + ms(median(over_cat)) + " over `cat` (" + spread(over_cat, 2) + ")",
                        "median ≤ 2.5 ms",
                        keys_ms <= 2.5 ? "met" : "missed"};
     // The wall time also holds waits for a core; CPU time is what the machine's load moves
     // least.
     against_cat.details = {
-        how, "p90: jobssh-keys " + in_ms(quantile(a, 0.9)) + ", cat " + in_ms(quantile(b, 0.9)),
-        "CPU time per call (user+system of the child, medians): jobssh-keys " +
-            in_ms(median(cpu_a)) + ", cat " + in_ms(median(cpu_b)) + ", Python " +
-            in_ms(median(cpu_c))};
+        how, "p90: jobssh-keys " + ms(quantile(a, 0.9)) + ", cat " + ms(quantile(b, 0.9)),
+        "CPU time per call (user+system of the child, medians): jobssh-keys " + ms(median(cpu_a)) +
+            ", cat " + ms(median(cpu_b)) + ", Python " + ms(median(cpu_c))};
     figure against_python{"`jobssh-keys` with its meta call vs builds.sr.ht's 2020 keys "
                           "command (Python re-creation)",
-                          in_ms(keys_ms),
-                          "Python: " + in_ms(python_ms),
+                          ms(keys_ms),
+                          "Python: " + ms(python_ms),
                           fixed(faster, 1) + "× faster (" + spread(vs_python, 1) + ")",
                           "≥ 20× faster",
                           faster >= 20 ? "met" : "missed"};
@@ -135,7 +131,7 @@ std::vector<figure> keys_with_meta(bench_context& ctx) {
         how,
         "the re-creation: bench/buildsrht_keys_2020.py under " + python() +
             " (configparser and requests; the real one imported srht.config too)",
-        "p90: Python " + in_ms(quantile(c, 0.9))};
+        "p90: Python " + ms(quantile(c, 0.9))};
     return {against_cat, against_python};
 }
 
