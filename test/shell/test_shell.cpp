@@ -209,6 +209,17 @@ std::unique_ptr<started_shell> tail_of_a_running_job(sandbox& world, std::int64_
     return shell;
 }
 
+// The tail of `job` ended by the reader's going (SIGPIPE), with nothing on stderr, and logged
+// as docs/operators.md says: exit=128+N, the signal in detail.
+void ended_quietly_by_sigpipe(started_shell& shell, std::int64_t job) {
+    BOOST_TEST(shell.wait() == 128 + SIGPIPE);
+    BOOST_TEST(shell.stderr_text() == "");
+    auto record = box().wait_for_syslog("command=\"tail " + std::to_string(job) +
+                                        "\" outcome=hangup exit=141 ");
+    BOOST_REQUIRE(record.has_value());
+    BOOST_TEST(record->ends_with(" detail=SIGPIPE"), *record);
+}
+
 } // namespace
 
 // The fault cases read alike on purpose (inject a fault, run the shell, lift the fault,
@@ -543,23 +554,14 @@ BOOST_AUTO_TEST_CASE(a_reader_that_goes_away_ends_an_idle_tail_quietly) {
     auto shell = tail_of_a_running_job(box(), 60, "nothing more will come\n");
     // No more log lines: only noticing the closed pipe can end it.
     shell->close_stdout();
-    BOOST_TEST(shell->wait() == 128 + SIGPIPE);
-    BOOST_TEST(shell->stderr_text() == "");
-    // Logged as docs/operators.md says: exit=128+N, the signal in detail.
-    auto record = box().wait_for_syslog("command=\"tail 60\" outcome=hangup exit=141 ");
-    BOOST_REQUIRE(record.has_value());
-    BOOST_TEST(record->ends_with(" detail=SIGPIPE"), *record);
+    ended_quietly_by_sigpipe(*shell, 60);
 }
 
 BOOST_AUTO_TEST_CASE(a_reader_that_goes_away_mid_write_ends_the_tail_quietly) {
     auto shell = tail_of_a_running_job(box(), 61, "first\n");
     shell->close_stdout();
     append_to(box().buildlogs() / "61" / "log", std::string(1 << 20, 'x') + "\n");
-    BOOST_TEST(shell->wait() == 128 + SIGPIPE);
-    BOOST_TEST(shell->stderr_text() == "");
-    auto record = box().wait_for_syslog("command=\"tail 61\" outcome=hangup exit=141 ");
-    BOOST_REQUIRE(record.has_value());
-    BOOST_TEST(record->ends_with(" detail=SIGPIPE"), *record);
+    ended_quietly_by_sigpipe(*shell, 61);
 }
 
 BOOST_AUTO_TEST_CASE(a_reader_that_does_not_read_does_not_make_the_shell_buffer_the_log) {
