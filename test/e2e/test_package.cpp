@@ -1,5 +1,6 @@
 // The Debian package, used the way docs/operators.md tells an operator to: made with
-// cpack from this build tree, installed with dpkg into a clean Debian (a container of the
+// cpack from a GCC build tree (JOBSSH_PACKAGE_TREE: this one, or the build/ that scripts/test
+// names to its sanitizer tree), installed with dpkg into a clean Debian (a container of the
 // local image jobssh-vm-base, which has no network to Debian: the Boost runtime packages
 // the .deb depends on are copied in from the host), and then used there.
 #define BOOST_TEST_MODULE package
@@ -104,7 +105,7 @@ fs::path host_deb(const std::string& name, const fs::path& into) {
     return into / cached.filename();
 }
 
-// The .deb made from this build tree, and the packages it needs that the clean Debian
+// The .deb made from the package tree, and the packages it needs that the clean Debian
 // lacks. Made once for all the test cases.
 struct package {
     scratch_dir dir;
@@ -123,7 +124,7 @@ const package& the_package() {
         require_docker();
         auto p = std::make_unique<package>();
         checked({"cpack", "-G", "DEB", "--config",
-                 std::string(JOBSSH_BINARY_DIR) + "/CPackConfig.cmake", "-B",
+                 std::string(JOBSSH_PACKAGE_TREE) + "/CPackConfig.cmake", "-B",
                  p->dir.path().string()},
                 300s);
         for (const auto& entry : fs::directory_iterator(p->dir.path()))
