@@ -12,6 +12,7 @@
 #include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <jobssh/common/config.hpp>
 #include <mutex>
@@ -347,6 +348,7 @@ public:
                 if (n > 0) {
                     std::lock_guard lock(mutex_);
                     received_.emplace_back(buffer, static_cast<std::size_t>(n));
+                    arrived_.notify_all();
                 }
             }
         });
@@ -361,14 +363,19 @@ public:
 
     fs::path socket() const { return dir_.path() / "log"; }
 
-    // The last message from `ident` that holds `text`, with its priority: "<86>…". The
-    // programs sent theirs before they exited.
+    // The last message from `ident` that holds `text`, with its priority: "<86>…"; empty
+    // when none came within 10 s. The programs sent theirs before they exited, but this
+    // side's reader may not have taken it off the socket yet (it lagged once on a loaded
+    // machine).
     std::string find(const std::string& ident, const std::string& text) {
-        std::lock_guard lock(mutex_);
+        std::unique_lock lock(mutex_);
         std::string found;
-        for (const auto& message : received_)
-            if (contains(message, " " + ident + "[") && contains(message, text))
-                found = message;
+        arrived_.wait_for(lock, std::chrono::seconds(10), [&] {
+            for (const auto& message : received_)
+                if (contains(message, " " + ident + "[") && contains(message, text))
+                    found = message;
+            return !found.empty();
+        });
         return found;
     }
 
@@ -377,6 +384,7 @@ private:
     int fd_;
     std::atomic<bool> stop_{false};
     std::mutex mutex_;
+    std::condition_variable arrived_;
     std::vector<std::string> received_;
     std::thread reader_;
 };
