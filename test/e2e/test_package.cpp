@@ -1,5 +1,6 @@
 // The Debian package, used the way docs/operators.md tells an operator to: made with
-// cpack from this build tree, installed with dpkg into a clean Debian (a container of the
+// cpack from a GCC build tree (JOBSSH_PACKAGE_TREE: this one, or the build/ that scripts/test
+// names to its sanitizer tree), installed with dpkg into a clean Debian (a container of the
 // local image jobssh-vm-base, which has no network to Debian: the Boost runtime packages
 // the .deb depends on are copied in from the host), and then used there.
 #define BOOST_TEST_MODULE package
@@ -11,6 +12,7 @@
 #include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <jobssh/common/config.hpp>
 #include <mutex>
@@ -104,7 +106,7 @@ fs::path host_deb(const std::string& name, const fs::path& into) {
     return into / cached.filename();
 }
 
-// The .deb made from this build tree, and the packages it needs that the clean Debian
+// The .deb made from the package tree, and the packages it needs that the clean Debian
 // lacks. Made once for all the test cases.
 struct package {
     scratch_dir dir;
@@ -123,7 +125,7 @@ const package& the_package() {
         require_docker();
         auto p = std::make_unique<package>();
         checked({"cpack", "-G", "DEB", "--config",
-                 std::string(JOBSSH_BINARY_DIR) + "/CPackConfig.cmake", "-B",
+                 std::string(JOBSSH_PACKAGE_TREE) + "/CPackConfig.cmake", "-B",
                  p->dir.path().string()},
                 300s);
         for (const auto& entry : fs::directory_iterator(p->dir.path()))
@@ -346,6 +348,7 @@ public:
                 if (n > 0) {
                     std::lock_guard lock(mutex_);
                     received_.emplace_back(buffer, static_cast<std::size_t>(n));
+                    arrived_.notify_all();
                 }
             }
         });
@@ -360,14 +363,19 @@ public:
 
     fs::path socket() const { return dir_.path() / "log"; }
 
-    // The last message from `ident` that holds `text`, with its priority: "<86>…". The
-    // programs sent theirs before they exited.
+    // The last message from `ident` that holds `text`, with its priority: "<86>…"; empty
+    // when none came within 10 s. The programs sent theirs before they exited, but this
+    // side's reader may not have taken it off the socket yet (it lagged once on a loaded
+    // machine).
     std::string find(const std::string& ident, const std::string& text) {
-        std::lock_guard lock(mutex_);
+        std::unique_lock lock(mutex_);
         std::string found;
-        for (const auto& message : received_)
-            if (contains(message, " " + ident + "[") && contains(message, text))
-                found = message;
+        arrived_.wait_for(lock, std::chrono::seconds(10), [&] {
+            for (const auto& message : received_)
+                if (contains(message, " " + ident + "[") && contains(message, text))
+                    found = message;
+            return !found.empty();
+        });
         return found;
     }
 
@@ -376,6 +384,7 @@ private:
     int fd_;
     std::atomic<bool> stop_{false};
     std::mutex mutex_;
+    std::condition_variable arrived_;
     std::vector<std::string> received_;
     std::thread reader_;
 };
