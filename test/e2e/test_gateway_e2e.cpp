@@ -334,6 +334,20 @@ BOOST_AUTO_TEST_CASE(a_client_killed_at_the_gateway_leaves_nothing_on_either_hos
     BOOST_TEST(!box().vm_running(25, 1));
     BOOST_TEST(only_masters_to_runners(box().state_dir()));
     BOOST_TEST(jobssh::live_sessions(box().runner_state_dir(1), 25) == 0u);
+    // Both hosts log the session's end as the hang-up it was: the user's terminal went. The
+    // session records are the ones that name the command (the runner's also the gateway key).
+    auto ends_of_the_session = [] {
+        std::vector<std::string> found;
+        for (const auto& record : box().syslog_records())
+            if (record.find(" command=\"connect 25\" outcome=") != std::string::npos)
+                found.push_back(record);
+        return found;
+    };
+    BOOST_TEST_REQUIRE(eventually([&] { return ends_of_the_session().size() == 2; }));
+    for (const auto& record : ends_of_the_session()) {
+        BOOST_TEST(record.find(" outcome=hangup exit=129 ") != std::string::npos, record);
+        BOOST_TEST(record.ends_with(" detail=SIGHUP"), record);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(
