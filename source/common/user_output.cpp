@@ -5,6 +5,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
+#include <csignal>
 #include <fcntl.h>
 #include <jobssh/common/default_token.hpp>
 #include <jobssh/common/posix.hpp>
@@ -33,6 +34,16 @@ struct stat stat_of(int fd) {
 // for long either, so they are written to directly.
 bool can_wait_on(int fd, const struct stat& st) {
     return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || (S_ISCHR(st.st_mode) && ::isatty(fd));
+}
+
+// A terminal that ends has hung up (its master closed: sshd's, when the user's ssh went);
+// anything else lost its reader, as a pipe's writer is told by SIGPIPE. A terminal hung up
+// already answers isatty's question with EIO.
+int hangup_signal_of(int fd, const struct stat& st) {
+    if (!S_ISCHR(st.st_mode))
+        return SIGPIPE;
+    errno = 0;
+    return ::isatty(fd) || errno == EIO ? SIGHUP : SIGPIPE;
 }
 
 // Asio writes at most 64 KiB per call unless told otherwise: a pipe that has room for more
@@ -76,6 +87,7 @@ struct user_output::impl {
     std::optional<asio::posix::stream_descriptor> stream; // when fd can be waited on
     int original_flags;
     pipe_sizer pipe;
+    int hangup_signal;
 
     impl(asio::any_io_executor executor, int descriptor)
         : impl(std::move(executor), descriptor, stat_of(descriptor)) {}
@@ -83,7 +95,8 @@ struct user_output::impl {
     impl(asio::any_io_executor executor, int descriptor, const struct stat& st)
         : fd(descriptor)
         , original_flags(::fcntl(descriptor, F_GETFL))
-        , pipe(descriptor, st) {
+        , pipe(descriptor, st)
+        , hangup_signal(hangup_signal_of(descriptor, st)) {
         if (can_wait_on(fd, st))
             stream.emplace(executor, fd);
     }
@@ -106,7 +119,7 @@ asio::awaitable<void> user_output::write(std::string_view bytes) {
         co_return;
     if (!impl_->stream) {
         if (write_all(impl_->fd, bytes))
-            throw user_hung_up();
+            throw user_hung_up(impl_->hangup_signal);
         co_return;
     }
     impl_->pipe.before_writing(bytes.size());
@@ -115,16 +128,16 @@ asio::awaitable<void> user_output::write(std::string_view bytes) {
     if (ec == asio::error::operation_aborted)
         throw boost::system::system_error(ec);
     if (ec)
-        throw user_hung_up();
+        throw user_hung_up(impl_->hangup_signal);
 }
 
-asio::awaitable<void> user_output::wait_hangup() {
+asio::awaitable<int> user_output::wait_hangup() {
     if (!impl_->stream) {
         // Nothing to wait for: park until cancelled.
         asio::steady_timer forever(co_await asio::this_coro::executor,
                                    asio::steady_timer::time_point::max());
         co_await forever.async_wait(asio::use_awaitable);
-        co_return;
+        co_return impl_->hangup_signal;
     }
     for (;;) {
         auto [ec] = co_await impl_->stream->async_wait(asio::posix::descriptor_base::wait_error,
@@ -132,14 +145,14 @@ asio::awaitable<void> user_output::wait_hangup() {
         // Cancelled: the session ended otherwise, and whoever waited has what it needs. A
         // plain return costs no exception at the end of every session.
         if (ec == asio::error::operation_aborted)
-            co_return;
+            co_return impl_->hangup_signal;
         // The reactor wakes error waiters for any readiness it was told about; only an error
         // or hangup on the descriptor means the reader is gone.
         pollfd check{impl_->fd, 0, 0};
         if (::poll(&check, 1, 0) > 0 && (check.revents & (POLLERR | POLLHUP)))
-            co_return;
+            co_return impl_->hangup_signal;
         if (ec)
-            co_return;
+            co_return impl_->hangup_signal;
     }
 }
 

@@ -9,6 +9,7 @@
 #include <jobssh/common/posix.hpp>
 #include <jobssh/common/syslog.hpp>
 #include <jobssh/common/user_name.hpp>
+#include <jobssh/common/user_output.hpp>
 #include <jobssh/connect/control_master.hpp>
 #include <jobssh/connect/relay.hpp>
 #include <jobssh/connect/terminal.hpp>
@@ -304,6 +305,10 @@ asio::awaitable<int> hop_to_runner(const config& cfg, runner_address runner, std
     if (tty && !result.made_raw && result.end == session_end::child_exited &&
         (result.exit_status == 128 + SIGINT || result.exit_status == 128 + SIGQUIT))
         throw interrupted_during_hop(result.exit_status - 128);
+    // The user's end went away under the hop (their ssh killed or cut off): a hang-up, as the
+    // runner's session logs it, not the status the hop's ssh had once it was stopped.
+    if (result.end == session_end::hangup)
+        throw user_hung_up(tty ? SIGHUP : SIGPIPE);
     const std::string name = runner_name(cfg, runner);
     // 255 is ssh's own failure; with something in its log, the hop itself failed (a runner's
     // session that exits 255 leaves the log empty). A master gone since it was seen answering

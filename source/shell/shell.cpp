@@ -131,14 +131,14 @@ const char* signal_name(int signal) {
     return "signal";
 }
 
-// One of ending_signals, or SIGPIPE when the reader of our stdout went away.
+// One of ending_signals, or how our stdout went: SIGHUP for a terminal, SIGPIPE for a pipe.
 asio::awaitable<int> until_the_user_leaves(asio::signal_set& signals, user_output& out) {
     // Both waits end without an exception when the session ends otherwise (cancelled): the
     // value is not used then.
     auto ended = co_await (signals.async_wait(default_token()) || out.wait_hangup());
     if (ended.index() == 0)
         co_return std::get<1>(std::get<0>(ended));
-    co_return SIGPIPE;
+    co_return std::get<1>(ended);
 }
 
 // Besides the owner, the runner's `viewers` may watch and replay (never connect).
@@ -287,9 +287,9 @@ asio::awaitable<finished_session> session_to_its_end(const config& cfg, std::str
     try {
         ended.exit_code = co_await run_session(cfg, std::move(b64key), std::move(owner),
                                                std::move(cmd), record, out);
-    } catch (const user_hung_up&) {
+    } catch (const user_hung_up& gone) {
         record.outcome = "hangup";
-        ended.exit_code = 128 + SIGPIPE;
+        ended.exit_code = 128 + gone.signal;
     } catch (const interrupted_during_hop& interrupted) {
         ended.interrupted_by = interrupted.signal;
     } catch (const std::exception&) {
@@ -317,7 +317,7 @@ asio::awaitable<int> run_until_it_ends(const config& cfg, std::string b64key,
             std::rethrow_exception(session.error);
         if (!session.interrupted_by) {
             if (record.outcome == "hangup")
-                detail = signal_name(SIGPIPE); // a write found the reader gone
+                detail = signal_name(session.exit_code - 128); // a write found the user gone
             co_return session.exit_code;
         }
         signal = session.interrupted_by;

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <csignal>
 #include <fcntl.h>
+#include <functional>
 #include <jobssh/common/user_output.hpp>
 #include <string>
 #include <unistd.h>
@@ -101,4 +102,62 @@ BOOST_AUTO_TEST_CASE(a_reader_that_left_is_a_hang_up) {
     ::close(pipe.read);
     pipe.read = ::open("/dev/null", O_RDONLY | O_CLOEXEC); // for the destructor
     BOOST_CHECK_THROW(run_coroutine(write_to(pipe.write, pattern(1000))), jobssh::user_hung_up);
+}
+
+namespace {
+
+// A pty's slave, as sshd hands it to a session with a terminal; the master closes as sshd's
+// does when the user's ssh goes.
+struct terminal_ends {
+    int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    int slave = -1;
+    terminal_ends() {
+        BOOST_REQUIRE(master >= 0);
+        BOOST_REQUIRE(::grantpt(master) == 0 && ::unlockpt(master) == 0);
+        slave = ::open(::ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+        BOOST_REQUIRE(slave >= 0);
+    }
+    ~terminal_ends() {
+        hang_up();
+        ::close(slave);
+    }
+    void hang_up() {
+        if (master >= 0)
+            ::close(master);
+        master = -1;
+    }
+};
+
+// What wait_hangup tells once `end` has ended the output it watches.
+asio::awaitable<int> hangup_told(int fd, std::function<void()> end) {
+    jobssh::user_output out(co_await asio::this_coro::executor, fd);
+    end();
+    co_return co_await out.wait_hangup();
+}
+
+// The signal user_hung_up carried out of a write, 0 when none was thrown.
+asio::awaitable<int> signal_of_a_failed_write(int fd) {
+    try {
+        co_await write_to(fd, pattern(1000));
+    } catch (const jobssh::user_hung_up& gone) {
+        co_return gone.signal;
+    }
+    co_return 0;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_terminal_that_hung_up_is_told_as_sighup_a_pipe_without_reader_as_sigpipe) {
+    std::signal(SIGPIPE, SIG_IGN);
+    terminal_ends terminal;
+    BOOST_TEST(run_coroutine(hangup_told(terminal.slave, [&] { terminal.hang_up(); })) == SIGHUP);
+    BOOST_TEST(run_coroutine(signal_of_a_failed_write(terminal.slave)) == SIGHUP);
+
+    pipe_ends pipe;
+    auto close_reader = [&] {
+        ::close(pipe.read);
+        pipe.read = ::open("/dev/null", O_RDONLY | O_CLOEXEC); // for the destructor
+    };
+    BOOST_TEST(run_coroutine(hangup_told(pipe.write, close_reader)) == SIGPIPE);
+    BOOST_TEST(run_coroutine(signal_of_a_failed_write(pipe.write)) == SIGPIPE);
 }

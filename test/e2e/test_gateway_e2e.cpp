@@ -179,6 +179,26 @@ BOOST_AUTO_TEST_CASE(tail_through_the_gateway_follows_a_live_job_to_its_end) {
     BOOST_TEST(tailed.out == "job 27 booted\n[build] built 27\n");
 }
 
+BOOST_AUTO_TEST_CASE(a_fresh_job_on_either_runner_gets_a_number_of_its_own_and_tails_by_it) {
+    // As scripts/sandbox-job asks for one: no id, the runner picks. Both runners' highest
+    // so far is 31.
+    auto fresh = [](std::size_t runner) {
+        return box().add_job(R"({"owner": "alice", "owner_id": 1, "log": ["fresh on runner )" +
+                                 std::to_string(runner) + R"("], "pace_ms": 0})",
+                             runner);
+    };
+    const std::int64_t on_first = fresh(0);
+    const std::int64_t on_second = fresh(1);
+    BOOST_TEST(on_first != on_second);
+    BOOST_TEST(on_first > 31);
+    BOOST_TEST(on_second > 31);
+    for (auto [id, runner] : {std::pair{on_first, 0}, std::pair{on_second, 1}}) {
+        auto tailed = through_gateway("alice", "tail " + std::to_string(id));
+        BOOST_TEST(tailed.exit_code == 0, "tail " << id << ": " << tailed.err);
+        BOOST_TEST(tailed.out == "fresh on runner " + std::to_string(runner) + "\n", "tail " << id);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(one_command_reaches_the_vm_of_its_own_runner_though_both_vms_have_one_port) {
     BOOST_TEST(box().vm_port(12, 0) == box().vm_port(22, 1));
     for (auto [job, runner] : {std::pair{12, 0}, std::pair{22, 1}}) {
@@ -304,6 +324,20 @@ BOOST_AUTO_TEST_CASE(a_client_killed_at_the_gateway_leaves_nothing_on_either_hos
     BOOST_TEST(!box().vm_running(25, 1));
     BOOST_TEST(only_masters_to_runners(box().state_dir()));
     BOOST_TEST(jobssh::live_sessions(box().runner_state_dir(1), 25) == 0u);
+    // Both hosts log the session's end as the hang-up it was: the user's terminal went. The
+    // session records are the ones that name the command (the runner's also the gateway key).
+    auto ends_of_the_session = [] {
+        std::vector<std::string> found;
+        for (const auto& record : box().syslog_records())
+            if (record.find(" command=\"connect 25\" outcome=") != std::string::npos)
+                found.push_back(record);
+        return found;
+    };
+    BOOST_TEST_REQUIRE(eventually([&] { return ends_of_the_session().size() == 2; }));
+    for (const auto& record : ends_of_the_session()) {
+        BOOST_TEST(record.find(" outcome=hangup exit=129 ") != std::string::npos, record);
+        BOOST_TEST(record.ends_with(" detail=SIGHUP"), record);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(

@@ -12,9 +12,14 @@
 
 namespace jobssh {
 
-// The reader went away (EPIPE, a closed socket): the session ends quietly.
+// The reader went away (EPIPE, a closed socket) or the terminal hung up (EIO): the session
+// ends quietly. `signal` is the one that end stands for: SIGHUP for a terminal (the user's
+// ssh killed or disconnected closes it), SIGPIPE for a pipe or socket.
 struct user_hung_up : std::exception {
+    explicit user_hung_up(int by)
+        : signal(by) {}
     const char* what() const noexcept override { return "the user hung up"; }
+    int signal;
 };
 
 class user_output {
@@ -27,9 +32,10 @@ public:
     // Returns when every byte is written. Throws user_hung_up.
     boost::asio::awaitable<void> write(std::string_view bytes);
 
-    // Returns when the reader has gone away (a pipe or socket closed at the other end);
-    // never returns for outputs that cannot tell (regular files, /dev/null).
-    boost::asio::awaitable<void> wait_hangup();
+    // Returns when the reader has gone away (a pipe or socket closed at the other end, a
+    // terminal hung up), with the signal that stands for it (as user_hung_up::signal); never
+    // returns for outputs that cannot tell (regular files, /dev/null).
+    boost::asio::awaitable<int> wait_hangup();
 
 private:
     struct impl;

@@ -67,7 +67,7 @@ struct interrupted_during_hop : std::exception {
 // end it as on a runner: the hop's ssh is hung up, so the runner's session ends too.
 // Throws failure_error: runner_host_key when the runner presented a key not in
 // known-hosts, runner_unreachable when ssh could not reach or log in to it;
-// interrupted_during_hop.
+// interrupted_during_hop; user_hung_up when the user's end went away (SIGHUP on a terminal).
 boost::asio::awaitable<int> hop_to_runner(const config& cfg, runner_address runner,
                                           std::string user, std::string fingerprint,
                                           std::string original_command);
