@@ -22,15 +22,15 @@ struct job_info;
 // idle [jobssh] linger + 60 s. `line` starts the session's syslog lines (job=, user=);
 // `known_hosts` is the session's pinned host keys, or none (any key taken, as builds.sr.ht
 // does).
-// nullopt: this session connects by itself, and syslog says why (state-dir too long for a
-// unix socket path; the master not made in time; its diagnostics file not emptied for a
-// retry). A VM that dropped the master's connection before login (dropped_before_login) is
-// busy, not gone: the master is tried again after pause_before_retry (which doubles
-// `backoff`), as long as now + `backoff` is before `give_up`; dropped again at the end, the
-// session tries by itself. Throws failure_error: internal when state-dir cannot hold the
-// master's diagnostics or the runner's VM data is bad (vm_master_options); vm_host_key,
-// vm_login, vm_unreachable (vm_ssh_failure) when ssh failed to reach the VM or log in, the
-// session's own failure as it would have been without a master.
+// nullopt: this session connects by itself; syslog says why (state-dir too long for a unix
+// socket path, the master not made), or has the vm_ssh_retry line of a retry that could not
+// be made (the master's diagnostics file not emptied). A VM that dropped the master's connection
+// before login (dropped_before_login) is busy, not gone: the master is tried again after
+// pause_before_retry (which doubles `backoff`), as long as now + `backoff` is before `give_up`;
+// dropped again at the end, the session tries by itself. Throws failure_error: internal when
+// state-dir cannot hold the master's diagnostics or the runner's VM data is bad
+// (vm_master_options); vm_host_key, vm_login, vm_unreachable (vm_ssh_failure) when ssh failed to
+// reach the VM or log in, the session's own failure as it would have been without a master.
 boost::asio::awaitable<std::optional<std::filesystem::path>>
 job_master(const config& cfg, job_id job, const job_info& info, const log_fields& line,
            const std::optional<std::filesystem::path>& known_hosts,
