@@ -1,11 +1,7 @@
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <cmath>
 #include <csignal>
 #include <exception>
-#include <functional>
 #include <jobssh/api/meta.hpp>
 #include <jobssh/api/runner.hpp>
 #include <jobssh/common/config.hpp>
@@ -15,14 +11,15 @@
 #include <jobssh/common/syslog.hpp>
 #include <jobssh/connect/connect.hpp>
 #include <jobssh/connect/control_master.hpp>
+#include <jobssh/connect/job_master.hpp>
 #include <jobssh/connect/relay.hpp>
 #include <jobssh/connect/session_registry.hpp>
 #include <jobssh/connect/terminal.hpp>
 #include <jobssh/connect/vm_life.hpp>
 #include <jobssh/connect/vm_ssh.hpp>
+#include <jobssh/connect/vm_wait.hpp>
 #include <optional>
 #include <stdexcept>
-#include <string_view>
 #include <sys/ioctl.h>
 #include <system_error>
 #include <termios.h>
@@ -32,18 +29,8 @@
 namespace jobssh {
 
 namespace asio = boost::asio;
-using namespace asio::experimental::awaitable_operators;
 
 namespace {
-
-// A VM that does not answer may still be booting while its job runs; once the job has
-// ended, one that refuses is gone and does not come back: the user is told at once.
-constexpr std::chrono::seconds vm_boot_bound{30};
-constexpr std::chrono::seconds vm_gone_bound{2};
-// The job's master connection: its handshake (ssh's ConnectTimeout is 10 s), or the one
-// another session is making; and how long it is kept with no session after the linger.
-constexpr std::chrono::seconds master_bound{15};
-constexpr std::chrono::seconds master_idle_margin{60};
 
 std::string counted(long long n, const char* one, const char* unit) {
     return n == 1 ? one : std::to_string(n) + " " + unit;
@@ -61,7 +48,7 @@ const char* end_name(session_end end) {
     return "unknown";
 }
 
-log_fields log_line(job_id job, const ssh_key& key) {
+log_fields session_line(job_id job, const ssh_key& key) {
     log_fields line;
     line.add("job", job).add("user", key.owner.name);
     return line;
@@ -72,41 +59,6 @@ struct session_outcome {
     std::string ssh_said; // ssh's own diagnostics, for the operator
     std::optional<failure> ssh_failed;
 };
-
-bool job_ended(const job_info& info) {
-    return info.status != job_status::pending && info.status != job_status::queued &&
-           info.status != job_status::running;
-}
-
-// ssh's words when the VM's sshd closed or reset the connection before the key exchange
-// (its MaxStartups, many sessions starting at once), or as it was made: nothing ran, and the
-// VM is there.
-bool dropped_before_login(std::string_view ssh_said) {
-    auto says = [&](std::string_view words) {
-        return ssh_said.find(words) != std::string_view::npos;
-    };
-    return says("kex_exchange_identification") || says("ssh_exchange_identification") ||
-           (says("connect to host") && says("Connection reset by peer"));
-}
-
-// Before anything is claimed or printed: the VM must answer on its SSH port. True when it
-// had to be waited for (it was still booting).
-asio::awaitable<bool> wait_until_vm_answers(const job_info& info) {
-    if (info.port == 0)
-        throw failure_error(failure::no_vm, "the runner gives the job no VM port");
-    bool waited = false;
-    std::function<void()> tell_waiting;
-    if (!job_ended(info))
-        tell_waiting = [&waited] {
-            waited = true;
-            write_all(STDERR_FILENO, "Waiting for the build VM to come up...\n");
-        };
-    if (!co_await wait_for_vm(info, job_ended(info) ? vm_gone_bound : vm_boot_bound,
-                              std::move(tell_waiting)))
-        throw failure_error(job_ended(info) ? failure::vm_gone : failure::vm_unreachable,
-                            "VM port " + std::to_string(info.port) + " refused connections");
-    co_return waited;
-}
 
 // Keys typed before the VM's shell started (during the tail of a running job, while the VM
 // booted) were echoed by the user's terminal but meant for nothing yet: they are discarded,
@@ -120,104 +72,23 @@ void discard_typeahead() {
                                  "discarded.\n");
 }
 
-// The VM's host keys, asked of the runner again once a VM that was booting answers: the info
-// read before may predate them. Empty when the runner still has none (or does not answer).
-asio::awaitable<std::vector<std::string>> host_keys_once_booted(const config& cfg, job_id job,
-                                                                const job_info& info) {
-    std::optional<job_info> now;
-    try {
-        now = co_await fetch_job_info(cfg, job);
-    } catch (const failure_error&) {
-        co_return std::vector<std::string>{};
-    }
-    // Another VM (port or host changed meanwhile) is not the one that answered.
-    if (!now || now->port != info.port || now->ssh_host != info.ssh_host)
-        co_return std::vector<std::string>{};
-    co_return now->host_keys;
-}
-
-// The job's master connection to the VM for this session to ride: the one that answers, or
-// one made now (by the job's first session, or in place of one that no longer answers).
-// nullopt: this session connects by itself, and syslog says why. ssh's own failure to reach
-// the VM or log in is the session's failure, as it would have been without a master; a VM
-// that dropped the master's connection before the key exchange is busy, not gone, and the
-// master is tried again as the session's ssh would be (`backoff`, until `give_up`).
-asio::awaitable<std::optional<std::filesystem::path>>
-job_master(const config& cfg, job_id job, const job_info& info, const ssh_key& key,
-           const std::optional<std::filesystem::path>& known_hosts,
-           std::chrono::steady_clock::time_point give_up, std::chrono::milliseconds& backoff) {
-    auto socket = job_master_socket(cfg.state_dir, job);
-    if (!socket) {
-        log_error(log_line(job, key)
-                      .add("event", "multiplex")
-                      .add("outcome", "off")
-                      .add("reason", "state-dir too long for a unix socket path")
-                      .add("state_dir", cfg.state_dir.string()));
-        co_return std::nullopt;
-    }
-    std::optional<ssh_diagnostics> said;
-    std::vector<std::string> options;
-    try {
-        said.emplace(cfg.state_dir);
-        options = vm_master_options(cfg, info, {known_hosts, said->file()});
-    } catch (const std::system_error& e) {
-        throw failure_error(failure::internal, std::string("state-dir: ") + e.what());
-    } catch (const std::invalid_argument& e) {
-        throw failure_error(failure::internal, std::string("runner sent bad VM data: ") + e.what());
-    }
-    auto idle = std::chrono::duration_cast<std::chrono::seconds>(cfg.linger) + master_idle_margin;
-    for (;;) {
-        std::string dropped;
-        auto master = co_await master_to_ride(
-            *socket, options, idle, master_bound, [&said] { return said->text(); },
-            log_line(job, key),
-            [&](const master_outcome& outcome) {
-                if (dropped_before_login(outcome.ssh_said) &&
-                    std::chrono::steady_clock::now() + backoff < give_up) {
-                    dropped = outcome.ssh_said;
-                    return true;
-                }
-                if (auto failed = vm_ssh_failure(outcome.exit_status, outcome.ssh_said)) {
-                    // Dropped once more at the end of the wait: the session tries by itself.
-                    if (dropped_before_login(outcome.ssh_said))
-                        return false;
-                    log_error(
-                        log_line(job, key).add("event", "vm_ssh").add("ssh", outcome.ssh_said));
-                    throw failure_error(*failed, "ssh to the VM failed");
-                }
-                return false;
-            });
-        if (master || dropped.empty())
-            co_return master;
-        log_info(log_line(job, key)
-                     .add("event", "vm_ssh_retry")
-                     .add("after_ms", backoff.count())
-                     .add("ssh", dropped));
-        if (::truncate(said->file().c_str(), 0) != 0)
-            co_return std::nullopt;
-        asio::steady_timer pause(co_await asio::this_coro::executor, backoff);
-        co_await pause.async_wait(asio::use_awaitable);
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
-    }
-}
-
 // ssh riding a master that went away after it was seen answering connects by itself, and
 // says so: that goes to syslog, not into what the session's ssh said.
 std::string said_about_vm(const std::string& said, job_id job, const ssh_key& key) {
     std::string about_master;
     std::string kept = without_master_complaints(said, about_master);
     if (!about_master.empty())
-        log_error(log_line(job, key)
+        log_error(session_line(job, key)
                       .add("event", "multiplex")
                       .add("outcome", "connected_alone")
                       .add("ssh", about_master));
     return kept;
 }
 
-asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, const job_info& info,
-                                             const ssh_key& key, const std::string& remote_command,
-                                             bool tty, job_session& session,
-                                             screen_observer* observer) {
+asio::awaitable<session_outcome> run_vm_session(const config& cfg, job_id job, const job_info& info,
+                                                const ssh_key& key,
+                                                const std::string& remote_command, bool tty,
+                                                job_session& session, screen_observer* observer) {
     std::optional<pinned_host_keys> pinned;
     std::optional<ssh_diagnostics> diagnostics;
     try {
@@ -261,7 +132,7 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
         }
     }
     if (!pinned)
-        log_info(log_line(job, key).add("host_keys", "none").add("vm_host_key", "unchecked"));
+        log_info(session_line(job, key).add("host_keys", "none").add("vm_host_key", "unchecked"));
     known_hosts = pinned ? std::optional(pinned->file()) : std::nullopt;
     if (tty)
         discard_typeahead();
@@ -284,11 +155,11 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
     // A VM's sshd that drops connections before the key exchange (MaxStartups: many sessions
     // starting at once) is busy, not gone: the master and ssh are tried again, with backoff,
     // within the bound of the wait for the VM.
-    const auto give_up =
-        std::chrono::steady_clock::now() + (job_ended(info) ? vm_gone_bound : vm_boot_bound);
+    const auto give_up = std::chrono::steady_clock::now() + vm_wait_bound(info);
     std::chrono::milliseconds backoff{100};
+    const log_fields line = session_line(job, key);
     if (cfg.multiplex) {
-        if (auto master = co_await job_master(cfg, job, info, key, known_hosts, give_up, backoff))
+        if (auto master = co_await job_master(cfg, job, info, line, known_hosts, give_up, backoff))
             ssh_args = vm_ssh_argv(cfg, info, tty, remote_command,
                                    {known_hosts, diagnostics->file(), master});
     }
@@ -320,24 +191,9 @@ asio::awaitable<session_outcome> run_session(const config& cfg, job_id job, cons
         if (!outcome.ssh_failed || session.has_started() || outcome.result.read_input ||
             !dropped_before_login(outcome.ssh_said) || now + backoff >= give_up)
             co_return outcome;
-        log_info(log_line(job, key)
-                     .add("event", "vm_ssh_retry")
-                     .add("after_ms", backoff.count())
-                     .add("ssh", outcome.ssh_said));
-        if (::truncate(diagnostics->file().c_str(), 0) != 0)
+        if (!co_await pause_before_retry(line, outcome.ssh_said, diagnostics->file(), backoff))
             co_return outcome;
-        asio::steady_timer pause(co_await asio::this_coro::executor, backoff);
-        co_await pause.async_wait(asio::use_awaitable);
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
     }
-}
-
-// ssh's 255 after a session that had begun, and the VM's port no longer answers: the VM
-// died under the session (ssh said "closed by remote host" or timed out).
-asio::awaitable<bool> vm_went_away(const job_info& info, const session_result& result) {
-    if (result.end != session_end::child_exited || result.exit_status != 255)
-        co_return false;
-    co_return !co_await wait_for_vm(info, std::chrono::milliseconds(0), nullptr);
 }
 
 // An interactive shell at its prompt never dies of SIGINT or SIGQUIT (bash ignores both
@@ -404,12 +260,13 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
     job_session session(co_await asio::this_coro::executor, cfg, job,
                         remote_command.empty() ? session_kind::interactive : session_kind::command,
                         key.owner.name);
-    log_info(log_line(job, key).add("event", "connect").add("tty", tty ? "yes" : "no"));
+    log_info(session_line(job, key).add("event", "connect").add("tty", tty ? "yes" : "no"));
 
     std::exception_ptr failed;
     session_outcome outcome;
     try {
-        outcome = co_await run_session(cfg, job, info, key, remote_command, tty, session, observer);
+        outcome =
+            co_await run_vm_session(cfg, job, info, key, remote_command, tty, session, observer);
     } catch (...) {
         failed = std::current_exception();
     }
@@ -434,7 +291,7 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
         std::rethrow_exception(failed);
 
     const auto& result = outcome.result;
-    log_info(log_line(job, key)
+    log_info(session_line(job, key)
                  .add("event", "disconnect")
                  .add("end", end_name(result.end))
                  .add("status", result.exit_status)
@@ -443,7 +300,7 @@ asio::awaitable<int> connect_to_vm(const config& cfg, job_id job, const job_info
     // ssh's own account of our plumbing (temporary files, loopback ports, advice to remove a
     // pinned key) is the operator's to read; the user gets our message.
     if (!outcome.ssh_said.empty())
-        log_error(log_line(job, key).add("event", "vm_ssh").add("ssh", outcome.ssh_said));
+        log_error(session_line(job, key).add("event", "vm_ssh").add("ssh", outcome.ssh_said));
     if (outcome.ssh_failed)
         throw failure_error(*outcome.ssh_failed, "ssh to the VM failed");
     write_all(STDERR_FILENO, result.held_stderr);

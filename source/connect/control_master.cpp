@@ -42,12 +42,12 @@ fs::path with_suffix(const fs::path& socket, std::string_view suffix) {
     return fs::path(socket.string() + std::string(suffix));
 }
 
-void put_u32(std::string& out, std::uint32_t value) {
+void mux_put_u32(std::string& out, std::uint32_t value) {
     for (int shift = 24; shift >= 0; shift -= 8)
         out.push_back(static_cast<char>((value >> shift) & 0xff));
 }
 
-std::uint32_t get_u32(std::string_view bytes, std::size_t at) {
+std::uint32_t mux_get_u32(std::string_view bytes, std::size_t at) {
     std::uint32_t value = 0;
     for (std::size_t i = 0; i < 4; ++i)
         value = (value << 8) | static_cast<unsigned char>(bytes[at + i]);
@@ -56,9 +56,9 @@ std::uint32_t get_u32(std::string_view bytes, std::size_t at) {
 
 std::string mux_message(std::initializer_list<std::uint32_t> words) {
     std::string out;
-    put_u32(out, static_cast<std::uint32_t>(words.size() * 4));
+    mux_put_u32(out, static_cast<std::uint32_t>(words.size() * 4));
     for (auto word : words)
-        put_u32(out, word);
+        mux_put_u32(out, word);
     return out;
 }
 
@@ -93,7 +93,7 @@ std::optional<std::string> read_message(int fd, std::chrono::steady_clock::time_
     auto length = read_exactly(fd, 4, until);
     if (!length)
         return std::nullopt;
-    std::uint32_t size = get_u32(*length, 0);
+    std::uint32_t size = mux_get_u32(*length, 0);
     if (size < 4 || size > 4096)
         return std::nullopt;
     return read_exactly(fd, size, until);
@@ -155,7 +155,7 @@ void write_pid_file(const fs::path& file, pid_t pid) {
         auto ignored = write_all(fd.get(), std::to_string(pid) + "\n");
 }
 
-bool named(const fs::path& path) {
+bool master_file_named(const fs::path& path) {
     struct stat st {};
     return ::lstat(path.c_str(), &st) == 0;
 }
@@ -211,12 +211,13 @@ std::optional<pid_t> master_answers(const fs::path& socket, std::chrono::millise
     if (write_all(fd.get(), ask))
         return std::nullopt;
     auto hello = read_message(fd.get(), until);
-    if (!hello || get_u32(*hello, 0) != mux_hello)
+    if (!hello || mux_get_u32(*hello, 0) != mux_hello)
         return std::nullopt;
     auto alive = read_message(fd.get(), until);
-    if (!alive || alive->size() < 12 || get_u32(*alive, 0) != mux_alive || get_u32(*alive, 4) != 1)
+    if (!alive || alive->size() < 12 || mux_get_u32(*alive, 0) != mux_alive ||
+        mux_get_u32(*alive, 4) != 1)
         return std::nullopt;
-    return static_cast<pid_t>(get_u32(*alive, 8));
+    return static_cast<pid_t>(mux_get_u32(*alive, 8));
 }
 
 void stop_master(const fs::path& socket, std::chrono::milliseconds grace) {
@@ -271,7 +272,7 @@ asio::awaitable<master_outcome> ensure_master(fs::path socket, std::vector<std::
         result.outcome = master_outcome::state::ready;
         co_return result;
     }
-    if (named(socket) || named(with_suffix(socket, ".pid"))) {
+    if (master_file_named(socket) || master_file_named(with_suffix(socket, ".pid"))) {
         stop_master(socket);
         result.replaced = true;
     }

@@ -20,7 +20,7 @@ namespace {
 
 constexpr std::string_view joining = "joining-";
 constexpr std::string_view interactive = "interactive-";
-constexpr std::string_view command = "command-";
+constexpr std::string_view one_command = "command-";
 constexpr std::string_view lingering = "linger-";
 constexpr std::string_view terminate_due = "terminate-due";
 constexpr std::string_view master_socket = "mux";
@@ -30,7 +30,7 @@ fs::path job_directory(const fs::path& state_dir, job_id job) {
 }
 
 std::string_view prefix_of(session_kind kind) {
-    return kind == session_kind::interactive ? interactive : command;
+    return kind == session_kind::interactive ? interactive : one_command;
 }
 
 void lock_exclusively(int fd, const fs::path& path) {
@@ -87,7 +87,7 @@ census count_live(const fs::path& dir, const std::string& except) {
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
         auto name = entry.path().filename().string();
         bool is_joining = name.starts_with(joining);
-        bool is_started = name.starts_with(interactive) || name.starts_with(command);
+        bool is_started = name.starts_with(interactive) || name.starts_with(one_command);
         if (!is_joining && !is_started && !name.starts_with(lingering))
             continue;
         if (!except.empty() && name.ends_with(except) &&
@@ -106,7 +106,7 @@ census count_live(const fs::path& dir, const std::string& except) {
 
 // Where session `id`'s file is now, and under which prefix; an empty path when it is gone.
 std::pair<fs::path, std::string_view> find_session(const fs::path& dir, const std::string& id) {
-    for (auto prefix : {joining, interactive, command, lingering}) {
+    for (auto prefix : {joining, interactive, one_command, lingering}) {
         auto path = dir / (std::string(prefix) + id);
         struct stat st {};
         if (::lstat(path.c_str(), &st) == 0)
@@ -155,7 +155,7 @@ leave_decision decide(const fs::path& state_dir, job_lock lock, const std::strin
         remove_file(path);
         return {vm_verdict::keep, std::move(lock)};
     }
-    if (prefix == command && can_linger) {
+    if (prefix == one_command && can_linger) {
         // Its holder (the watcher) keeps the flock: the linger counts as long as it runs.
         auto linger = dir / (std::string(lingering) + id);
         if (::rename(path.c_str(), linger.c_str()) != 0)

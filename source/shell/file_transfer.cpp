@@ -32,37 +32,37 @@ constexpr std::uint32_t largest_request = 64 * 1024;
 // The client gives up after its first refused request; a few more cost nothing.
 constexpr int most_requests = 16;
 
-void put_u32(std::string& out, std::uint32_t value) {
+void sftp_put_u32(std::string& out, std::uint32_t value) {
     for (int shift = 24; shift >= 0; shift -= 8)
         out += static_cast<char>((value >> shift) & 0xff);
 }
 
-std::uint32_t get_u32(const unsigned char* in) {
+std::uint32_t sftp_get_u32(const unsigned char* in) {
     return (std::uint32_t(in[0]) << 24) | (std::uint32_t(in[1]) << 16) |
            (std::uint32_t(in[2]) << 8) | std::uint32_t(in[3]);
 }
 
 std::string packet(unsigned char type, const std::string& payload) {
     std::string out;
-    put_u32(out, static_cast<std::uint32_t>(payload.size() + 1));
+    sftp_put_u32(out, static_cast<std::uint32_t>(payload.size() + 1));
     out += static_cast<char>(type);
     return out + payload;
 }
 
 // The answer to one request, empty when it is not sftp.
-std::string answer(const std::string& request, std::string_view message) {
+std::string sftp_answer(const std::string& request, std::string_view message) {
     std::string payload;
     if (static_cast<unsigned char>(request[0]) == fxp_init) {
-        put_u32(payload, 3);
+        sftp_put_u32(payload, 3);
         return packet(fxp_version, payload);
     }
     if (request.size() < 5)
         return {};
     payload = request.substr(1, 4); // the request id
-    put_u32(payload, fx_op_unsupported);
-    put_u32(payload, static_cast<std::uint32_t>(message.size()));
+    sftp_put_u32(payload, fx_op_unsupported);
+    sftp_put_u32(payload, static_cast<std::uint32_t>(message.size()));
     payload += message;
-    put_u32(payload, 0); // no language tag
+    sftp_put_u32(payload, 0); // no language tag
     return packet(fxp_status, payload);
 }
 
@@ -75,7 +75,7 @@ asio::awaitable<void> answer_requests(asio::posix::stream_descriptor& in,
             co_await asio::async_read(in, asio::buffer(head), default_token());
         if (head_error)
             co_return;
-        std::uint32_t length = get_u32(head.data());
+        std::uint32_t length = sftp_get_u32(head.data());
         if (length == 0 || length > largest_request)
             co_return;
         std::string request(length, '\0');
@@ -83,7 +83,7 @@ asio::awaitable<void> answer_requests(asio::posix::stream_descriptor& in,
             co_await asio::async_read(in, asio::buffer(request), default_token());
         if (body_error)
             co_return;
-        std::string reply = answer(request, message);
+        std::string reply = sftp_answer(request, message);
         if (reply.empty())
             co_return;
         auto [write_error, written] =

@@ -1,4 +1,3 @@
-#include <algorithm>
 #include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -28,6 +27,8 @@
 #include <jobssh/recording/session_recorder.hpp>
 #include <jobssh/shell/command.hpp>
 #include <jobssh/shell/file_transfer.hpp>
+#include <jobssh/shell/lookups.hpp>
+#include <jobssh/shell/session_log.hpp>
 #include <jobssh/shell/shell.hpp>
 #include <jobssh/tail/tail.hpp>
 #include <optional>
@@ -55,55 +56,6 @@ std::string usage_text() {
 }
 
 namespace {
-
-// What syslog gets about one session.
-struct session_record {
-    std::optional<job_id> job;
-    std::string user;
-    std::string fingerprint; // the user's key; through a gateway, as the gateway said
-    std::string gateway_key; // on a runner, the key of the gateway that carried the session
-    std::string command;
-    std::string outcome;           // when the session did not fail
-    std::optional<failure> failed; // outcome and log level then come from the table
-    int exit_code = 0;
-};
-
-void log_session(const session_record& record, std::chrono::steady_clock::duration took,
-                 const std::string& detail) {
-    log_fields line;
-    line.add("job", record.job ? std::to_string(*record.job) : "-")
-        .add("user", record.user.empty() ? "-" : record.user)
-        .add("key", record.fingerprint.empty() ? "-" : record.fingerprint);
-    if (!record.gateway_key.empty())
-        line.add("gateway_key", record.gateway_key);
-    line.add("command", record.command.empty() ? "-" : record.command)
-        .add("outcome", record.failed ? failure_name(*record.failed) : record.outcome)
-        .add("exit", record.exit_code)
-        .add("duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
-    if (!detail.empty())
-        line.add("detail", detail);
-    log(record.failed ? traits(*record.failed).level : log_level::info, line);
-}
-
-// One concurrent lookup's result, kept instead of thrown, so that the order in which
-// failures are told (key first, then job, then permission) does not depend on timing.
-template <class T>
-struct lookup {
-    T value{};
-    std::exception_ptr error;
-};
-
-template <class T>
-asio::awaitable<lookup<T>> attempt(asio::awaitable<T> operation) {
-    // Filled step by step: GCC 12 miscompiles a co_await inside a braced initializer.
-    lookup<T> result;
-    try {
-        result.value = co_await std::move(operation);
-    } catch (const std::exception&) {
-        result.error = std::current_exception();
-    }
-    co_return result;
-}
 
 // The signals that end a session, whatever phase it is in: Ctrl-C and Ctrl-\ (backslash)
 // from a terminal that is not raw yet (or anybody's kill), the user's terminal hanging up,
@@ -139,57 +91,6 @@ asio::awaitable<int> until_the_user_leaves(asio::signal_set& signals, user_outpu
     if (ended.index() == 0)
         co_return std::get<1>(std::get<0>(ended));
     co_return std::get<1>(ended);
-}
-
-// Besides the owner, the runner's `viewers` may watch and replay (never connect).
-bool may_view(const command& cmd, const job_info& info, const std::string& user) {
-    if (!std::holds_alternative<watch_command>(cmd) && !std::holds_alternative<replay_command>(cmd))
-        return false;
-    return std::find(info.viewers.begin(), info.viewers.end(), user) != info.viewers.end();
-}
-
-// Whose key it is: told by jobssh-keys (`--owner`, it asked meta a moment ago), or asked
-// of meta here. The fingerprint is the one sshd logs, so both records name the same key.
-asio::awaitable<std::optional<ssh_key>> key_of(const config& cfg, std::string b64key,
-                                               std::optional<std::string> owner) {
-    if (!owner)
-        co_return co_await lookup_key(cfg, b64key);
-    if (!valid_key(b64key)) // as lookup_key: not a key anyone has
-        co_return std::nullopt;
-    ssh_key key;
-    key.fingerprint = key_fingerprint(b64key);
-    key.key = std::move(b64key);
-    key.owner = key_owner{"~" + *owner, *owner};
-    co_return key;
-}
-
-// The answers of both lookups, told in a fixed order: the key first, then the job, then
-// whether the key's owner may have this session (the job's owner, or for watch and replay
-// one of the runner's viewers). Returns the job found.
-template <class Job, class InfoOf>
-Job permitted_job(lookup<std::optional<ssh_key>>& key_lookup,
-                  lookup<std::optional<Job>>& job_lookup, session_record& record,
-                  const char* nowhere, const command& cmd, InfoOf info_of) {
-    if (key_lookup.error)
-        std::rethrow_exception(key_lookup.error);
-    if (!key_lookup.value)
-        throw failure_error(failure::unknown_key, "meta does not know the key");
-    const ssh_key& key = *key_lookup.value;
-    record.user = key.owner.name;
-    if (record.gateway_key.empty()) // through a gateway, the key is the gateway's
-        record.fingerprint = key.fingerprint;
-    if (job_lookup.error)
-        std::rethrow_exception(job_lookup.error);
-    if (!job_lookup.value)
-        throw failure_error(failure::no_such_job, nowhere);
-    const job_info& info = info_of(*job_lookup.value);
-    if (key.owner.name != info.username && !may_view(cmd, info, key.owner.name)) {
-        bool viewing = std::holds_alternative<watch_command>(cmd) ||
-                       std::holds_alternative<replay_command>(cmd);
-        throw failure_error(viewing ? failure::not_permitted_view : failure::not_permitted,
-                            "the job belongs to " + info.username);
-    }
-    return std::move(*job_lookup.value);
 }
 
 // On a gateway: the job's runner found by asking every runner, key and owner (or viewer)

@@ -63,8 +63,9 @@ struct vm_ssh_files {
     // ssh's diagnostics (-E); without, they go to its stderr.
     std::optional<std::filesystem::path> diagnostics;
     // The job's master connection (control_master.hpp) to ride instead of a connection of
-    // its own; without, ssh connects by itself.
-    std::optional<std::filesystem::path> control_path;
+    // its own; without, ssh connects by itself. Defaulted, since most callers give only the
+    // first two (`{known_hosts, diagnostics}`).
+    std::optional<std::filesystem::path> control_path = std::nullopt;
 };
 
 // `ssh -t|-T -e none -p PORT … USER@HOST bash|REMOTE_COMMAND`: the remote command is one
