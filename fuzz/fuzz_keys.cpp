@@ -91,7 +91,7 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
         fields.emplace_back(text.substr(0, end));
     fields.emplace_back(text);
 
-    // The validation, against the rules of DESIGN.md written out again.
+    // The validation, against the rules of docs/design.md written out again.
     for (const std::string& field : fields) {
         bool type_ok =
             !field.empty() && field.size() <= 256 &&

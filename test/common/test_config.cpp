@@ -106,10 +106,10 @@ BOOST_AUTO_TEST_CASE(keys_a_file_does_not_set_keep_their_defaults) {
     BOOST_TEST(cfg.shell.empty());
     BOOST_TEST(cfg.http_timeout.count() == defaults.http_timeout.count());
     BOOST_TEST(cfg.state_dir == defaults.state_dir);
-    // DESIGN.md: jobssh-keys asks meta by default, for at most 2 s.
+    // docs/design.md: jobssh-keys asks meta by default, for at most 2 s.
     BOOST_TEST((cfg.authenticate == jobssh::authenticate_mode::keys));
     BOOST_TEST(cfg.keys_timeout.count() == 2000);
-    // DESIGN.md, "Fewer handshakes": sessions ride a master connection unless told not to.
+    // docs/design.md, "Fewer handshakes": sessions ride a master connection unless told not to.
     BOOST_TEST(cfg.multiplex);
 }
 

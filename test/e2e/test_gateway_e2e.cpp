@@ -171,6 +171,16 @@ BOOST_AUTO_TEST_CASE(tail_through_the_gateway_prints_the_logs_of_a_job_on_either
     }
 }
 
+BOOST_AUTO_TEST_CASE(no_vm_is_given_the_port_that_its_runners_sshd_listens_on) {
+    // Each runner counts its VMs' ports up on its own address, and a VM binds its port only
+    // once it boots, after the runners' sshds are up: a VM given that port would never come
+    // up, and jobssh would meet the runner sshd's host key where the VM's was due.
+    for (auto [job, runner] :
+         {std::pair{12, 0}, std::pair{13, 0}, std::pair{16, 0}, std::pair{17, 0}, std::pair{22, 1},
+          std::pair{25, 1}, std::pair{26, 1}, std::pair{28, 1}})
+        BOOST_TEST(box().vm_port(job, runner) != box().runner_sshd_port(runner), "job " << job);
+}
+
 BOOST_AUTO_TEST_CASE(tail_through_the_gateway_follows_a_live_job_to_its_end) {
     // Added now, its lines written 400 ms apart: the tail starts before they are all there.
     box().add_job(job(27, "alice", false, 400), 1);

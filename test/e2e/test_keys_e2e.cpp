@@ -1,6 +1,6 @@
 // `authenticate = keys` the whole way: a real OpenSSH client offers its keys to the
 // fixtures' front sshd, whose AuthorizedKeysCommand jobssh-keys asks the fake meta about
-// each; jobssh-shell then runs with `--owner` (DESIGN.md, "Where the key is checked").
+// each; jobssh-shell then runs with `--owner` (docs/design.md, "Where the key is checked").
 #define BOOST_TEST_MODULE keys_e2e
 #include "sandbox.hpp"
 #include "sandbox_faults.hpp"

@@ -1,4 +1,4 @@
-// Multiplexed connections (DESIGN.md, "Fewer handshakes") under the real chain: OpenSSH
+// Multiplexed connections (docs/design.md, "Fewer handshakes") under the real chain: OpenSSH
 // client → front sshd → jobssh-shell → the job's VM (a Docker container). The job's first
 // session opens one master connection to the VM, later sessions ride it; the VM's sshd log
 // counts the connections that logged in ("Accepted publickey"), one per handshake. A master

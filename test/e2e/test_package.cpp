@@ -527,7 +527,7 @@ BOOST_AUTO_TEST_CASE(ssh_builds_connect_runs_a_command_on_the_job_vm_from_a_clea
     BOOST_TEST(
         (std::find(requests.begin(), requests.end(), "POST /job/8/claim") != requests.end()));
     // The packaged config keeps the VM for [jobssh] linger after a one-command session
-    // (DESIGN.md, "The VM's life"): not terminated yet.
+    // (docs/design.md, "The VM's life"): not terminated yet.
     BOOST_TEST(
         (std::find(requests.begin(), requests.end(), "POST /job/8/terminate") == requests.end()));
 }

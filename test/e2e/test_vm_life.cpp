@@ -1,4 +1,4 @@
-// The VM's life (DESIGN.md) under the real chain: OpenSSH client → front sshd → jobssh-shell
+// The VM's life (docs/design.md) under the real chain: OpenSSH client → front sshd → jobssh-shell
 // → the job's VM (a Docker container). The VM is terminated when the job's last interactive
 // session ends; after a one-command session it lingers ([jobssh] linger, 20 s here) and goes
 // then unless a session started meanwhile; a session that ends before the user's shell or

@@ -1,6 +1,6 @@
 #pragma once
 
-// The meta API of meta.sr.ht: whose key is this (DESIGN.md, "The meta API").
+// The meta API of meta.sr.ht: whose key is this (docs/design.md, "The meta API").
 
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>

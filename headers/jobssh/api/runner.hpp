@@ -1,6 +1,6 @@
 #pragma once
 
-// The runner API of the builds.sr.ht worker (DESIGN.md, "The runner API").
+// The runner API of the builds.sr.ht worker (docs/design.md, "The runner API").
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>

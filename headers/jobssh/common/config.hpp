@@ -13,7 +13,7 @@
 
 namespace jobssh {
 
-// Where a key is checked (DESIGN.md, "Where the key is checked"): `keys` asks meta in
+// Where a key is checked (docs/design.md, "Where the key is checked"): `keys` asks meta in
 // jobssh-keys, so that sshd can go on to the client's next key; `shell` is the 2019 design,
 // every key let in and checked by jobssh-shell.
 enum class authenticate_mode { keys, shell };
@@ -25,7 +25,7 @@ struct runner_address {
     std::uint16_t port = 8080;
 };
 
-// [jobssh::gateway] (DESIGN.md, "Many runner hosts: the gateway").
+// [jobssh::gateway] (docs/design.md, "Many runner hosts: the gateway").
 struct gateway_config {
     // On a gateway: every runner, the user and port of their sshd, the gateway's own
     // identity and a known_hosts file pinning the runners' host keys. No runners: not a

@@ -56,7 +56,7 @@ inline int exit_code(failure kind) {
     return traits(kind).exit_code;
 }
 
-// What the user sees on stderr: the message of DESIGN.md followed by the support line
+// What the user sees on stderr: the message of docs/design.md followed by the support line
 // "Please reach out to <owner-name> <<owner-email>> for support.", newline-terminated.
 std::string user_message(failure kind, const config& cfg);
 

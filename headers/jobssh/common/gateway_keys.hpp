@@ -1,7 +1,7 @@
 #pragma once
 
 // A runner's list of gateway keys ([jobssh::gateway] gateway-keys): the only keys whose
-// holder may say which user it authenticated (DESIGN.md, "Many runner hosts: the gateway").
+// holder may say which user it authenticated (docs/design.md, "Many runner hosts: the gateway").
 // Read by jobssh-keys, which gives such a key the gateway's forced command, and by
 // jobssh-shell, which checks it again before it believes the user named.
 

@@ -1,7 +1,7 @@
 #pragma once
 
 // OpenSSH master connections (ControlMaster) that sessions ride instead of a handshake of
-// their own (DESIGN.md, "Fewer handshakes"). A master is `ssh -f -M -N -S SOCKET -o
+// their own (docs/design.md, "Fewer handshakes"). A master is `ssh -f -M -N -S SOCKET -o
 // ControlPersist=IDLE …`, started with no descriptor of any session (stdio on /dev/null, a
 // session of its own), so that nobody waiting for a session's EOF waits for the master
 // (OpenSSH bug 1988). Beside its socket:

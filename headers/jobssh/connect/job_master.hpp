@@ -1,7 +1,7 @@
 #pragma once
 
 // The job's master connection (OpenSSH ControlMaster, control_master.hpp) as one `connect`
-// session finds or makes it (DESIGN.md, "Fewer handshakes"): one per job, under state-dir,
+// session finds or makes it (docs/design.md, "Fewer handshakes"): one per job, under state-dir,
 // kept while the job has sessions and [jobssh] linger after the last.
 
 #include <boost/asio/awaitable.hpp>

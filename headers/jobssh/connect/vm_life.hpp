@@ -1,6 +1,6 @@
 #pragma once
 
-// The VM's life (DESIGN.md): it is terminated when the job's last interactive session ends;
+// The VM's life (docs/design.md): it is terminated when the job's last interactive session ends;
 // after the last one-command session it is kept for [jobssh] linger, and terminated then
 // unless a session started meanwhile; a session that ends before the user's shell or command
 // started leaves the job and its VM as it found them (no claim, no terminate). Each session

@@ -1,7 +1,7 @@
 #pragma once
 
 // Which runner has a job: the gateway asks every configured runner's worker API at once
-// (DESIGN.md, "Many runner hosts: the gateway"). The unchanged worker API is the only
+// (docs/design.md, "Many runner hosts: the gateway"). The unchanged worker API is the only
 // directory there is: the runner that answers 200 to GET /job/{id}/info has the job.
 
 #include <boost/asio/awaitable.hpp>

@@ -3,7 +3,7 @@
 // The hop from a gateway to the runner that has the job: OpenSSH carries the session to
 // the runner's own jobssh, with the gateway's identity and the runners' pinned host keys;
 // the runner's jobssh-keys knows the gateway's key and lets it name the user it
-// authenticated (DESIGN.md, "Many runner hosts: the gateway").
+// authenticated (docs/design.md, "Many runner hosts: the gateway").
 
 #include <boost/asio/awaitable.hpp>
 #include <exception>

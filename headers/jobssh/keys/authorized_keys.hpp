@@ -1,7 +1,7 @@
 #pragma once
 
 // The authorized_keys line jobssh-keys prints for the login user: sshd then runs
-// jobssh-shell with the key the user authenticated with (DESIGN.md, "Programs").
+// jobssh-shell with the key the user authenticated with (docs/design.md, "Programs").
 
 #include <filesystem>
 #include <jobssh/common/ssh_key_format.hpp>

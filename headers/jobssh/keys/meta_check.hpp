@@ -1,6 +1,6 @@
 #pragma once
 
-// jobssh-keys' question to meta (DESIGN.md, "Where the key is checked"): whose key is this,
+// jobssh-keys' question to meta (docs/design.md, "Where the key is checked"): whose key is this,
 // asked while sshd can still go on to the client's next key.
 
 #include <string>

@@ -1,7 +1,7 @@
 #pragma once
 
 // SSH_ORIGINAL_COMMAND: the verb and the job ID split like POSIX shlex, then the command
-// grammar of DESIGN.md. A remote command after the job ID is not split at all.
+// grammar of docs/design.md. A remote command after the job ID is not split at all.
 
 #include <jobssh/common/job_id.hpp>
 #include <optional>

@@ -52,7 +52,7 @@ boost::asio::awaitable<std::optional<ssh_key>> key_of(const config& cfg, std::st
                                                       std::optional<std::string> owner);
 
 // Whether `user`, not the job's owner, may have this session: watch and replay are open to the
-// job's `viewers` (an optional field of the runner's job info, DESIGN.md; builds.sr.ht's own
+// job's `viewers` (an optional field of the runner's job info, docs/design.md; builds.sr.ht's own
 // worker sends none); connect and tail never are.
 bool may_view(const command& cmd, const job_info& info, const std::string& user);
 

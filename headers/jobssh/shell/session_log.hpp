@@ -1,6 +1,6 @@
 #pragma once
 
-// The one syslog line every jobssh-shell session ends with (DESIGN.md): who, which job and
+// The one syslog line every jobssh-shell session ends with (docs/design.md): who, which job and
 // command, how it ended, and how long it took.
 
 #include <chrono>

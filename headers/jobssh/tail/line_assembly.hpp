@@ -1,7 +1,7 @@
 #pragma once
 
 // Turns the bytes of one log, read in pieces of any size, into the lines the user sees
-// (DESIGN.md, "Logs on the runner host"): whole lines, each task line prefixed "[<task>] ",
+// (docs/design.md, "Logs on the runner host"): whole lines, each task line prefixed "[<task>] ",
 // bytes untouched, a multi-byte character never cut.
 //
 // A line longer than the chunk size cannot be held back whole: it goes out in pieces, and

@@ -1,6 +1,6 @@
 #pragma once
 
-// Follows one job's logs on the runner host (DESIGN.md, "Logs on the runner host"):
+// Follows one job's logs on the runner host (docs/design.md, "Logs on the runner host"):
 // <job dir>/log and every <job dir>/<task>/log, each from byte 0, task directories picked
 // up as they appear. The kernel wakes us (inotify on the io_context); nothing polls, unless
 // no inotify instance is left (fs.inotify.max_user_instances, per user, shared by every tail
