@@ -90,24 +90,25 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
         auto accepted_words = *words;
         if (accepted_words.size() >= 2 && accepted_words[1] == "--")
             accepted_words.erase(accepted_words.begin() + 1);
-        const auto* words_of = &accepted_words;
-        const std::string& verb = words_of->front();
+        const std::string& verb = accepted_words.front();
         if (std::holds_alternative<jobssh::help_command>(command)) {
             check(verb == "help", "help is only `help`");
         } else if (auto* watch = std::get_if<jobssh::watch_command>(&command)) {
-            check(verb == "watch" && (words_of->size() == 2 || words_of->size() == 3),
+            check(verb == "watch" && (accepted_words.size() == 2 || accepted_words.size() == 3),
                   "watch is `watch <job> [<n>]`");
-            check(jobssh::parse_job_id((*words_of)[1]) == watch->job, "watch shows the job named");
+            check(jobssh::parse_job_id(accepted_words[1]) == watch->job,
+                  "watch shows the job named");
             check(!watch->session || *watch->session >= 1, "sessions count from 1");
         } else if (auto* replay = std::get_if<jobssh::replay_command>(&command)) {
-            check(verb == "replay" && words_of->size() >= 2, "replay is `replay <job> …`");
-            check(jobssh::parse_job_id((*words_of)[1]) == replay->job,
+            check(verb == "replay" && accepted_words.size() >= 2, "replay is `replay <job> …`");
+            check(jobssh::parse_job_id(accepted_words[1]) == replay->job,
                   "replay plays the job named");
             check(replay->speed >= 0.1 && replay->speed <= 100, "--speed is 0.1 to 100");
         } else {
             const auto& tail = std::get<jobssh::tail_command>(command);
-            check(verb == "tail" && words_of->size() == 2, "tail is `tail <job>`");
-            check(jobssh::parse_job_id((*words_of)[1]) == tail.job, "tail follows the job named");
+            check(verb == "tail" && accepted_words.size() == 2, "tail is `tail <job>`");
+            check(jobssh::parse_job_id(accepted_words[1]) == tail.job,
+                  "tail follows the job named");
         }
     } catch (const jobssh::failure_error& error) {
         check(error.kind() == jobssh::failure::usage ||

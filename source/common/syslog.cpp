@@ -11,6 +11,18 @@ namespace jobssh {
 
 namespace {
 
+bool is_control(unsigned char c) {
+    return c < 0x20 || c == 0x7f;
+}
+
+// A control character as \xNN: shown, and unable to end the record or forge another.
+void append_escaped(std::string& out, unsigned char c) {
+    constexpr char hex[] = "0123456789abcdef";
+    out += "\\x";
+    out += hex[c >> 4];
+    out += hex[c & 0xf];
+}
+
 // Lines may carry what a client sent (a key, a command): control characters are shown
 // escaped so that nobody can forge a second log line, and a 16 KiB key is cut short.
 std::string printable(std::string_view line) {
@@ -22,14 +34,10 @@ std::string printable(std::string_view line) {
             out += "...";
             break;
         }
-        if (c < 0x20 || c == 0x7f) {
-            constexpr char hex[] = "0123456789abcdef";
-            out += "\\x";
-            out += hex[c >> 4];
-            out += hex[c & 0xf];
-        } else {
+        if (is_control(c))
+            append_escaped(out, c);
+        else
             out += static_cast<char>(c);
-        }
     }
     return out;
 }
@@ -76,9 +84,7 @@ log_fields& log_fields::add(std::string_view key, std::string_view value) {
         line_ += ' ';
     line_ += key;
     line_ += '=';
-    auto control = [](char c) {
-        return static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) == 0x7f;
-    };
+    auto control = [](char c) { return is_control(static_cast<unsigned char>(c)); };
     if (!value.empty() && value.find_first_of(" \"\\=") == std::string_view::npos &&
         std::none_of(value.begin(), value.end(), control)) {
         line_ += value;
@@ -90,15 +96,10 @@ log_fields& log_fields::add(std::string_view key, std::string_view value) {
     for (char c : value) {
         if (c == '"' || c == '\\')
             line_ += '\\';
-        if (control(c)) {
-            constexpr char hex[] = "0123456789abcdef";
-            auto byte = static_cast<unsigned char>(c);
-            line_ += "\\x";
-            line_ += hex[byte >> 4];
-            line_ += hex[byte & 0xf];
-        } else {
+        if (control(c))
+            append_escaped(line_, static_cast<unsigned char>(c));
+        else
             line_ += c;
-        }
     }
     line_ += '"';
     return *this;

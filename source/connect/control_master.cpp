@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <fcntl.h>
+#include <jobssh/common/big_endian.hpp>
 #include <jobssh/common/default_token.hpp>
 #include <jobssh/common/posix.hpp>
 #include <jobssh/common/syslog.hpp>
@@ -42,23 +43,11 @@ fs::path with_suffix(const fs::path& socket, std::string_view suffix) {
     return fs::path(socket.string() + std::string(suffix));
 }
 
-void mux_put_u32(std::string& out, std::uint32_t value) {
-    for (int shift = 24; shift >= 0; shift -= 8)
-        out.push_back(static_cast<char>((value >> shift) & 0xff));
-}
-
-std::uint32_t mux_get_u32(std::string_view bytes, std::size_t at) {
-    std::uint32_t value = 0;
-    for (std::size_t i = 0; i < 4; ++i)
-        value = (value << 8) | static_cast<unsigned char>(bytes[at + i]);
-    return value;
-}
-
 std::string mux_message(std::initializer_list<std::uint32_t> words) {
     std::string out;
-    mux_put_u32(out, static_cast<std::uint32_t>(words.size() * 4));
+    append_be32(out, static_cast<std::uint32_t>(words.size() * 4));
     for (auto word : words)
-        mux_put_u32(out, word);
+        append_be32(out, word);
     return out;
 }
 
@@ -93,7 +82,7 @@ std::optional<std::string> read_message(int fd, std::chrono::steady_clock::time_
     auto length = read_exactly(fd, 4, until);
     if (!length)
         return std::nullopt;
-    std::uint32_t size = mux_get_u32(*length, 0);
+    std::uint32_t size = read_be32(*length, 0);
     if (size < 4 || size > 4096)
         return std::nullopt;
     return read_exactly(fd, size, until);
@@ -211,13 +200,13 @@ std::optional<pid_t> master_answers(const fs::path& socket, std::chrono::millise
     if (write_all(fd.get(), ask))
         return std::nullopt;
     auto hello = read_message(fd.get(), until);
-    if (!hello || mux_get_u32(*hello, 0) != mux_hello)
+    if (!hello || read_be32(*hello, 0) != mux_hello)
         return std::nullopt;
     auto alive = read_message(fd.get(), until);
-    if (!alive || alive->size() < 12 || mux_get_u32(*alive, 0) != mux_alive ||
-        mux_get_u32(*alive, 4) != 1)
+    if (!alive || alive->size() < 12 || read_be32(*alive, 0) != mux_alive ||
+        read_be32(*alive, 4) != 1)
         return std::nullopt;
-    return static_cast<pid_t>(mux_get_u32(*alive, 8));
+    return static_cast<pid_t>(read_be32(*alive, 8));
 }
 
 void stop_master(const fs::path& socket, std::chrono::milliseconds grace) {

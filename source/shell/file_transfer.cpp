@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <cstdint>
+#include <jobssh/common/big_endian.hpp>
 #include <jobssh/common/default_token.hpp>
 #include <jobssh/shell/command.hpp>
 #include <jobssh/shell/file_transfer.hpp>
@@ -32,19 +33,9 @@ constexpr std::uint32_t largest_request = 64 * 1024;
 // The client gives up after its first refused request; a few more cost nothing.
 constexpr int most_requests = 16;
 
-void sftp_put_u32(std::string& out, std::uint32_t value) {
-    for (int shift = 24; shift >= 0; shift -= 8)
-        out += static_cast<char>((value >> shift) & 0xff);
-}
-
-std::uint32_t sftp_get_u32(const unsigned char* in) {
-    return (std::uint32_t(in[0]) << 24) | (std::uint32_t(in[1]) << 16) |
-           (std::uint32_t(in[2]) << 8) | std::uint32_t(in[3]);
-}
-
 std::string packet(unsigned char type, const std::string& payload) {
     std::string out;
-    sftp_put_u32(out, static_cast<std::uint32_t>(payload.size() + 1));
+    append_be32(out, static_cast<std::uint32_t>(payload.size() + 1));
     out += static_cast<char>(type);
     return out + payload;
 }
@@ -53,16 +44,16 @@ std::string packet(unsigned char type, const std::string& payload) {
 std::string sftp_answer(const std::string& request, std::string_view message) {
     std::string payload;
     if (static_cast<unsigned char>(request[0]) == fxp_init) {
-        sftp_put_u32(payload, 3);
+        append_be32(payload, 3);
         return packet(fxp_version, payload);
     }
     if (request.size() < 5)
         return {};
     payload = request.substr(1, 4); // the request id
-    sftp_put_u32(payload, fx_op_unsupported);
-    sftp_put_u32(payload, static_cast<std::uint32_t>(message.size()));
+    append_be32(payload, fx_op_unsupported);
+    append_be32(payload, static_cast<std::uint32_t>(message.size()));
     payload += message;
-    sftp_put_u32(payload, 0); // no language tag
+    append_be32(payload, 0); // no language tag
     return packet(fxp_status, payload);
 }
 
@@ -75,7 +66,7 @@ asio::awaitable<void> answer_requests(asio::posix::stream_descriptor& in,
             co_await asio::async_read(in, asio::buffer(head), default_token());
         if (head_error)
             co_return;
-        std::uint32_t length = sftp_get_u32(head.data());
+        std::uint32_t length = read_be32({reinterpret_cast<const char*>(head.data()), head.size()});
         if (length == 0 || length > largest_request)
             co_return;
         std::string request(length, '\0');

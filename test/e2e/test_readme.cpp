@@ -202,7 +202,6 @@ struct job_logs {
 };
 
 job_logs logs_of(std::int64_t id) {
-    auto info = boost::json::parse(box().job_info_json(id)).as_object();
     auto jobs = boost::json::parse(read_file(JOBSSH_SOURCE_DIR "/fixtures/data/jobs.json"));
     job_logs logs;
     for (const auto& job : jobs.at("jobs").as_array()) {
